@@ -1,0 +1,1 @@
+"""The ``autorec`` command line (typer), one module per command."""
