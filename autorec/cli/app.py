@@ -7,9 +7,11 @@ import sys
 
 import typer
 
+from autorec.cli.common import AutorecGroup
 from autorec.errors import AutorecError, ExitCode
 
 app = typer.Typer(
+    cls=AutorecGroup,  # user errors -> one stderr line, exit 2 (also under CliRunner)
     name="autorec",
     help="AutoML tuning of neural recommenders: evolve, train, export and serve networks.",
     no_args_is_help=True,
@@ -21,14 +23,36 @@ app = typer.Typer(
 from autorec.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
+from autorec.cli import baseline as _baseline  # noqa: E402
+
+app.command("baseline")(_baseline.baseline)
+from autorec.cli import report as _report  # noqa: E402
+from autorec.cli import resume as _resume  # noqa: E402
+from autorec.cli import search as _search  # noqa: E402
+
+app.command("search")(_search.search)
+app.command("resume")(_resume.resume)
+app.command("report")(_report.report)
+from autorec.cli import export as _export  # noqa: E402
+
+app.command("export")(_export.export)
+from autorec.cli import recommend as _recommend  # noqa: E402
+
+app.command("recommend")(_recommend.recommend)
+from autorec.cli import codegen_cmd as _codegen  # noqa: E402
+
+app.command("codegen")(_codegen.codegen)
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning :class:`AutorecError` into exit code 2."""
+    """Console-script entry. Typer runs standalone (usage errors print click's message and
+    exit 2); :class:`~autorec.cli.common.AutorecGroup` turns user errors raised by commands
+    into one ``error: ...`` stderr line and exit code 2; the handlers below catch the same
+    errors raised outside a command's body (e.g. while parsing options)."""
     try:
-        app(standalone_mode=False)
+        app()
     except AutorecError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {' '.join(str(err).split())}", err=True)
         sys.exit(ExitCode.BAD_INPUT)
     except FileNotFoundError as err:
         typer.echo(f"error: {err.filename}: no such file or folder; check the path", err=True)
@@ -36,21 +60,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors etc.
-        _handle_click(err)
 
 
-def _handle_click(err: Exception) -> None:
-    import click
-
-    if isinstance(err, click.exceptions.Exit):
-        sys.exit(err.exit_code)
-    if isinstance(err, click.ClickException):
-        err.show()
-        sys.exit(err.exit_code)
-    if isinstance(err, click.exceptions.Abort):
-        typer.echo("aborted", err=True)
-        sys.exit(ExitCode.FAILURE)
-    raise err
+if __name__ == "__main__":
+    main()

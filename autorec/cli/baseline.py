@@ -1,0 +1,219 @@
+"""``autorec baseline NAME``: fit a reference recommender and print its test metrics.
+
+Session data (the source has page views) -> session protocol (DRNN paper Sec. V): top-1 and
+top-K accuracy over every test prefix sample and the path compression ratio. Purchase data ->
+purchase-history protocol (soft-split paper, Appendix A): Precision@K and PCC@K over the test
+customers (XY -> Z), with the catalogue size.
+
+The shared options (``--data``, ``--split``, ``--seed``, ``--min-rating``, ``--timeout``,
+``--json``) come from :mod:`autorec.cli.common`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autorec.cli.common import (
+    DataOption,
+    JsonOption,
+    MinRatingOption,
+    SeedOption,
+    SplitOption,
+    TimeoutOption,
+    emit_json,
+    progress,
+)
+from autorec.errors import AutorecError
+
+__all__ = ["baseline", "parse_params", "run_baseline"]
+
+NAMES = ("popularity", "itemknn", "als", "session-views")
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values become bool, int, float or stay strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise AutorecError(
+                "option --param", f"{item!r} is not KEY=VALUE", "pass e.g. --param factors=32"
+            )
+        value: Any = raw.strip()
+        low = value.lower()
+        if low in ("true", "false"):
+            value = low == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(value)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _split_text(data: Any) -> str:
+    from autorec.data.types import SessionData
+
+    if isinstance(data, SessionData):
+        s = data.split
+        return f"{s.val_start.date().isoformat()},{s.test_start.date().isoformat()}"
+    d = data.protocol.dates
+    return ",".join(x.date().isoformat() for x in (d.dx, d.dxy, d.dyz, d.dz))
+
+
+def run_baseline(
+    name: str,
+    data_path: str | Path | None = None,
+    split: str | None = None,
+    *,
+    k: int = 10,
+    kind: str | None = None,
+    seed: int = 0,
+    min_rating: float = 3.5,
+    session_timeout_s: int = 1800,
+    params: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Load the data, fit baseline ``name`` and evaluate it on the test protocol.
+
+    Returns the JSON-ready result: ``baseline``, ``params``, ``data`` (path, kind, split),
+    ``metrics`` and wall times.
+    """
+    from autorec.baselines import make_baseline
+    from autorec.data import load_events, load_purchase_data, load_session_data
+    from autorec.evaluation import evaluate_customers, evaluate_sessions
+
+    if name not in NAMES:
+        raise AutorecError(
+            "baseline", f"unknown baseline {name!r}", f"use one of {', '.join(NAMES)}"
+        )
+    if k < 1:
+        raise AutorecError("option --k", f"k must be >= 1, got {k}", "pass e.g. --k 10")
+    if kind is not None and kind not in ("sessions", "purchases"):
+        raise AutorecError("option --kind", f"unknown kind {kind!r}", "use sessions or purchases")
+    model = make_baseline(name, **(params or {}))
+    t0 = time.perf_counter()
+    events = load_events(
+        data_path, min_rating=min_rating, session_timeout_s=session_timeout_s,
+        kind=kind, seed=seed,  # type: ignore[arg-type]
+    )
+    if events.kind == "purchases" and name == "session-views":
+        raise AutorecError(
+            f"baseline session-views on {events.source}",
+            "the data has no page views (purchase histories only), so there is no session to "
+            "rank views from",
+            "use popularity, itemknn or als on purchase data, or pass session data (views)",
+        )
+    result: dict[str, Any] = {"baseline": name, "params": {}}
+    if events.kind == "sessions":
+        sdata = load_session_data(data_path, split, seed=seed, min_rating=min_rating,
+                                  session_timeout_s=session_timeout_s)
+        t_load = time.perf_counter() - t0
+        with progress(f"fitting {name}", enabled=show_progress):
+            model.fit(sdata)
+        t_fit = time.perf_counter() - t0 - t_load
+        ks = (1, k) if k != 1 else (1,)
+        with progress(f"evaluating {name} on the test prefixes", enabled=show_progress):
+            metrics = evaluate_sessions(model, sdata.split.test, sdata.test_samples, ks=ks)
+        metrics["n_samples"] = int(metrics["n_samples"])
+        result["data"] = {"path": _path(data_path), "source": sdata.source, "kind": "sessions",
+                          "split": _split_text(sdata)}
+        result["protocol"] = "sessions"
+    else:
+        pdata = load_purchase_data(data_path, split, seed=seed, min_rating=min_rating)
+        t_load = time.perf_counter() - t0
+        with progress(f"fitting {name}", enabled=show_progress):
+            model.fit(pdata)
+        t_fit = time.perf_counter() - t0 - t_load
+        proto = pdata.protocol
+        with progress(f"evaluating {name} on the test customers", enabled=show_progress):
+            raw = evaluate_customers(model, proto.test, proto.n_items, k=k)
+        metrics = {
+            "n_customers": int(raw["n_customers"]),
+            "n_catalogue": proto.n_items,
+            f"precision@{k}": raw[f"precision@{k}"],
+            f"pcc@{k}": raw[f"pcc@{k}"],
+            f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
+        }
+        result["data"] = {"path": _path(data_path), "source": pdata.source, "kind": "purchases",
+                          "split": _split_text(pdata)}
+        result["protocol"] = "purchases"
+    total = time.perf_counter() - t0
+    result["params"] = model.describe()
+    result["metrics"] = metrics
+    result["wall_s"] = {"load": round(t_load, 3), "fit": round(t_fit, 3),
+                        "evaluate": round(total - t_load - t_fit, 3), "total": round(total, 3)}
+    return result
+
+
+def _path(path: str | Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _human(result: dict[str, Any]) -> str:
+    d = result["data"]
+    lines = [f"baseline {result['baseline']} on {d['source']} ({d['kind']}, split {d['split']})"]
+    for key, value in result["metrics"].items():
+        shown = f"{value:.6f}" if isinstance(value, float) else str(value)
+        lines.append(f"  {key:<18} {shown}")
+    lines.append(f"  {'wall_s':<18} {result['wall_s']['total']:.2f}")
+    return "\n".join(lines)
+
+
+def baseline(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="popularity | itemknn | als | session-views (session data only).",
+        ),
+    ],
+    data: DataOption = None,
+    split: SplitOption = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="List length K (top-K, @K).")] = 10,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            metavar="sessions|purchases",
+            help="Without --data: synthetic sessions (default) or purchases.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Baseline hyper-parameter (repeatable), e.g. -p factors=32 -p history=true "
+            "for als, -p shrink=10 for itemknn.",
+        ),
+    ] = None,
+    seed: SeedOption = 0,
+    min_rating: MinRatingOption = 3.5,
+    timeout: TimeoutOption = 1800,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit a reference recommender and print its test metrics.
+
+    Session data (page views): top-1 / top-K accuracy over every test prefix and the path
+    compression ratio. Purchase data: test customers, catalogue size, Precision@K and PCC@K.
+    """
+    params = parse_params(param or [])
+    if name == "als" and "seed" not in params:
+        params["seed"] = seed
+    result = run_baseline(
+        name, data, split, k=k, kind=kind, seed=seed, min_rating=min_rating,
+        session_timeout_s=timeout, params=params, show_progress=True,
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(_human(result))

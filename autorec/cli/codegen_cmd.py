@@ -1,0 +1,99 @@
+"""``autorec codegen GENOME.yaml``: print (or write) the generated source of a genome's network.
+
+The source is exactly what training imports and export copies (:func:`codegen.render` of
+:func:`autorec.models.spec_for`). Data sizes default to those of the built-in synthetic data
+of the genome's kind (sessions for ``drnn``, purchase histories for ``predictor``); give
+``--items/--pages/--users`` to render for other sizes without loading any data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autorec.cli.common import JsonOption, emit_json
+from autorec.errors import AutorecError
+
+__all__ = ["codegen"]
+
+
+def _synthetic_dims(family: str) -> tuple[int, int, int]:
+    """(n_pages, n_items, n_users) of the built-in synthetic data of the family's kind."""
+    from autorec.data import load_purchase_data, load_session_data
+
+    if family == "drnn":
+        log = load_session_data(None).split.train
+        return len(log.pages), len(log.items), len(log.users)
+    data = load_purchase_data(None)
+    return 0, data.protocol.n_items, len(data.log.users)
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise AutorecError(f"option {name}", f"must be >= 1, got {value}", "pass a positive size")
+
+
+def codegen(
+    genome_file: Annotated[
+        Path, typer.Argument(metavar="GENOME.yaml", help="Genome whose network to generate.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the source to this file (atomically) instead of stdout."),
+    ] = None,
+    items: Annotated[
+        int | None, typer.Option("--items", help="Number of items (default: synthetic data's).")
+    ] = None,
+    pages: Annotated[
+        int | None, typer.Option("--pages", help="Number of pages (DRNN; default: synthetic).")
+    ] = None,
+    users: Annotated[
+        int | None, typer.Option("--users", help="Number of users (default: synthetic data's).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print the generated PyTorch source (imports only torch) of the genome's network."""
+    import codegen as cg
+    from autorec.genome import load_genome
+    from autorec.models import Dims, param_count, spec_for
+
+    for name, value in (("--items", items), ("--pages", pages), ("--users", users)):
+        _positive(name, value)
+    genome = load_genome(genome_file)
+    needs_pages = genome.family == "drnn"
+    if items is None or users is None or (needs_pages and pages is None):
+        d_pages, d_items, d_users = _synthetic_dims(genome.family)
+    else:
+        d_pages, d_items, d_users = 0, 0, 0
+    dims = Dims(
+        n_pages=pages if pages is not None else (d_pages if needs_pages else 0),
+        n_items=items if items is not None else d_items,
+        n_users=users if users is not None else d_users,
+    )
+    spec = spec_for(genome, dims)
+    summary = {
+        "family": genome.family,
+        "key": genome.key,
+        "n_pages": dims.n_pages,
+        "n_items": dims.n_items,
+        "n_users": dims.n_users,
+        "n_params": param_count(spec),
+    }
+    if out is not None:
+        cg.write_source(spec, out)
+        if json_out:
+            emit_json({**summary, "out": str(out)})
+        else:
+            typer.echo(
+                f"wrote {out} ({genome.family}, key {genome.key}, "
+                f"{summary['n_params']} parameters)",
+                err=True,
+            )
+        return
+    source = cg.render(spec)
+    if json_out:
+        emit_json({**summary, "source": source})
+    else:
+        typer.echo(source, nl=False)

@@ -1,0 +1,208 @@
+"""Shared CLI pieces: typed options every command reuses, the error-mapping command group,
+JSON output and a progress bar on stderr.
+
+Conventions (DESIGN "Command line"): with ``--json`` a command prints exactly one JSON
+object on stdout and nothing else there; human-readable text also goes to stdout, progress
+and messages to stderr. User errors (:class:`~autorec.errors.AutorecError`, a missing file)
+become one line ``error: ...`` on stderr and exit code 2, with no traceback — also under
+``typer.testing.CliRunner``, because :class:`AutorecGroup` converts them inside click's
+own invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from typer.core import TyperGroup
+
+from autorec.errors import AutorecError, ExitCode
+
+__all__ = [
+    "AutorecGroup",
+    "DataOption",
+    "JsonOption",
+    "MinRatingOption",
+    "ProgressHandle",
+    "SeedOption",
+    "SplitOption",
+    "TimeoutOption",
+    "echo_table",
+    "emit_json",
+    "fail",
+    "json_default",
+    "progress",
+    "stderr_console",
+]
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        metavar="PATH",
+        show_default=False,
+        help="Event data: a CSV / Parquet / JSON-lines events file, MovieLens u.data / "
+        "ratings.dat / ratings.csv, a RecBole .inter file, or a folder with clicks.csv + "
+        "buys.csv. Default: the built-in synthetic data.",
+    ),
+]
+SplitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--split",
+        metavar="DATES",
+        show_default=False,
+        help="Date split, ISO dates. Sessions: VAL_START,TEST_START (a session belongs to "
+        "the period of its first view). Purchases: DX,DXY,DYZ,DZ (half-open windows "
+        "X=[DX,DXY), Y=[DXY,DYZ), Z=[DYZ,DZ)). Default: sessions at the 80%/90% quantiles "
+        "of session starts; purchases the last two 14-day windows.",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
+]
+SeedOption = Annotated[
+    int, typer.Option("--seed", help="Random seed (synthetic data, sampling, training).")
+]
+MinRatingOption = Annotated[
+    float,
+    typer.Option(
+        "--min-rating",
+        help="In files with ratings, a rating at or above this counts as a purchase "
+        "(3.5: ratings > 3); lower ratings are dropped.",
+    ),
+]
+TimeoutOption = Annotated[
+    int,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=1,
+        help="Session inactivity timeout for events without a session id: a user's "
+        "events more than this apart start a new session.",
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` as one line on stderr and exit with code 2."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+class AutorecGroup(TyperGroup):
+    """A typer command group that turns user errors (:class:`AutorecError`, a missing file)
+    into one ``error: ...`` line on stderr and exit code 2 inside click's invocation, so the
+    console script and ``typer.testing.CliRunner`` behave the same (typer vendors its own
+    click, so a ``click.ClickException`` subclass would not be recognised)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AutorecError as err:
+            fail(str(err))
+        except FileNotFoundError as err:
+            fail(f"{err.filename or err}: no such file or folder; check the path")
+        except IsADirectoryError as err:
+            fail(f"{err.filename or err}: is a folder; give a file")
+
+
+def json_default(value: Any) -> Any:
+    """JSON for numpy scalars/arrays, dates, paths and enums; NaN/inf become null."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as one JSON object on stdout (strict JSON: NaN/inf become null)."""
+    typer.echo(json.dumps(_finite(obj), default=json_default, allow_nan=False))
+
+
+def echo_table(rows: Sequence[tuple[str, object]]) -> None:
+    """Print ``name  value`` lines, names padded to one column, on stdout."""
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, value in rows:
+        typer.echo(f"{name.ljust(width)}  {value}")
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr (stdout stays clean for ``--json``)."""
+    return Console(stderr=True)
+
+
+class ProgressHandle:
+    """What :func:`progress` yields: advance the bar or change its text/total."""
+
+    def __init__(self, bar: Progress | None, task: TaskID | None) -> None:
+        self._bar = bar
+        self._task = task
+
+    def advance(self, steps: float = 1.0) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, steps)
+
+    def update(self, *, description: str | None = None, total: float | None = None) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=description, total=total)
+
+
+@contextmanager
+def progress(
+    description: str, total: float | None = None, *, enabled: bool = True
+) -> Iterator[ProgressHandle]:
+    """A rich progress bar on stderr for long work (a spinner when ``total`` is None).
+
+    Disabled (a no-op handle) when ``enabled`` is false or stderr is not a terminal, so
+    tests and pipes see no control characters.
+    """
+    console = stderr_console()
+    if not enabled or not console.is_terminal:
+        yield ProgressHandle(None, None)
+        return
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield ProgressHandle(bar, task)

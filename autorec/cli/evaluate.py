@@ -1,0 +1,108 @@
+"""``autorec evaluate SAVED_DIR``: re-score a network saved by ``autorec train --save`` with
+the baselines' evaluation functions (sessions: validation and test top-1 / top-10 / path
+compression; purchase histories: Precision@K and PCC@K on the protocol's XY → Z)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autorec.errors import AutorecError
+
+__all__ = ["evaluate", "evaluate_saved"]
+
+
+def evaluate_saved(
+    saved: Any, dataset: Any, *, k: int = 10, batch_size: int = 1024
+) -> dict[str, Any]:
+    """Metrics of a :class:`autorec.train.saving.SavedModel` on ``dataset``."""
+    from autorec.data.types import SessionData
+    from autorec.evaluation import evaluate_customers, evaluate_sessions
+    from autorec.train import _batching
+    from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
+
+    genome, model = saved.genome, saved.model
+    dims = dict(saved.info.get("dims") or {})
+    where = f"saved model {saved.path}"
+    if isinstance(dataset, SessionData):
+        if genome.family != "drnn":
+            raise AutorecError(where, "a predictor network needs purchase data", "pass --data")
+        got = _batching.session_dims(dataset.split.train)
+        _check_dims(where, dims, got, ("n_pages", "n_items"))
+        srank = ModelSessionRanker(
+            model,
+            lambda log, s, rows: _batching.session_batch(genome, log, s, rows),
+            batch_size=batch_size,
+        )
+        return {
+            "val_metrics": evaluate_sessions(srank, dataset.split.valid, dataset.valid_samples),
+            "test_metrics": evaluate_sessions(srank, dataset.split.test, dataset.test_samples),
+        }
+    if genome.family != "predictor":
+        raise AutorecError(where, "a drnn network needs session data", "pass --data")
+    prot = dataset.protocol
+    _check_dims(where, dims, _batching.purchase_dims(prot, dataset.log), ("n_items",))
+    crank = ModelCustomerRanker(
+        model,
+        lambda ex, rows: _batching.purchase_batch(genome, ex, rows),
+        batch_size=batch_size,
+    )
+    return {"test_metrics": evaluate_customers(crank, prot.test, prot.n_items, k=k)}
+
+
+def _check_dims(
+    where: str, saved: dict[str, Any], got: dict[str, int], names: tuple[str, ...]
+) -> None:
+    for name in names:
+        if name in saved and int(saved[name]) != int(got[name]):
+            raise AutorecError(
+                where,
+                f"the network has {name}={saved[name]} but the data give {got[name]}",
+                "evaluate on the data and split the model was trained on (see train.json)",
+            )
+
+
+def evaluate(
+    saved_dir: Annotated[
+        Path, typer.Argument(metavar="SAVED_DIR", help="Folder from `autorec train --save`.")
+    ],
+    data: Annotated[
+        str | None, typer.Option("--data", help="Data (default: the one it was trained on).")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Split (default: the one it was trained on).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Cut-off of precision/PCC.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of synthetic data.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Re-score a saved network on validation and test data."""
+    from autorec.cli.train import load_data_for, print_json
+    from autorec.train.saving import load_saved
+
+    saved = load_saved(saved_dir)
+    trained_on = dict(saved.info.get("data") or {})
+    path = data if data is not None else trained_on.get("path")
+    chosen_split = split if split is not None else trained_on.get("split")
+    start = time.perf_counter()
+    dataset = load_data_for(saved.genome.family, path, chosen_split, seed)
+    metrics = evaluate_saved(saved, dataset, k=k)
+    out: dict[str, Any] = {
+        "saved": str(saved_dir),
+        "key": saved.genome.key,
+        "family": saved.genome.family,
+        "data": {"path": path, "split": chosen_split},
+        **metrics,
+        "wall_s": time.perf_counter() - start,
+    }
+    if as_json:
+        print_json(out)
+        return
+    typer.echo(f"{out['key']} ({out['family']}) on {path or 'synthetic data'} [{chosen_split}]")
+    for name in ("val_metrics", "test_metrics"):
+        if name in out:
+            items = "  ".join(f"{a} {b:.4f}" for a, b in out[name].items())
+            typer.echo(f"{name.split('_')[0]}: {items}")

@@ -1,0 +1,32 @@
+"""``autorec report RUN_DIR``: rebuild a search's report.html and plots."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+__all__ = ["report"]
+
+
+def report(
+    run_dir: Annotated[str, typer.Argument(help="Run directory of a search.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Rebuild report.html and plots/*.png from the run directory's files."""
+    from autorec.tune import RunDir, build_report
+    from autorec.tune._driver import load_options
+
+    rd, _ = load_options(run_dir)
+    build_report(rd)
+    records = rd.read_records()
+    gens = rd.read_generations()
+    out = {"report": str(rd.report), "plots": sorted(str(p) for p in rd.plots.glob("*.png")),
+           "generations": len(gens), "trials": len(records),
+           "finished": RunDir(rd.root).done.is_file()}
+    if as_json:
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(f"report: {out['report']} ({out['generations']} generations, "
+                   f"{out['trials']} trials)")

@@ -1,0 +1,29 @@
+"""``autorec resume RUN_DIR``: continue a search whose driver stopped (kill -9 included)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["resume"]
+
+
+def resume(
+    run_dir: Annotated[str, typer.Argument(help="Run directory of the search to continue.")],
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Join this Ray cluster instead of the one the search used.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object (best genome, fitness, metrics, run dir).")
+    ] = False,
+) -> None:
+    """Continue a search: finished trials come from the fitness cache, never retrained."""
+    from autorec.cli.search import _shutdown_ray, print_summary
+    from autorec.tune import resume_search
+
+    try:
+        summary = resume_search(run_dir, address=address, quiet=as_json)
+    finally:
+        _shutdown_ray()
+    print_summary(summary, as_json)

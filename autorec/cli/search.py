@@ -1,0 +1,100 @@
+"""``autorec search``: evolve genomes with the genetic algorithm on Ray Tune."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["print_summary", "search"]
+
+
+def print_summary(summary: Any, as_json: bool) -> None:
+    """Print a :class:`autorec.tune.SearchSummary`: one JSON object, or a few lines."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json(), sort_keys=False) + "\n")
+        sys.stdout.flush()
+        return
+    data = summary.to_json()
+    best = data["best"]
+    state = "finished" if data["finished"] else "stopped before the last generation"
+    typer.echo(f"search {state}: {data['generations']} generations, {data['trials']} trials "
+               f"({data['trained_this_session']} trained now, {data['replayed']} from the "
+               f"cache) in {data['wall_s']:.1f}s")
+    if best["genome_key"] is not None:
+        typer.echo(f"best genome {best['genome_key']}  fitness {best['fitness']:.4f}  "
+                   f"status {best['status']}")
+        for name, value in (best["metrics"] or {}).items():
+            typer.echo(f"  {name}: {value:.4g}")
+    typer.echo(f"run dir: {data['run_dir']}")
+    typer.echo(f"report: {data['run_dir']}/report.html  best genome: "
+               f"{data['run_dir']}/best_genome.yaml")
+
+
+def search(
+    space: Annotated[str, typer.Option(
+        "--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml.")] = "drnn",
+    data: Annotated[str | None, typer.Option(
+        "--data", help="Event data (file or folder); default: built-in synthetic data.")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="Split dates: VAL_START,TEST_START (sessions) or DX,DXY,DYZ,DZ "
+                        "(purchase histories); default: the data's default split.")] = None,
+    population: Annotated[int, typer.Option(
+        "--population", min=2, help="Genomes per generation.")] = 6,
+    generations: Annotated[int, typer.Option(
+        "--generations", min=0,
+        help="Generations bred after the initial population (G+1 populations in all).")] = 3,
+    algorithm: Annotated[str, typer.Option(
+        "--algorithm", help="GA strategy: paper (DRNN Algorithm 2), elitist or nsga2.")
+    ] = "elitist",
+    p_c: Annotated[float, typer.Option("--p-c", help="Crossover probability.")] = 0.7,
+    p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = 0.3,
+    epochs: Annotated[int, typer.Option(
+        "--epochs", min=1, help="R: the most epochs one trial trains.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the GA and the trials.")] = 0,
+    run_dir: Annotated[str | None, typer.Option(
+        "--run-dir", help="Run directory (default ./autorec_runs/<timestamp>-<space>).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Join this Ray cluster (e.g. auto or HOST:6379) instead of "
+                          "starting a local Ray.")] = None,
+    num_cpus: Annotated[int | None, typer.Option(
+        "--num-cpus", min=1, help="CPUs of the local Ray (default: all).")] = None,
+    cpus_per_trial: Annotated[float, typer.Option(
+        "--cpus-per-trial", help="CPUs (and torch threads) per trial.")] = 1.0,
+    gpus_per_trial: Annotated[float | None, typer.Option(
+        "--gpus-per-trial", help="GPUs per trial (default: 1 when the cluster has GPUs).")
+    ] = None,
+    max_failures: Annotated[int, typer.Option(
+        "--max-failures", min=0, help="Retries of a trial whose worker was lost.")] = 2,
+    train_fn: Annotated[str, typer.Option(
+        "--train-fn", hidden=True, help="MODULE:FUNCTION trainer (tests and demos).")
+    ] = "autorec.train:train_genome",
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object (best genome, fitness, metrics, run dir).")
+    ] = False,
+) -> None:
+    """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
+    from autorec.tune import SearchOptions, run_search
+
+    options = SearchOptions(
+        space=space, data=data, split=split, population=population, generations=generations,
+        algorithm=algorithm, p_c=p_c, p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
+        address=address, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial, max_failures=max_failures, train_fn=train_fn,
+    )
+    options.validate()
+    try:
+        summary = run_search(options, quiet=as_json)
+    finally:
+        _shutdown_ray()
+    print_summary(summary, as_json)
+
+
+def _shutdown_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -1,0 +1,52 @@
+"""Export the best network as a production bundle, load it back, and write batch
+recommendations (DESIGN "What users touch"; soft-split paper's production pipeline).
+
+- :func:`write_bundle` / :func:`load_bundle`: the bundle format (see :mod:`._bundle`).
+- :func:`export_bundle`: a search run directory or an ``autorec train --save`` folder → bundle.
+- :func:`recommend`: top-K for every customer / session into SQLite or Parquet.
+- ``standalone.py``: the torch-only loader copied into every bundle as ``load.py``.
+"""
+
+from autorec.export._bundle import (
+    FORMAT_VERSION,
+    Bundle,
+    BundleContents,
+    gather_state_dict,
+    load_bundle,
+    model_version_of,
+    read_manifest,
+    sha256_file,
+    write_bundle,
+)
+from autorec.export._export import export_bundle
+from autorec.export._recommend import DEFAULT_BATCH, latest_examples, recommend
+from autorec.export._writers import (
+    COLUMNS,
+    TABLE,
+    ParquetRecWriter,
+    SQLiteRecWriter,
+    open_writer,
+    read_recommendations,
+)
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_BATCH",
+    "FORMAT_VERSION",
+    "TABLE",
+    "Bundle",
+    "BundleContents",
+    "ParquetRecWriter",
+    "SQLiteRecWriter",
+    "export_bundle",
+    "gather_state_dict",
+    "latest_examples",
+    "load_bundle",
+    "model_version_of",
+    "open_writer",
+    "read_manifest",
+    "read_recommendations",
+    "recommend",
+    "sha256_file",
+    "write_bundle",
+]

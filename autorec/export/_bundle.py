@@ -1,0 +1,462 @@
+"""The production bundle (format v1): writing it atomically and loading it back.
+
+A bundle is a directory::
+
+    BUNDLE/
+      manifest.json        format_version, versions, family, Net kwargs, dims, sha256 of files
+      model.py             the generated network source (imports only torch): class Net
+      weights.safetensors  the unsharded state dict of Net
+      genome.yaml          the genome (family + one key per gene)
+      item_map.json        ["raw item id of output index 0", ...]
+      page_map.json        sessions only: {"pages": [raw page id ...], "page_item": [item idx | -1]}
+      user_map.json        optional: ["raw user id of index 0", ...]
+      metrics.json         validation/test metrics of the exported model
+      data_card.json       dataset, protocol, split dates, catalogue size, counts, created
+      load.py              torch-only loader and scorer (a copy of autorec/export/standalone.py)
+
+Every file but the manifest is listed in ``manifest["files"]`` with its sha256;
+:func:`load_bundle` refuses a bundle whose files are missing or changed, or whose
+``format_version`` is newer than this autorec reads.
+
+A bundle is built in a temporary folder beside the target and renamed into place; an
+existing bundle is swapped with the new one in one ``renameat2(RENAME_EXCHANGE)`` call on
+Linux (two renames with roll-back elsewhere), so a reader sees either the old bundle or the
+new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as _dt
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import yaml
+
+from autorec.errors import AutorecError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Bundle",
+    "BundleContents",
+    "gather_state_dict",
+    "load_bundle",
+    "model_version_of",
+    "read_manifest",
+    "sha256_file",
+    "write_bundle",
+]
+
+#: The bundle format this autorec writes and the newest it reads.
+FORMAT_VERSION = 1
+FORMAT_NAME = "autorec-bundle"
+
+MANIFEST = "manifest.json"
+MODEL = "model.py"
+WEIGHTS = "weights.safetensors"
+GENOME = "genome.yaml"
+ITEM_MAP = "item_map.json"
+PAGE_MAP = "page_map.json"
+USER_MAP = "user_map.json"
+METRICS = "metrics.json"
+DATA_CARD = "data_card.json"
+LOADER = "load.py"
+
+#: Files every bundle has (besides the manifest).
+REQUIRED = (MODEL, WEIGHTS, GENOME, ITEM_MAP, METRICS, DATA_CARD, LOADER)
+
+_REEXPORT = "re-export the bundle with `autorec export RUN_DIR --out BUNDLE`"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def gather_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The one unsharded state dict of ``model``, on the CPU, every tensor its own storage.
+
+    THE SHARDING HOOK: a model-parallel (sharded) network that defines
+    ``gather_state_dict() -> dict[str, Tensor]`` (its item-sized layers concatenated back
+    into the unsharded parameter names of ``Net``) is asked for it here; every other module
+    gives its ordinary ``state_dict()``. This is the only place export looks at shards.
+    """
+    gather: Callable[[], Mapping[str, torch.Tensor]] | None = getattr(
+        model, "gather_state_dict", None
+    )
+    state = gather() if callable(gather) else model.state_dict()
+    # safetensors refuses tensors sharing storage: give each its own contiguous CPU copy.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+def model_version_of(genome_key: str, weights_sha256: str) -> str:
+    """``<genome key>-<first 8 hex of the weights' sha256>``: changes with every retrain."""
+    return f"{genome_key}-{weights_sha256[:8]}"
+
+
+@dataclass(frozen=True)
+class BundleContents:
+    """Everything :func:`write_bundle` writes. ``item_ids[j]`` is the raw id of output
+    column ``j`` of ``Net``; ``page_ids`` / ``page_item`` are the session family's page map
+    (``page_item[p]`` = the item index page ``p`` shows, or -1)."""
+
+    family: str
+    genome: Mapping[str, Any]
+    genome_key: str
+    model_source: str
+    state_dict: Mapping[str, torch.Tensor]
+    net_kwargs: Mapping[str, Any]
+    dims: Mapping[str, int]
+    item_ids: Sequence[str]
+    metrics: Mapping[str, Any]
+    data_card: Mapping[str, Any]
+    page_ids: Sequence[str] | None = None
+    page_item: Sequence[int] | None = None
+    user_ids: Sequence[str] | None = None
+    extra_manifest: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _json_dump(obj: Any, path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=True)
+        fh.write("\n")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _standalone_source() -> str:
+    return (Path(__file__).with_name("standalone.py")).read_text(encoding="utf-8")
+
+
+def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
+    """Write every file of the bundle into ``tmp`` and return the manifest (also written)."""
+    from safetensors.torch import save_file
+
+    (tmp / MODEL).write_text(contents.model_source, encoding="utf-8")
+    save_file(dict(contents.state_dict), str(tmp / WEIGHTS), metadata={"format": "pt"})
+    with open(tmp / GENOME, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(dict(contents.genome), fh, sort_keys=False)
+    _json_dump([str(i) for i in contents.item_ids], tmp / ITEM_MAP)
+    if contents.page_ids is not None:
+        page_item = (
+            [int(i) for i in contents.page_item]
+            if contents.page_item is not None
+            else [-1] * len(contents.page_ids)
+        )
+        if len(page_item) != len(contents.page_ids):
+            raise ValueError("page_item and page_ids differ in length")
+        _json_dump({"pages": [str(p) for p in contents.page_ids], "page_item": page_item},
+                   tmp / PAGE_MAP)
+    if contents.user_ids is not None:
+        _json_dump([str(u) for u in contents.user_ids], tmp / USER_MAP)
+    _json_dump(dict(contents.metrics), tmp / METRICS)
+    _json_dump(dict(contents.data_card), tmp / DATA_CARD)
+    (tmp / LOADER).write_text(_standalone_source(), encoding="utf-8")
+
+    files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}
+    import safetensors
+
+    manifest: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "autorec_version": _autorec_version(),
+        "torch_version": torch.__version__,
+        "safetensors_version": getattr(safetensors, "__version__", "unknown"),
+        "python_version": platform.python_version(),
+        "family": contents.family,
+        "genome_key": contents.genome_key,
+        "model_version": model_version_of(contents.genome_key, files[WEIGHTS]),
+        "net": {"module": MODEL, "class": "Net", "kwargs": dict(contents.net_kwargs)},
+        "dims": {k: int(v) for k, v in contents.dims.items()},
+        "n_items": len(contents.item_ids),
+        **dict(contents.extra_manifest),
+        "files": files,
+    }
+    _json_dump(manifest, tmp / MANIFEST)
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in tmp.iterdir():
+        os.chmod(p, 0o666 & ~umask)  # mkstemp-style 0600 files would hide the bundle
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
+    _fsync_dir(tmp)
+    return manifest
+
+
+def _autorec_version() -> str:
+    import autorec
+
+    return str(autorec.__version__)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths (Linux renameat2 RENAME_EXCHANGE). False when the
+    platform or file system does not support it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put directory ``new`` at ``target``; an existing ``target`` is swapped atomically
+    and deleted afterwards."""
+    if not target.exists() and not target.is_symlink():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old bundle
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)  # roll back: the old bundle stays
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_bundle(contents: BundleContents, out: str | Path) -> dict[str, Any]:
+    """Write the bundle to ``out`` atomically and return its manifest.
+
+    The files are written into ``.<name>.tmp-*`` beside ``out`` and renamed into place only
+    when all of them are complete; on any error the temporary folder is removed and an
+    existing bundle at ``out`` is left untouched. ``out`` may be a previous bundle (it is
+    replaced) or absent; an existing folder that is not a bundle is refused.
+    """
+    target = Path(out).absolute()
+    if target.exists():
+        if not target.is_dir():
+            raise AutorecError(f"--out {out}", "exists and is not a folder",
+                               "pass a new folder name or an existing bundle to replace")
+        if any(target.iterdir()) and not (target / MANIFEST).is_file():
+            raise AutorecError(
+                f"--out {out}",
+                "is a non-empty folder that is not an autorec bundle (no manifest.json)",
+                "pass a new folder name; export only replaces an existing bundle",
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        manifest = _write_files(contents, tmp)
+        _replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(target.parent)
+    return manifest
+
+
+# --------------------------------------------------------------------------------------
+# loading
+
+
+@dataclass
+class Bundle:
+    """A loaded, verified bundle. ``model`` is ``Net`` in eval mode with the bundle's
+    weights; ``item_ids[j]`` is the raw id of output column ``j``."""
+
+    path: Path
+    manifest: dict[str, Any]
+    model: torch.nn.Module
+    module: types.ModuleType
+    genome: dict[str, Any]
+    item_ids: npt.NDArray[np.str_]
+    metrics: dict[str, Any]
+    data_card: dict[str, Any]
+    page_ids: npt.NDArray[np.str_] | None = None
+    page_item: npt.NDArray[np.int64] | None = None
+    user_ids: npt.NDArray[np.str_] | None = None
+
+    @property
+    def family(self) -> str:
+        return str(self.manifest["family"])
+
+    @property
+    def model_version(self) -> str:
+        return str(self.manifest["model_version"])
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @torch.no_grad()
+    def score(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Item logits ``[B, n_items]`` of ``Net.forward(batch)`` (eval mode, no grad)."""
+        self.model.eval()
+        logits: torch.Tensor = self.model(dict(batch))
+        return logits
+
+
+def _read_json(path: Path, name: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as err:
+        raise AutorecError(f"bundle file {path}", f"{name} is not valid JSON ({err.msg})",
+                           _REEXPORT) from None
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The verified manifest of the bundle at ``path`` (format and checksums checked)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise AutorecError(f"bundle {path}", "no such folder",
+                           "pass the folder written by `autorec export`")
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise AutorecError(f"bundle {path}", "has no manifest.json, so it is not an autorec bundle",
+                           _REEXPORT)
+    manifest = _read_json(mpath, MANIFEST)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise AutorecError(f"bundle file {mpath}", "is not an autorec bundle manifest",
+                           _REEXPORT)
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise AutorecError(f"bundle file {mpath}",
+                           f"format_version {version!r} is not an integer", _REEXPORT)
+    if version > FORMAT_VERSION:
+        raise AutorecError(
+            f"bundle {path}",
+            f"was written in bundle format {version} by a newer autorec "
+            f"({manifest.get('autorec_version', '?')}); this autorec reads format "
+            f"{FORMAT_VERSION} and older",
+            "upgrade autorec (pip install -U autorec) or re-export with this version",
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise AutorecError(f"bundle file {mpath}", "has no 'files' checksum table", _REEXPORT)
+    for name in REQUIRED:
+        if name not in files:
+            raise AutorecError(f"bundle {path}", f"manifest lists no {name}", _REEXPORT)
+    for name, digest in files.items():
+        fpath = root / name
+        if Path(name).name != name:
+            raise AutorecError(f"bundle file {mpath}", f"bad file name {name!r}", _REEXPORT)
+        if not fpath.is_file():
+            raise AutorecError(f"bundle file {fpath}", f"{name} is missing", _REEXPORT)
+        actual = sha256_file(fpath)
+        if actual != digest:
+            raise AutorecError(
+                f"bundle file {fpath}",
+                f"sha256 {actual[:16]}… does not match the manifest's {str(digest)[:16]}… "
+                "(the file was changed or corrupted after export)",
+                _REEXPORT,
+            )
+    return manifest
+
+
+_LOADED = 0
+
+
+def import_model_module(path: Path) -> types.ModuleType:
+    """Import a bundle's ``model.py`` under a unique module name (never via sys.path)."""
+    global _LOADED
+    _LOADED += 1
+    name = f"_autorec_bundle_model_{_LOADED}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AutorecError(f"bundle file {path}", "cannot be imported", _REEXPORT)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # a syntax error etc. in the bundle's own source
+        raise AutorecError(f"bundle file {path}", f"fails to import ({type(err).__name__}: {err})",
+                           _REEXPORT) from None
+    return module
+
+
+def load_bundle(path: str | Path, *, device: str | torch.device = "cpu") -> Bundle:
+    """Verify and load the bundle at ``path``.
+
+    Checks the manifest (format, ``format_version`` <= :data:`FORMAT_VERSION`, sha256 of
+    every listed file), imports ``model.py`` with importlib from the bundle, builds
+    ``Net(**manifest["net"]["kwargs"])`` and loads ``weights.safetensors`` into it
+    (strict: every parameter present, no extra). Raises :class:`AutorecError` naming the
+    file and saying to re-export when anything does not match.
+    """
+    from safetensors.torch import load_file
+
+    root = Path(path)
+    manifest = read_manifest(root)
+    module = import_model_module(root / MODEL)
+    net_cls = getattr(module, str(manifest["net"].get("class", "Net")), None)
+    if net_cls is None:
+        raise AutorecError(f"bundle file {root / MODEL}", "defines no class Net", _REEXPORT)
+    kwargs = manifest["net"].get("kwargs", {})
+    try:
+        model: torch.nn.Module = net_cls(**kwargs)
+        state = load_file(str(root / WEIGHTS), device=str(device))
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, OSError) as err:
+        raise AutorecError(
+            f"bundle {path}",
+            f"weights.safetensors does not fit model.py's Net ({str(err).splitlines()[0]})",
+            _REEXPORT,
+        ) from None
+    model.to(device).eval()
+    with open(root / GENOME, encoding="utf-8") as fh:
+        genome = yaml.safe_load(fh)
+    item_ids = np.asarray(_read_json(root / ITEM_MAP, ITEM_MAP), dtype=np.str_)
+    page_ids = page_item = user_ids = None
+    if (root / PAGE_MAP).is_file() and PAGE_MAP in manifest["files"]:
+        pm = _read_json(root / PAGE_MAP, PAGE_MAP)
+        page_ids = np.asarray(pm["pages"], dtype=np.str_)
+        page_item = np.asarray(pm["page_item"], dtype=np.int64)
+    if (root / USER_MAP).is_file() and USER_MAP in manifest["files"]:
+        user_ids = np.asarray(_read_json(root / USER_MAP, USER_MAP), dtype=np.str_)
+    return Bundle(
+        path=root,
+        manifest=manifest,
+        model=model,
+        module=module,
+        genome=dict(genome),
+        item_ids=item_ids,
+        metrics=dict(_read_json(root / METRICS, METRICS)),
+        data_card=dict(_read_json(root / DATA_CARD, DATA_CARD)),
+        page_ids=page_ids,
+        page_item=page_item,
+        user_ids=user_ids,
+    )

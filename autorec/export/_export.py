@@ -1,0 +1,349 @@
+"""``export_bundle``: a search run directory or an ``autorec train --save`` folder → bundle.
+
+Sources
+    * a search run directory (``config.yaml`` + ``best_genome.yaml``, written by
+      ``autorec search``): trials do not keep their weights, so the best genome is retrained
+      with :func:`autorec.train.train_genome` on the run's data, split, seed and epoch limit
+      R (the same early-stopped fitness run, so the same network a trial trained; for
+      purchase data the returned network is the one retrained on the real protocol, whose
+      catalogue the bundle's item map holds). A run directory that holds a saved network in
+      ``best_model/`` (an ``autorec train --save`` folder) is exported from it instead.
+    * an ``autorec train --save DIR`` folder (``train.json``): its weights are exported as
+      they are (no training).
+
+``retrain_all=True`` retrains the genome on all data up to the last date first:
+    * purchases: the protocol X' → Y' with dx' = dx, dyz' = the day after the last purchase,
+      Y' as long as the original Y, Z' (as long as the original Z) after the data. The early
+      stopping / fitness run is the original *real* protocol (trained on X → Y, scored on
+      XY → Z); the network is then retrained from scratch on X' → Y' for as many epochs
+      (the trainer's "retrain on the real protocol" step), so nothing is tuned on data the
+      final network did not see in training. Its test metrics are those of the original
+      protocol's XY → Z (reported as ``holdout_metrics``).
+    * sessions: the early-stopped run on the original split fixes the epoch count E; the
+      network is retrained from scratch for exactly E epochs on every session (train +
+      validation + test periods).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import yaml
+
+from autorec.data.types import PurchaseData, SessionData, SessionLog
+from autorec.errors import AutorecError
+from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
+
+__all__ = ["export_bundle"]
+
+_DWELL_CAP_S = 3600.0
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    return obj
+
+
+def _load_data(family: str, path: str | None, split: str | None, seed: int) -> Any:
+    from autorec.data import load_purchase_data, load_session_data
+
+    if family == "drnn":
+        return load_session_data(path, split, seed=seed)
+    return load_purchase_data(path, split, seed=seed)
+
+
+def _day_after_last(time: npt.NDArray[np.int64]) -> datetime:
+    last = datetime.fromtimestamp(int(time.max()), tz=timezone.utc)
+    return last.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def _purchases_all(data: PurchaseData) -> PurchaseData:
+    """The purchase data for ``retrain_all`` (module docstring)."""
+    from autorec.data._purchases import build_protocol
+    from autorec.data.types import SplitDates
+
+    d = data.protocol.dates
+    end = _day_after_last(data.log.time)
+    dates = SplitDates(d.dx, end - (d.dyz - d.dxy), end, end + (d.dz - d.dyz))
+    everything = build_protocol(data.log, dates, check=False)
+    return PurchaseData(protocol=everything, validation=data.protocol, log=data.log,
+                        source=data.source)
+
+
+def _concat_sessions(logs: list[SessionLog]) -> SessionLog:
+    """One log of every session of ``logs`` (they share pages, items and users)."""
+    first = logs[0]
+
+    def cat(name: str) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(lg, name) for lg in logs])
+
+    def ptr(name: str) -> npt.NDArray[Any]:
+        parts, base = [np.zeros(1, dtype=np.int64)], 0
+        for lg in logs:
+            p = getattr(lg, name)
+            parts.append(p[1:] + base)
+            base += int(p[-1])
+        return np.concatenate(parts).astype(np.int64)
+
+    return replace(
+        first, session_ids=cat("session_ids"), user=cat("user"), start=cat("start"),
+        page_ptr=ptr("page_ptr"), page=cat("page"), view_time=cat("view_time"),
+        dwell=cat("dwell"), buy_ptr=ptr("buy_ptr"), buy=cat("buy"), buy_time=cat("buy_time"),
+    )
+
+
+def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
+    from autorec.train._trainer import train_genome
+
+    result = train_genome(genome, data, options)
+    if result.model is None or result.status in ("error", "diverged"):
+        raise AutorecError(
+            what, f"training genome {genome.key} ended {result.status}: "
+            f"{(result.error or '').strip().splitlines()[-1:] or ''}",
+            "check the genome with `autorec train GENOME.yaml` on the same data",
+        )
+    return result
+
+
+def _sessions_all(genome: Any, data: SessionData, epochs: int, options: Any) -> Any:
+    """Retrain for exactly ``epochs`` epochs on every session (module docstring)."""
+    from autorec.data import session_samples
+    from autorec.train import TrainOptions
+
+    s = data.split
+    full = _concat_sessions([s.train, s.valid, s.test])
+    everything = SessionData(
+        split=replace(s, train=full), train_samples=session_samples(full),
+        valid_samples=data.valid_samples, test_samples=data.test_samples, source=data.source,
+    )
+    fixed = TrainOptions(max_epochs=epochs, window=epochs, pi=math.inf, seed=options.seed,
+                         devices=options.devices, threads=options.threads, test=False,
+                         progress=options.progress)
+    return _train(genome, everything, fixed, "--retrain-all")
+
+
+def _dates_card(data: Any, end: datetime | None) -> dict[str, str]:
+    if isinstance(data, SessionData):
+        return {"val_start": data.split.val_start.isoformat(),
+                "test_start": data.split.test_start.isoformat()}
+    d = data.protocol.dates
+    out = {k: getattr(d, k).isoformat() for k in ("dx", "dxy", "dyz", "dz")}
+    out["end"] = (end or d.dz).isoformat()
+    return out
+
+
+def _iso(moment: datetime) -> str:
+    """A date as ``YYYY-MM-DD`` when it is midnight (UTC), else the full ISO time."""
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+def _split_string(data: Any) -> str:
+    """The split that reloads ``data`` (the argument form of ``--split``)."""
+    if isinstance(data, SessionData):
+        return f"{_iso(data.split.val_start)},{_iso(data.split.test_start)}"
+    d = data.protocol.dates
+    return ",".join(_iso(getattr(d, k)) for k in ("dx", "dxy", "dyz", "dz"))
+
+
+def _counts(data: Any) -> dict[str, int]:
+    if isinstance(data, SessionData):
+        s = data.split
+        return {"train_sessions": s.train.n_sessions, "valid_sessions": s.valid.n_sessions,
+                "test_sessions": s.test.n_sessions, "pages": len(s.train.pages),
+                "items": len(s.train.items), "users": len(s.train.users),
+                "train_samples": len(data.train_samples.session),
+                "test_samples": len(data.test_samples.session)}
+    p = data.protocol
+    return {"purchases": len(data.log.time), "customers": len(data.log.users),
+            "items": len(data.log.items), "train_customers": p.train.n_customers,
+            "test_customers": p.test.n_customers, "validation_customers":
+            data.validation.test.n_customers}
+
+
+def _source_info(source: Path) -> dict[str, Any]:
+    """What the source folder is: its genome, data, options and (maybe) saved network."""
+    if (source / "train.json").is_file():
+        info = json.loads((source / "train.json").read_text(encoding="utf-8"))
+        opts = info.get("options") or {}
+        dat = info.get("data") or {}
+        return {"kind": "train", "saved": source, "genome_file": source / "genome.yaml",
+                "data": dat.get("path"), "split": dat.get("split"),
+                "seed": int(opts.get("seed", 0)),
+                "epochs": int(opts.get("max_epochs", 30)), "options": opts}
+    if (source / "config.yaml").is_file():
+        config = yaml.safe_load((source / "config.yaml").read_text(encoding="utf-8")) or {}
+        if not (source / "best_genome.yaml").is_file():
+            raise AutorecError(f"run dir {source}", "has no best_genome.yaml yet",
+                               "wait for the search's first generation to finish, or resume it")
+        saved = source / "best_model"
+        return {"kind": "search", "saved": saved if (saved / "train.json").is_file() else None,
+                "genome_file": source / "best_genome.yaml", "data": config.get("data"),
+                "split": config.get("split"), "seed": int(config.get("seed", 0)),
+                "epochs": int(config.get("epochs", 30)), "options": {}}
+    if (source / "manifest.json").is_file():
+        raise AutorecError(str(source), "is already a bundle",
+                           "pass the search run dir or the `autorec train --save` folder")
+    raise AutorecError(
+        str(source), "is neither a search run dir (config.yaml + best_genome.yaml) nor an "
+        "`autorec train --save` folder (train.json)",
+        "pass the folder `autorec search` or `autorec train --save` wrote",
+    )
+
+
+def export_bundle(
+    source: str | Path,
+    out: str | Path,
+    *,
+    retrain_all: bool = False,
+    data: str | None = None,
+    split: str | None = None,
+    devices: tuple[str, ...] = ("cpu",),
+    threads: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Export ``source`` (module docstring) to the bundle folder ``out`` and return a
+    summary (the manifest plus the metrics). ``data`` / ``split`` override the source's
+    (e.g. the same data at another path). The written bundle is loaded back and its scores
+    compared with the in-memory network before this returns."""
+    from autorec.genome import load_genome
+    from autorec.train import TrainOptions, _batching
+
+    src = Path(source)
+    if not src.is_dir():
+        raise AutorecError(str(source), "no such folder",
+                           "pass a search run dir or an `autorec train --save` folder")
+    info = _source_info(src)
+    genome = load_genome(info["genome_file"])
+    data_path = data if data is not None else info["data"]
+    split = split if split is not None else info["split"]
+    seed = int(info["seed"])
+    dataset = _load_data(genome.family, data_path, split, seed)
+    options = TrainOptions(max_epochs=info["epochs"], seed=seed, devices=devices,
+                           threads=threads, progress=progress)
+    metrics: dict[str, Any]
+    end: datetime | None = None
+    how: str
+    if info["saved"] is not None and not retrain_all:
+        from autorec.train.saving import load_saved
+
+        saved = load_saved(info["saved"])
+        model, dims = saved.model, dict(saved.info.get("dims") or {})
+        metrics = dict(saved.metrics)
+        how = f"saved network {info['saved']}"
+    else:
+        if retrain_all and isinstance(dataset, PurchaseData):
+            end = _day_after_last(dataset.log.time)
+            dataset = _purchases_all(dataset)
+            result = _train(genome, dataset, options, "--retrain-all")
+            how = "retrained on all data (purchases: Y' ends at the last date)"
+            metrics = {**result.summary(), "holdout_metrics": dict(result.val_metrics),
+                       "test_metrics": {}}
+        else:
+            result = _train(genome, dataset, options, f"export {source}")
+            metrics = result.summary()
+            how = "retrained the best genome on the run's data and split"
+            if retrain_all:
+                assert isinstance(dataset, SessionData)
+                first = result
+                result = _sessions_all(genome, dataset, max(1, first.epochs), options)
+                metrics = {**first.summary(), "retrained_all_epochs": result.epochs}
+                how = f"retrained on every session for {first.epochs} epochs"
+        model, dims = result.model, dict(result.dims)
+        metrics.pop("history", None)
+    model = model.cpu().eval()
+
+    page_ids: npt.NDArray[np.str_] | None
+    page_item: npt.NDArray[np.int64] | None
+    inputs: dict[str, Any]
+    if isinstance(dataset, SessionData):
+        log = dataset.split.train
+        item_ids = log.items.raw
+        page_ids, page_item = log.pages.raw, log.page_item
+        protocol = "sessions"
+        inputs = {"width": int(genome.genes["width"]), "n_pages": len(log.pages),
+                  "dwell_cap_s": _DWELL_CAP_S}
+    else:
+        item_ids = dataset.log.items.raw[dataset.protocol.catalogue]
+        page_ids = page_item = None
+        protocol = "purchases"
+        inputs = {"age_unit": "days before the end of the input window"}
+    if int(dims.get("n_items", len(item_ids))) != len(item_ids):
+        raise AutorecError(
+            f"export {source}",
+            f"the network scores {dims.get('n_items')} items but the data's catalogue has "
+            f"{len(item_ids)}",
+            "pass the --data and --split the network was trained on",
+        )
+    card = {
+        "data": None if data_path is None else str(data_path),
+        "source": str(dataset.source),
+        "protocol": protocol,
+        "split": _split_string(dataset),
+        "dates": _dates_card(dataset, end),
+        "loader_args": {"seed": seed},
+        "catalogue_size": len(item_ids),
+        "counts": _counts(dataset),
+        "retrain_all": bool(retrain_all),
+        "exported_from": str(src.resolve()),
+        "how": how,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    contents = BundleContents(
+        family=genome.family,
+        genome=genome.to_dict(),
+        genome_key=genome.key,
+        model_source=_batching.model_source(genome, dims),
+        state_dict=gather_state_dict(model),
+        net_kwargs=_batching.net_kwargs(model),
+        dims=dims,
+        item_ids=[str(i) for i in item_ids],
+        metrics=_clean(metrics),
+        data_card=card,
+        page_ids=None if page_ids is None else [str(p) for p in page_ids],
+        page_item=None if page_item is None else [int(i) for i in page_item],
+        extra_manifest={"inputs": inputs},
+    )
+    manifest = write_bundle(contents, out)
+    _verify(out, model, genome, dataset)
+    return {"bundle": str(Path(out)), "manifest": manifest, "metrics": contents.metrics,
+            "data_card": card}
+
+
+def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> None:
+    """Load the written bundle and check it scores a batch exactly as ``model`` does."""
+    from autorec.train import _batching
+
+    bundle = load_bundle(out)
+    rows = np.arange(0, 8, dtype=np.int64)
+    if isinstance(data, SessionData):
+        n = len(data.train_samples.session)
+        batch = _batching.session_batch(genome, data.split.train, data.train_samples,
+                                        rows[rows < n])
+    else:
+        n = data.protocol.train.n_customers
+        batch = _batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
+    with torch.no_grad():
+        want = model(batch)
+    got = bundle.score(batch)
+    if not torch.allclose(want, got, atol=1e-6, rtol=0):
+        raise AutorecError(f"bundle {out}", "scores differ from the trained network after "
+                           "loading", "report this as a bug")

@@ -1,0 +1,212 @@
+"""Genome -> network spec -> generated source file -> ``Net`` instance.
+
+``build_model`` is the only way the project builds a network: it renders the genome's spec
+(:func:`codegen.render`), writes ``<cache>/<genome.key>.py`` atomically, imports that file
+(:func:`codegen.load_module`) and instantiates its ``Net``. Trials therefore run exactly the
+source that ``autorec codegen`` prints and that export copies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+import codegen
+from autorec.errors import AutorecError
+
+if TYPE_CHECKING:
+    from autorec.genome import Genome
+
+__all__ = [
+    "Dims",
+    "build_model",
+    "default_cache_dir",
+    "drnn_param_count",
+    "n_params",
+    "param_count",
+    "predictor_param_count",
+    "spec_for",
+]
+
+#: Genes each family's spec reads (training genes such as optimizer are the trainer's).
+DRNN_GENES = (
+    "width", "length", "height", "units_1", "units_2", "units_3", "units_4", "fnn",
+    "fnn_layers", "fnn_units", "view_path", "activation", "loss", "dropout", "l2",
+)  # fmt: skip
+PREDICTOR_GENES = (
+    "layers", "units_1", "units_2", "units_3", "units_4", "decay_mode", "ti", "activation",
+    "noise", "dropout", "w1", "w0", "l2", "beta", "rho", "split_mode", "to", "wa1", "wa0",
+    "wp1", "wp0",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Dims:
+    """Sizes of the data a network is built for (``n_pages`` is unused by the predictor)."""
+
+    n_pages: int
+    n_items: int
+    n_users: int = 0
+
+
+def default_cache_dir() -> Path:
+    """``$AUTOREC_CODEGEN_CACHE`` or ``<tmp>/autorec-codegen``: where generated files live."""
+    env = os.environ.get("AUTOREC_CODEGEN_CACHE")
+    return Path(env) if env else Path(tempfile.gettempdir()) / "autorec-codegen"
+
+
+def _genes(genome: Genome, names: tuple[str, ...]) -> dict[str, Any]:
+    """The genes ``names`` with inactive ones replaced by their schema default.
+
+    The genome's key ignores inactive genes (e.g. ``ti`` without parametric decay), so two
+    genomes with one key must render the same file: inactive genes are normalised here.
+    """
+    from autorec.genome import SCHEMAS
+
+    schema = SCHEMAS[genome.family]
+    active = genome.active
+    out: dict[str, Any] = {}
+    for name in names:
+        if name not in schema:
+            raise AutorecError("genome", f"schema has no gene '{name}'", "update autorec.models")
+        out[name] = genome.genes[name] if name in active else schema[name].default
+    return out
+
+
+def spec_for(genome: Genome, dims: Dims) -> codegen.NetworkSpec:
+    """The network spec of ``genome`` for data of size ``dims``.
+
+    DRNN: ``units = (units_1..units_length)``, FNN sizes ``None`` when ``fnn`` is off.
+    Predictor: ``units = (units_1..units_layers)``. A value the generator refuses raises
+    :class:`AutorecError` naming the gene.
+    """
+    try:
+        if genome.family == "drnn":
+            g = _genes(genome, DRNN_GENES)
+            return codegen.DrnnSpec(
+                width=int(g["width"]),
+                units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["length"]) + 1)),
+                height=int(g["height"]),
+                activation=str(g["activation"]),
+                dropout=float(g["dropout"]),
+                loss=str(g["loss"]),
+                l2=float(g["l2"]),
+                fnn_layers=int(g["fnn_layers"]) if g["fnn"] else None,
+                fnn_units=int(g["fnn_units"]) if g["fnn"] else None,
+                view_path=bool(g["view_path"]),
+                n_pages=int(dims.n_pages),
+                n_items=int(dims.n_items),
+                n_users=int(dims.n_users),
+            )
+        if genome.family == "predictor":
+            g = _genes(genome, PREDICTOR_GENES)
+            return codegen.PredictorSpec(
+                units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["layers"]) + 1)),
+                activation=str(g["activation"]),
+                noise=float(g["noise"]),
+                dropout=float(g["dropout"]),
+                decay_mode=str(g["decay_mode"]),
+                ti=float(g["ti"]),
+                w1=float(g["w1"]),
+                w0=float(g["w0"]),
+                l2=float(g["l2"]),
+                beta=float(g["beta"]),
+                rho=float(g["rho"]),
+                split_mode=str(g["split_mode"]),
+                to=float(g["to"]),
+                wa1=float(g["wa1"]),
+                wa0=float(g["wa0"]),
+                wp1=float(g["wp1"]),
+                wp0=float(g["wp0"]),
+                n_items=int(dims.n_items),
+            )
+    except codegen.SpecError as err:
+        field = "length/units" if err.field.startswith("units") else err.field
+        raise AutorecError(
+            f"genome {genome.key} ({genome.family})",
+            f"cannot build a network from {err.field}={err.value!r}",
+            f"give {field} {err.expected}",
+        ) from None
+    raise AutorecError("genome", f"unknown family {genome.family!r}", "use drnn or predictor")
+
+
+def build_model(
+    genome: Genome,
+    dims: Dims,
+    *,
+    devices: tuple[str, ...] = ("cpu",),
+    cache_dir: str | Path | None = None,
+) -> torch.nn.Module:
+    """Render the genome's network, write ``<cache_dir>/<genome.key>.py`` atomically, import it
+    and return ``Net(devices=devices)`` (parameters initialised from torch's global RNG: seed it
+    with ``torch.manual_seed`` first). ``model.source_path`` is the generated file.
+
+    The key does not include ``dims``, so the file is ``<key>_p<n_pages>_i<n_items>_u<n_users>.py``
+    (one file per source). An existing file with the same content is not rewritten.
+    """
+    spec = spec_for(genome, dims)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    tag = f"{genome.key}_p{dims.n_pages}_i{dims.n_items}_u{dims.n_users}"
+    path = root / f"{tag}.py"
+    source = codegen.render(spec)
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        codegen.write_source(spec, path)
+    module = codegen.load_module(path)
+    model: torch.nn.Module = module.Net(devices=tuple(devices))
+    model.source_path = str(path)  # type: ignore[assignment]
+    return model
+
+
+def n_params(model: torch.nn.Module) -> int:
+    """Number of scalar parameters of ``model`` (shared weights counted once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def drnn_param_count(spec: codegen.DrnnSpec) -> int:
+    """Parameters of a generated DRNN, by formula (N = n_items, u_i = units):
+
+    page table (n_pages + 1) u_1 + dwell gain u_1 + bias u_1; per layer i: recurrent W_i
+    u_i^2, and for i > 1 Z_i u_{i-1} u_i + b_i u_i; output u_l N + N; shortcuts sum_{i<=h} u_i N;
+    FNN N f + f + (L_f - 1)(f^2 + f) + f N; view path N + 1.
+    """
+    u, n = spec.units, spec.n_items
+    total = (spec.n_pages + 1) * u[0] + 2 * u[0]
+    total += sum(x * x for x in u)
+    total += sum(a * b + b for a, b in itertools.pairwise(u))
+    total += u[-1] * n + n
+    total += sum(u[: spec.height]) * n
+    if spec.fnn_layers is not None and spec.fnn_units is not None:
+        f = spec.fnn_units
+        total += n * f + f + (spec.fnn_layers - 1) * (f * f + f) + f * n
+    if spec.view_path:
+        total += n + 1
+    return total
+
+
+def predictor_param_count(spec: codegen.PredictorSpec) -> int:
+    """Parameters of a generated predictor, by formula (P = n_items, u_j = units):
+
+    input table P u_1 + bias u_1; hidden u_{j-1} u_j + u_j; output u_L P + P; learnt decay 32 + 1.
+    """
+    u, p = spec.units, spec.n_items
+    total = p * u[0] + u[0]
+    total += sum(a * b + b for a, b in itertools.pairwise(u))
+    total += u[-1] * p + p
+    if spec.decay_mode == "learnt":
+        total += 32 + 1
+    return total
+
+
+def param_count(spec: codegen.NetworkSpec) -> int:
+    """Parameter count of the network ``spec`` renders (either family)."""
+    if isinstance(spec, codegen.DrnnSpec):
+        return drnn_param_count(spec)
+    if isinstance(spec, codegen.PredictorSpec):
+        return predictor_param_count(spec)
+    raise TypeError(type(spec).__name__)

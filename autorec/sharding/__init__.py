@@ -1,0 +1,69 @@
+"""Model-parallel sharding and per-trial resource planning (DESIGN "Model-parallel sharding",
+"The tuner").
+
+* :func:`estimate_memory` / :class:`MemoryEstimate` -- parameter, gradient, optimiser-state
+  and activation bytes of a genome's network for a catalogue size and batch;
+* :func:`plan_resources` / :class:`Plan` / :class:`Cluster` -- CPU only (a fraction of a CPU
+  for tiny trials), a fraction of a GPU, one GPU or ``k`` GPUs with the item layers sharded;
+  :func:`resources_for` / :func:`make_resources_fn` give Tune the plain resource dict;
+* the sharded layers themselves live in ``codegen/sharded.py`` (torch only, embedded in
+  generated model files); :func:`gathered_state_dict` / :func:`split_state_dict` convert
+  between a sharded network's state and the unsharded names and shapes (export uses the
+  gather), :func:`gather_logits` / :func:`sharded_topk` read sharded logits;
+  :func:`build_sharded_model` builds a genome's network on ``k`` devices.
+
+No Ray import here: the tune layer converts the plain dicts.
+"""
+
+from autorec.sharding._build import build_sharded_model
+from autorec.sharding._memory import FLOAT_BYTES, MemoryEstimate, estimate_memory
+from autorec.sharding._plan import (
+    GIB,
+    Cluster,
+    Plan,
+    make_resources_fn,
+    plan_resources,
+    resources_for,
+)
+from codegen.sharded import (
+    ShardedEmbeddingBag,
+    ShardedLinear,
+    ShardedLogits,
+    gather_logits,
+    gathered_state_dict,
+    item_sharded_children,
+    shard_starts,
+    sharded_topk,
+    split_state_dict,
+)
+
+__all__ = [
+    "FLOAT_BYTES",
+    "GIB",
+    "Cluster",
+    "MemoryEstimate",
+    "Plan",
+    "ShardedEmbeddingBag",
+    "ShardedLinear",
+    "ShardedLogits",
+    "build_sharded_model",
+    "estimate_memory",
+    "gather_logits",
+    "gathered_state_dict",
+    "is_sharded",
+    "item_sharded_children",
+    "make_resources_fn",
+    "plan_resources",
+    "resources_for",
+    "shard_starts",
+    "sharded_topk",
+    "split_state_dict",
+]
+
+
+def is_sharded(model: object) -> bool:
+    """Whether ``model`` (any ``nn.Module``) holds a sharded item layer (duck typing: works
+    with the copy of the sharded classes embedded in a generated model file)."""
+    import torch
+
+    return isinstance(model, torch.nn.Module) and bool(item_sharded_children(model))

@@ -1,0 +1,251 @@
+"""Training-memory estimate of a genome's network (DESIGN "The tuner": the planner).
+
+The estimate follows the structure the code generator emits (``codegen/_drnn.py``,
+``codegen/_predictor.py``), counted in float32 bytes:
+
+* **parameters** -- exact counts of every table, matrix and bias of the generated ``Net``;
+* **gradients** -- one dense copy of the parameters (the item tables get dense gradients);
+* **optimiser state** -- Adam keeps two moments (2x), SGD / Nesterov with momentum one
+  velocity (1x), plain SGD (momentum 0) nothing;
+* **activations** -- what one training step keeps alive for the backward pass, in two parts:
+  ``saved`` (tensors autograd saves: hidden activations ``batch x units`` per state and
+  layer, the integer index tensors of the sparse inputs, and the item-sized tensors of the
+  output and loss, ``[B, states, n_items]`` for the DRNN, whose loss covers every state of the
+  shortened-path sample) and ``transient`` (not saved, but alive at the peak: the logits
+  themselves and their gradient, ``2 x [B, states, n_items]``, plus the dense target
+  matrices of the loss).
+
+Item-sized parts (the tables and output layers over the catalogue and their activations,
+the DRNN's page table too, since ``make_item_input`` builds it) are reported separately as
+``item_bytes``: model-parallel sharding splits exactly these over ``k`` devices, the rest
+stays on the primary device.
+
+Where the paper leaves a choice, the reading of the generated code is used: the DRNN output
+layer is shared by every state and scores ``width`` states (DRNN paper Sec. III.E), the FNN
+branch has an item input table and its own item output layer (Sec. III.D), the predictor's
+first layer is an item table ``n_items x units_1`` and its last an output layer over the
+catalogue (soft-split paper eq. 3).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from autorec.errors import AutorecError
+
+__all__ = ["FLOAT_BYTES", "INDEX_BYTES", "MemoryEstimate", "estimate_memory", "gene"]
+
+FLOAT_BYTES = 4
+INDEX_BYTES = 8
+#: Mean number of entries per sparse bag assumed for the index tensors (history pages,
+#: purchase histories, viewed items): they are small next to the float activations.
+DEFAULT_BAG = 16
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes one training step of a genome needs (see the module docstring).
+
+    ``item_bytes`` is the part that sharding splits across devices (item-sized parameters,
+    their gradients and optimiser state, item-sized activations); everything else is
+    ``other_bytes`` and stays on the primary device.
+    """
+
+    family: str
+    n_params: int
+    n_item_params: int
+    params: int
+    grads: int
+    optimizer: int
+    activations_saved: int
+    activations_transient: int
+    item_bytes: int
+    batch_size: int
+
+    @property
+    def activations(self) -> int:
+        return self.activations_saved + self.activations_transient
+
+    @property
+    def total(self) -> int:
+        return self.params + self.grads + self.optimizer + self.activations
+
+    @property
+    def other_bytes(self) -> int:
+        return self.total - self.item_bytes
+
+    def per_device(self, k: int) -> int:
+        """Bytes on the busiest device (the primary) when sharded over ``k`` devices."""
+        return self.other_bytes + -(-self.item_bytes // k)
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "family": self.family,
+            "n_params": self.n_params,
+            "n_item_params": self.n_item_params,
+            "params": self.params,
+            "grads": self.grads,
+            "optimizer": self.optimizer,
+            "activations_saved": self.activations_saved,
+            "activations_transient": self.activations_transient,
+            "activations": self.activations,
+            "item_bytes": self.item_bytes,
+            "total": self.total,
+            "batch_size": self.batch_size,
+        }
+
+
+def _genes(genome: Any) -> tuple[str, Mapping[str, Any]]:
+    """``(family, genes)`` of a :class:`autorec.genome.Genome`, a ``{"family":..,
+    "genes": {..}}`` mapping or a flat ``{"family": .., gene: value}`` mapping."""
+    if hasattr(genome, "family") and hasattr(genome, "genes"):
+        return str(genome.family), genome.genes
+    if isinstance(genome, Mapping) and "family" in genome:
+        inner = genome.get("genes")
+        return str(genome["family"]), inner if isinstance(inner, Mapping) else genome
+    raise AutorecError(
+        "genome",
+        f"cannot read a family and genes from {type(genome).__name__}",
+        "pass an autorec.genome.Genome or a mapping with 'family' and the genes",
+    )
+
+
+def gene(genes: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """A gene's value; ``default`` when absent (``None`` default: the gene is required)."""
+    if name in genes:
+        return genes[name]
+    if default is None:
+        raise AutorecError("genome", f"gene '{name}' is missing", f"add {name} to the genome")
+    return default
+
+
+def _dim(dims: Any, name: str, default: int | None = None) -> int:
+    value = dims.get(name) if isinstance(dims, Mapping) else getattr(dims, name, None)
+    if value is None:
+        if default is None:
+            raise AutorecError("dims", f"no {name} given", f"pass dims with {name}")
+        return default
+    return int(value)
+
+
+def _optimizer_copies(genes: Mapping[str, Any]) -> int:
+    opt = str(gene(genes, "optimizer", "sgd"))
+    if opt == "adam":
+        return 2
+    return 1 if float(gene(genes, "momentum", 0.0)) > 0.0 or opt == "nesterov" else 0
+
+
+def _units(genes: Mapping[str, Any], depth_gene: str) -> list[int]:
+    depth = int(gene(genes, depth_gene))
+    return [int(gene(genes, f"units_{i}")) for i in range(1, depth + 1)]
+
+
+def _bag_index_bytes(n_indices: int, n_bags: int) -> int:
+    """Index tensors ``embedding_bag`` saves: indices, offset-to-bag map, bag sizes, offsets."""
+    return INDEX_BYTES * (2 * n_indices + 2 * n_bags)
+
+
+def _drnn(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tuple[int, ...]:
+    n_items, n_pages = _dim(dims, "n_items"), _dim(dims, "n_pages")
+    w = int(gene(genes, "width"))
+    units = _units(genes, "length")
+    h = int(gene(genes, "height", 0))
+    fnn = bool(gene(genes, "fnn", False))
+    f_layers, f_units = int(gene(genes, "fnn_layers", 1)), int(gene(genes, "fnn_units", 1))
+    dropout = float(gene(genes, "dropout", 0.0)) > 0.0
+    # parameters (codegen/_drnn.py): page table, dwell gain, bias, recurrences, layer links
+    item = (n_pages + 1) * units[0]  # make_item_input builds the page table: sharded too
+    other = 2 * units[0] + units[0] * units[0]
+    for below, u in itertools.pairwise(units):
+        other += below * u + u + u * u
+    heads = units[-1] + sum(units[:h])  # top (with bias) and shortcut heads (no bias)
+    item += heads * n_items + n_items
+    if fnn:
+        item += n_items * f_units + f_units * n_items  # item input table, item output layer
+        other += f_units + (f_layers - 1) * (f_units * f_units + f_units)
+    if bool(gene(genes, "view_path", False)):
+        other += n_items + 1
+    # activations saved for backward
+    states = w + 1  # the window plus the history state
+    hidden = states * sum(2 * u for u in units) + w * heads  # act out, prev state; head inputs
+    if dropout:
+        hidden += states * sum(units) + w * heads  # dropout outputs (masks are 1 byte: below)
+    saved = FLOAT_BYTES * batch * hidden + batch * (states * sum(units) if dropout else 0)
+    saved += _bag_index_bytes(batch * w, batch * w) + _bag_index_bytes(batch * bag, batch)
+    if fnn:
+        saved += FLOAT_BYTES * batch * f_units * (2 * f_layers + 1)
+        saved += _bag_index_bytes(batch * bag, batch)
+    # item-sized: the loss saves one [B, w, N] tensor (log-softmax output / BCE input) and
+    # the dense target [B, N]; the logits and their gradient are alive besides.
+    logits = FLOAT_BYTES * batch * w * n_items
+    item_saved = logits + FLOAT_BYTES * batch * n_items
+    transient = 2 * logits + FLOAT_BYTES * batch * n_items
+    return item, other, saved + item_saved, transient, item_saved + transient
+
+
+def _predictor(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tuple[int, ...]:
+    n_items = _dim(dims, "n_items")
+    units = _units(genes, "layers")
+    dropout = float(gene(genes, "dropout", 0.0)) > 0.0
+    item = n_items * units[0] + units[-1] * n_items + n_items  # input table, output layer
+    other = units[0] + sum(a * b + b for a, b in itertools.pairwise(units))
+    if gene(genes, "decay_mode", "none") == "learnt":
+        other += 33  # one weight per age bin plus a bias (eq. 4)
+    hidden = sum(units) * (2 if dropout else 1)
+    saved = FLOAT_BYTES * batch * hidden + (batch * sum(units) if dropout else 0)
+    saved += _bag_index_bytes(batch * bag, batch) + FLOAT_BYTES * batch * bag
+    # item-sized loss tensors: per cost side (positive / negative terms) the log-sigmoid input
+    # and its buffer plus the dense weight matrix (codegen/_predictor.py data_loss)
+    split = str(gene(genes, "split_mode", "predictor"))
+    if split == "predictor":
+        sides = int(float(gene(genes, "w1", 1.0)) > 0) + int(float(gene(genes, "w0", 1.0)) > 0)
+        targets = 1
+    else:
+        pos = float(gene(genes, "wa1", 1.0)) > 0 or float(gene(genes, "wp1", 1.0)) > 0
+        neg = float(gene(genes, "wa0", 1.0)) > 0 or float(gene(genes, "wp0", 0.0)) > 0
+        sides, targets = int(pos) + int(neg), 2 + int(split == "soft")
+    plane = FLOAT_BYTES * batch * n_items
+    item_saved = 3 * sides * plane
+    transient = (2 + targets) * plane  # logits, their gradient, dense targets
+    return item, other, saved + item_saved, transient, item_saved + transient
+
+
+def estimate_memory(
+    genome: Any,
+    dims: Any,
+    *,
+    batch_size: int | None = None,
+    mean_bag: int = DEFAULT_BAG,
+) -> MemoryEstimate:
+    """Estimate the training memory of ``genome`` on a catalogue ``dims`` (an object or
+    mapping with ``n_items`` and, for the DRNN, ``n_pages``).
+
+    ``batch_size`` defaults to the genome's ``batch_size`` gene; ``mean_bag`` is the mean
+    length of the sparse input lists.
+    """
+    family, genes = _genes(genome)
+    batch = int(batch_size if batch_size is not None else gene(genes, "batch_size"))
+    if family == "drnn":
+        item, other, saved, transient, item_act = _drnn(genes, dims, batch, mean_bag)
+    elif family == "predictor":
+        item, other, saved, transient, item_act = _predictor(genes, dims, batch, mean_bag)
+    else:
+        raise AutorecError("genome", f"unknown family {family!r}", "use drnn or predictor")
+    n_params = item + other
+    opt = _optimizer_copies(genes)
+    params = FLOAT_BYTES * n_params
+    return MemoryEstimate(
+        family=family,
+        n_params=n_params,
+        n_item_params=item,
+        params=params,
+        grads=params,
+        optimizer=opt * params,
+        activations_saved=saved,
+        activations_transient=transient,
+        item_bytes=FLOAT_BYTES * item * (2 + opt) + item_act,
+        batch_size=batch,
+    )

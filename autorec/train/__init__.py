@@ -1,0 +1,39 @@
+"""Training one genome with early-stopped fitness (DRNN paper Sec. IV.B and V).
+
+``train_genome(genome, data, options)`` builds the generated network, trains it with the
+genome's optimiser / rate / momentum / batch size / step decay, stops as soon as the
+validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on the test
+split with the same evaluation functions the baselines use."""
+
+from autorec.train._types import (
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_PI,
+    DEFAULT_WINDOW,
+    EpochReport,
+    Status,
+    TrainOptions,
+    TrainResult,
+)
+from autorec.train._trainer import count_params, train_genome
+from autorec.train.fitness import fitness_value, is_bounded
+from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
+from autorec.train.saving import SavedModel, load_saved, save_trained
+
+__all__ = [
+    "DEFAULT_MAX_EPOCHS",
+    "DEFAULT_PI",
+    "DEFAULT_WINDOW",
+    "EpochReport",
+    "ModelCustomerRanker",
+    "ModelSessionRanker",
+    "SavedModel",
+    "Status",
+    "TrainOptions",
+    "TrainResult",
+    "count_params",
+    "fitness_value",
+    "is_bounded",
+    "load_saved",
+    "save_trained",
+    "train_genome",
+]

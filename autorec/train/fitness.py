@@ -1,0 +1,165 @@
+"""Early-stopped fitness (DRNN paper, Sec. IV.B; DESIGN "Early-stopped fitness").
+
+    fit = accuracy + 1 / (1 + loss)
+
+on the validation split, where *accuracy* is top-1 accuracy for sessions and Precision@K
+for purchase histories (configurable, :class:`autorec.train.TrainOptions`) and *loss* is
+the mean validation loss of the network's own loss function.
+
+The paper trains "for at most R epochs. If the accuracy is bounded by a predefined
+threshold π, we return the estimated fit value and terminate the learning process
+immediately. If accuracy cannot be bounded in R epochs, we set fit value as 0." It does not
+say over how many epochs "bounded" is judged; we read it as: the accuracy's spread
+``max - min`` over the last ``window`` epochs is at most π (so at least ``window`` epochs
+are trained). The fitness returned is the one estimated at the epoch that stopped the run.
+
+Defaults (:mod:`autorec.train._types`): R = ``DEFAULT_MAX_EPOCHS`` = 30, π =
+``DEFAULT_PI`` = 0.005 (half a percentage point of accuracy), window =
+``DEFAULT_WINDOW`` = 3 epochs.
+
+Failures never raise: a run whose loss turns NaN/inf (checked after every training batch
+and on validation) stops at once with fit 0 and status ``"diverged"``. A softmax
+cross-entropy rarely overflows, though: with a learning rate of 1e3 the weights blow up, the
+loss jumps to thousands and stays finite while the accuracy freezes (dead units), which the
+bounded-accuracy test alone would score as settled. So a training batch whose loss exceeds
+``TrainOptions.diverge_factor`` (100) times the loss of the very first batch (the loss at
+initialisation; a converging run only goes down from there) is a divergence too; one that is never
+bounded within R epochs (or within ``max_wall_s``) gets fit 0 and ``"unsettled"``; one that
+raises gets fit 0 and ``"error"`` with the traceback kept in the outcome.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from autorec.train._types import (
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_PI,
+    DEFAULT_WINDOW,
+    EpochReport,
+    Status,
+)
+
+__all__ = [
+    "Diverged",
+    "EpochScores",
+    "FitOutcome",
+    "fitness_value",
+    "is_bounded",
+    "run_early_stopped",
+]
+
+
+class Diverged(ArithmeticError):
+    """Raised by an epoch function the moment a loss turns NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class EpochScores:
+    """What one epoch of training reports to :func:`run_early_stopped`."""
+
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """The result of :func:`run_early_stopped`; ``fitness`` is 0 unless ``status == "ok"``."""
+
+    status: Status
+    fitness: float
+    converged: bool
+    epochs: int
+    loss: float
+    accuracy: float
+    history: tuple[EpochReport, ...]
+    error: str | None = None
+
+
+def fitness_value(accuracy: float, loss: float) -> float:
+    """``accuracy + 1/(1+loss)`` (DRNN paper Sec. IV.B); 0 when either is not finite or the
+    loss is negative (no real loss function gives that)."""
+    if not (math.isfinite(accuracy) and math.isfinite(loss)) or loss < 0:
+        return 0.0
+    return accuracy + 1.0 / (1.0 + loss)
+
+
+def is_bounded(accuracies: Sequence[float], window: int, pi: float) -> bool:
+    """True when there are at least ``window`` accuracies and the last ``window`` of them
+    lie within π of each other (``max - min <= pi``)."""
+    if window < 1 or len(accuracies) < window:
+        return False
+    last = accuracies[-window:]
+    return max(last) - min(last) <= pi
+
+
+def run_early_stopped(
+    epoch_fn: Callable[[int], EpochScores],
+    *,
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    pi: float = DEFAULT_PI,
+    window: int = DEFAULT_WINDOW,
+    max_wall_s: float | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> FitOutcome:
+    """Call ``epoch_fn(epoch)`` for epochs 0, 1, ... until the validation accuracy is
+    bounded (status "ok", fit = accuracy + 1/(1+loss) of that epoch), R epochs pass or
+    ``max_wall_s`` is spent ("unsettled", fit 0), a loss is NaN/inf or ``epoch_fn`` raises
+    :class:`Diverged` ("diverged", fit 0) or anything else raises ("error", fit 0, the
+    traceback in :attr:`FitOutcome.error`). Never raises (except KeyboardInterrupt)."""
+    start = time.perf_counter()
+    history: list[EpochReport] = []
+    accuracies: list[float] = []
+
+    def outcome(status: Status, error: str | None = None) -> FitOutcome:
+        last = history[-1] if history else None
+        loss = last.val_loss if last else math.nan
+        acc = last.val_accuracy if last else 0.0
+        ok = status == "ok"
+        return FitOutcome(
+            status=status,
+            fitness=fitness_value(acc, loss) if ok else 0.0,
+            converged=ok,
+            epochs=len(history),
+            loss=loss,
+            accuracy=acc,
+            history=tuple(history),
+            error=error,
+        )
+
+    for epoch in range(max_epochs):
+        try:
+            scores = epoch_fn(epoch)
+        except Diverged as err:
+            return outcome("diverged", f"Diverged: {err}")
+        except Exception:
+            return outcome("error", traceback.format_exc())
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=float(scores.train_loss),
+            val_loss=float(scores.val_loss),
+            val_accuracy=float(scores.val_accuracy),
+            fitness=fitness_value(scores.val_accuracy, scores.val_loss),
+            wall_s=time.perf_counter() - start,
+        )
+        history.append(report)
+        if on_epoch is not None:
+            try:
+                on_epoch(report)
+            except Exception:
+                return outcome("error", traceback.format_exc())
+        if not (math.isfinite(report.train_loss) and math.isfinite(report.val_loss)):
+            return outcome("diverged", f"loss not finite at epoch {epoch}")
+        if not math.isfinite(report.val_accuracy):
+            return outcome("error", f"accuracy not finite at epoch {epoch}")
+        accuracies.append(report.val_accuracy)
+        if is_bounded(accuracies, window, pi):
+            return outcome("ok")
+        if max_wall_s is not None and report.wall_s >= max_wall_s:
+            break
+    return outcome("unsettled")

@@ -1,0 +1,53 @@
+"""Ray Tune layer of autorec: the GA as a Tune searcher, the trainable, the run directory,
+resume and the search report (DESIGN "The tuner"). The only package besides the CLI that
+imports Ray."""
+
+from autorec.tune._driver import (
+    SearchOptions,
+    SearchSummary,
+    default_run_dir,
+    load_options,
+    resume_search,
+    run_search,
+    start_ray,
+)
+from autorec.tune._report import build_report
+from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
+from autorec.tune._searcher import (
+    GeneticSearcher,
+    TrialRecord,
+    evaluation_from_result,
+    genome_config,
+    genome_from_config,
+)
+from autorec.tune._trainable import (
+    resolve_train_fn,
+    resources_for,
+    run_trial,
+    trial_dirname,
+    trial_name,
+)
+
+__all__ = [
+    "GeneticSearcher",
+    "RunDir",
+    "SearchOptions",
+    "SearchSummary",
+    "TrialRecord",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "build_report",
+    "default_run_dir",
+    "evaluation_from_result",
+    "genome_config",
+    "genome_from_config",
+    "load_options",
+    "resolve_train_fn",
+    "resources_for",
+    "resume_search",
+    "run_search",
+    "run_trial",
+    "start_ray",
+    "trial_dirname",
+    "trial_name",
+]

@@ -1,0 +1,726 @@
+"""The search driver: Ray startup, the Tuner, the run directory, resume.
+
+``run_search(options)`` starts a search in a new run directory; ``resume_search(run_dir)``
+continues one whose driver stopped (``kill -9`` included).
+
+Resume strategy (robust to a kill at any instant): the run directory's fitness cache
+(``fitness_cache.json``, rewritten atomically after *every* finished trial, before the
+evolution is told) is the source of truth. ``resume`` rebuilds the evolution from the saved
+options and seed and replays it: every genome the evolution asks for whose key is in the
+cache is told its recorded evaluation at once, without a trial, so the evolution retraces
+exactly the trajectory of the interrupted run (its RNG draws are the same, because ask/tell
+see the same genomes and evaluations), and only genomes never finished are trained, in a
+fresh Tune experiment ``tune/session-NN`` of the same run directory. We do not rely on
+``Tuner.restore``: Tune checkpoints its experiment state and the searcher state
+periodically, so after a ``kill -9`` the two can disagree (a trial Tune already marked
+finished whose result the saved searcher never saw would be neither retrained nor told,
+and the generation would never close). Trials that were running when the driver died are
+simply trained again; finished ones never are. ``searcher_state.pkl`` (the evolution's
+``state_dict`` with its RNG state, written after every tell) is kept for inspection and for
+Tune's own ``Searcher.save``/``restore``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from autorec.errors import AutorecError
+from autorec.tune._report import build_report
+from autorec.tune._rundir import RunDir, jsonable
+from autorec.tune._searcher import GeneticSearcher, TrialRecord
+from autorec.tune._trainable import (
+    DEFAULT_TRAIN_FN,
+    resolve_train_fn,
+    resources_for,
+    run_trial,
+    trial_dirname,
+    trial_name,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from autorec.evolution import Evolution
+
+__all__ = [
+    "SearchOptions",
+    "SearchSummary",
+    "default_run_dir",
+    "load_options",
+    "resume_search",
+    "run_search",
+    "start_ray",
+]
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("paper", "elitist", "nsga2")
+
+
+@dataclass
+class SearchOptions:
+    """Every option of a search (saved to ``config.yaml``; ``resume`` reads them back).
+
+    Defaults finish on the built-in synthetic data in a few minutes on 2 CPUs.
+    """
+
+    space: str = "drnn"
+    data: str | None = None
+    split: str | None = None
+    population: int = 6
+    generations: int = 3
+    algorithm: str = "elitist"
+    p_c: float = 0.7
+    p_m: float = 0.3
+    epochs: int = 8
+    seed: int = 0
+    run_dir: str | None = None
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None
+    max_failures: int = 2
+    objectives: str | None = None
+    train_fn: str = DEFAULT_TRAIN_FN
+
+    def validate(self) -> None:
+        if self.population < 2:
+            raise AutorecError("option --population", f"got {self.population}",
+                               "pass 2 or more")
+        if self.generations < 0:
+            raise AutorecError("option --generations", f"got {self.generations}",
+                               "pass 0 or more")
+        if self.algorithm not in ALGORITHMS:
+            raise AutorecError("option --algorithm", f"unknown algorithm {self.algorithm!r}",
+                               f"use one of {', '.join(ALGORITHMS)}")
+        for name, p in (("--p-c", self.p_c), ("--p-m", self.p_m)):
+            if not 0.0 <= p <= 1.0:
+                raise AutorecError(f"option {name}", f"probability {p} is outside [0, 1]",
+                                   "pass a value between 0 and 1")
+        if self.epochs < 1:
+            raise AutorecError("option --epochs", f"got {self.epochs}", "pass 1 or more")
+        if self.cpus_per_trial <= 0:
+            raise AutorecError("option --cpus-per-trial", f"got {self.cpus_per_trial}",
+                               "pass a positive number")
+        if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
+            raise AutorecError("option --gpus-per-trial", f"got {self.gpus_per_trial}",
+                               "pass 0 or more")
+        if self.max_failures < 0:
+            raise AutorecError("option --max-failures", f"got {self.max_failures}",
+                               "pass 0 or more")
+
+
+@dataclass
+class SearchSummary:
+    """What a finished (or stopped) search produced; ``--json`` prints :meth:`to_json`."""
+
+    run_dir: str
+    finished: bool
+    best_key: str | None
+    best_fitness: float | None
+    best_genome: dict[str, Any] | None
+    best_metrics: dict[str, float]
+    best_status: str | None
+    generations: int
+    trials: int
+    trained_this_session: int
+    replayed: int
+    wall_s: float
+    dashboard_url: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_dir": self.run_dir,
+            "finished": self.finished,
+            "best": {
+                "genome_key": self.best_key,
+                "fitness": self.best_fitness,
+                "status": self.best_status,
+                "genome": self.best_genome,
+                "metrics": self.best_metrics,
+            },
+            "generations": self.generations,
+            "trials": self.trials,
+            "trained_this_session": self.trained_this_session,
+            "replayed": self.replayed,
+            "wall_s": round(self.wall_s, 3),
+            "dashboard_url": self.dashboard_url,
+            "best_fitness_per_generation": [h.get("best_so_far") for h in self.history],
+        }
+
+
+def default_run_dir(space: str, now: datetime | None = None) -> Path:
+    """``./autorec_runs/<YYYYmmdd-HHMMSS>-<space>``."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    name = Path(space).stem if space.endswith((".yaml", ".yml")) else space
+    return Path("autorec_runs") / f"{stamp}-{name}"
+
+
+# --------------------------------------------------------------------------------------
+# Ray
+# --------------------------------------------------------------------------------------
+def start_ray(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    quiet: bool = False,
+    err: TextIO | None = None,
+) -> str | None:
+    """Join ``address`` or start a local Ray with the dashboard on 127.0.0.1.
+
+    Returns the dashboard URL (``None`` when it could not start; the search goes on).
+    Does nothing (returns ``None``) when Ray is already initialised in this process.
+    """
+    import ray
+
+    err = err or sys.stderr
+    if ray.is_initialized():
+        return None
+    # Local workers import autorec like the driver does, even when it is not installed.
+    root = str(Path(__file__).resolve().parents[2])
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    common: dict[str, Any] = {
+        "logging_level": logging.WARNING if quiet else logging.INFO,
+        "log_to_driver": not quiet,
+        "configure_logging": True,
+    }
+    if address:
+        try:
+            ctx = ray.init(address=address, **common)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise AutorecError("option --address", f"cannot join Ray cluster {address!r} "
+                               f"({exc})", "check the address (ray status) or leave it out "
+                               "to start a local Ray") from None
+    else:
+        try:
+            ctx = ray.init(num_cpus=num_cpus, include_dashboard=True,
+                           dashboard_host="127.0.0.1", **common)
+        except Exception as exc:  # dashboard dependencies missing or port trouble
+            print(f"Ray dashboard could not start ({exc}); continuing without it", file=err)
+            if ray.is_initialized():
+                ray.shutdown()
+            ctx = ray.init(num_cpus=num_cpus, include_dashboard=False, **common)
+    url = getattr(ctx, "dashboard_url", None) or None
+    if url and not str(url).startswith("http"):
+        url = f"http://{url}"
+    if url:
+        print(f"Ray dashboard: {url}", file=err)
+    elif not address:
+        print("Ray dashboard is not running; the search continues without it", file=err)
+    return str(url) if url else None
+
+
+# --------------------------------------------------------------------------------------
+# Generation bookkeeping
+# --------------------------------------------------------------------------------------
+def _gene_diversity(genomes: list[Mapping[str, Any]]) -> float:
+    """Mean over pairs of the fraction of genes that differ (0 = clones, 1 = all differ)."""
+    n = len(genomes)
+    if n < 2:
+        return 0.0
+    names = sorted({k for g in genomes for k in g if k != "family"})
+    if not names:
+        return 0.0
+    total, pairs = 0.0, 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            diff = sum(1 for k in names if genomes[i].get(k) != genomes[j].get(k))
+            total += diff / len(names)
+            pairs += 1
+    return total / pairs
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
+        return {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    if isinstance(summary, Mapping):
+        return dict(summary)
+    return {}
+
+
+def _evaluation_dict(ev: Any) -> dict[str, Any] | None:
+    if ev is None:
+        return None
+    return {
+        "fitness": float(ev.fitness),
+        "objectives": [float(o) for o in ev.objectives],
+        "status": str(ev.status),
+        "epochs": int(ev.epochs),
+        "metrics": {k: float(v) for k, v in dict(ev.metrics).items()},
+    }
+
+
+def _members(summary: Mapping[str, Any], evolution: Evolution) -> list[tuple[Any, Any]]:
+    """The closed generation's (genome, evaluation) pairs (from the summary when it has
+    them, else the evolution's population)."""
+    for name in ("population", "members", "individuals"):
+        value = summary.get(name)
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], tuple):
+            return [tuple(x) for x in value]  # type: ignore[misc]
+    return list(evolution.population)
+
+
+class GenerationWriter:
+    """``Evolution.on_generation`` hook: writes ``generations/gen_XXX.json``, the logbook,
+    the hall of fame, the best genome and the report, and updates the progress display."""
+
+    def __init__(self, rd: RunDir, evolution: Evolution, records: Mapping[str, TrialRecord],
+                 progress: Progress) -> None:
+        self.rd = rd
+        self.evolution = evolution
+        self.records = records
+        self.progress = progress
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(self, summary: Any) -> None:
+        s = _summary_dict(summary)
+        generation = int(s.get("generation", len(self.history)))
+        members = _members(s, self.evolution)
+        pop = []
+        fitnesses = []
+        genome_dicts = []
+        for genome, ev in members:
+            if ev is None:
+                ev = self.evolution.cache.get(genome.key)
+            gd = genome.to_dict()
+            genome_dicts.append(gd)
+            evd = _evaluation_dict(ev)
+            if evd is not None:
+                fitnesses.append(evd["fitness"])
+            rec = self.records.get(genome.key)
+            pop.append({"genome_key": genome.key, "genome": gd, "evaluation": evd,
+                        "trial_id": rec.trial_id if rec else None})
+        hof = self._hall_of_fame()
+        best_so_far = hof[0]["fitness"] if hof else (max(fitnesses) if fitnesses else None)
+        entry = {
+            "generation": generation,
+            "best_fitness": max(fitnesses) if fitnesses else None,
+            "mean_fitness": sum(fitnesses) / len(fitnesses) if fitnesses else None,
+            "min_fitness": min(fitnesses) if fitnesses else None,
+            "best_so_far": best_so_far,
+            "n_evaluated": len(fitnesses),
+            "size": len(members),
+            "unique_fraction": (len({p["genome_key"] for p in pop}) / len(pop)) if pop else 0.0,
+            "gene_diversity": _gene_diversity(genome_dicts),
+            "time": time.time(),
+        }
+        extra = {k: v for k, v in s.items()
+                 if k not in entry and k not in ("population", "members", "individuals")}
+        self.rd.write_json(self.rd.generation_file(generation),
+                           {**entry, "summary": extra, "population": pop})
+        self.history = [h for h in self.history if h["generation"] != generation] + [entry]
+        self.history.sort(key=lambda h: int(h["generation"]))
+        self.rd.write_json(self.rd.logbook, {"generations": self.history,
+                                             "deap_logbook": _logbook_rows(self.evolution)})
+        self.rd.write_yaml(self.rd.hall_of_fame, hof)
+        if hof:
+            self.rd.write_yaml(self.rd.best_genome, hof[0]["genome"])
+        self.progress.generation_closed(entry)
+        try:
+            build_report(self.rd)
+        except Exception as exc:  # the report must never stop the search
+            logger.warning("report not written: %s", exc)
+
+    def _hall_of_fame(self) -> list[dict[str, Any]]:
+        out = []
+        for item in list(self.evolution.hall_of_fame):
+            genome, ev = (item if isinstance(item, tuple) else (item, None))
+            if ev is None:
+                ev = self.evolution.cache.get(genome.key)
+            evd = _evaluation_dict(ev) or {}
+            out.append({"key": genome.key, "fitness": evd.get("fitness"),
+                        "status": evd.get("status"), "epochs": evd.get("epochs"),
+                        "metrics": evd.get("metrics", {}), "genome": genome.to_dict()})
+        return out
+
+
+def _logbook_rows(evolution: Evolution) -> list[dict[str, Any]]:
+    book = getattr(evolution, "logbook", None)
+    try:
+        return [dict(row) for row in book] if book is not None else []
+    except TypeError:
+        return []
+
+
+# --------------------------------------------------------------------------------------
+# Progress (rich, stderr)
+# --------------------------------------------------------------------------------------
+class Progress:
+    """Live terminal progress on stderr: generation, best / mean fitness, trials running and
+    done. On a terminal a rich ``Live`` panel; otherwise one line per generation."""
+
+    def __init__(self, total_generations: int, population: int, *, enabled: bool = True,
+                 console: Console | None = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True)
+        self.enabled = enabled
+        self.total = total_generations
+        self.population = population
+        self.generation = 0
+        self.best: float | None = None
+        self.mean: float | None = None
+        self.running: set[str] = set()
+        self.done = 0
+        self.cached = 0
+        self.errors = 0
+        self.started = time.monotonic()
+        self._live: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its run config (callbacks included): drop the terminal handles.
+        state = dict(self.__dict__)
+        state["console"] = None
+        state["_live"] = None
+        state["enabled"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from rich.console import Console
+
+        self.__dict__.update(state)
+        self.console = Console(stderr=True)
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        t = Table.grid(padding=(0, 2))
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        mean = "-" if self.mean is None else f"{self.mean:.4f}"
+        t.add_row("[bold]autorec search[/]",
+                  f"generation {min(self.generation, self.total)}/{self.total}",
+                  f"best {best}", f"mean {mean}")
+        t.add_row("", f"trials running {len(self.running)}",
+                  f"done {self.done} (errors {self.errors})",
+                  f"cached {self.cached} · {time.monotonic() - self.started:.0f}s")
+        return t
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self.console.is_terminal:
+            from rich.live import Live
+
+            self._live = Live(self.render(), console=self.console, refresh_per_second=2,
+                              transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+
+    def trial_started(self, trial_id: str) -> None:
+        self.running.add(trial_id)
+        self.refresh()
+
+    def trial_finished(self, trial_id: str, status: str) -> None:
+        self.running.discard(trial_id)
+        self.done += 1
+        if status == "error":
+            self.errors += 1
+        self.refresh()
+
+    def generation_closed(self, entry: Mapping[str, Any]) -> None:
+        self.generation = int(entry["generation"]) + 1
+        self.best = entry.get("best_so_far")
+        self.mean = entry.get("mean_fitness")
+        if self.enabled and self._live is None:
+            best = "-" if self.best is None else f"{self.best:.4f}"
+            mean = "-" if self.mean is None else f"{self.mean:.4f}"
+            self.console.print(
+                f"generation {entry['generation']} closed: best {best}, mean {mean}, "
+                f"trials done {self.done} (cached {self.cached})", highlight=False)
+        self.refresh()
+
+
+def _progress_callback(progress: Progress) -> Any:
+    from ray.tune import Callback
+
+    class _Cb(Callback):  # type: ignore[misc]
+        def on_trial_start(self, iteration: int, trials: list[Any], trial: Any,
+                           **info: Any) -> None:
+            progress.trial_started(trial.trial_id)
+
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any,
+                              **info: Any) -> None:
+            progress.running.discard(trial.trial_id)
+            progress.refresh()
+
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any,
+                           **info: Any) -> None:
+            progress.running.discard(trial.trial_id)
+            progress.refresh()
+
+        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            progress.refresh()
+
+    return _Cb()
+
+
+# --------------------------------------------------------------------------------------
+# Search
+# --------------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    import autorec
+
+    out["autorec"] = autorec.__version__
+    for dist in ("ray", "torch", "deap", "numpy", "pandas"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "missing"
+    return out
+
+
+def _load_data(family: str, data: str | None, split: str | None, seed: int) -> Any:
+    """The data set for a family, loaded once in the driver."""
+    from autorec.data import load_purchase_data, load_session_data
+
+    if family == "drnn":
+        return load_session_data(data, split, seed=seed)
+    return load_purchase_data(data, split, seed=seed)
+
+
+def objectives_for(options: SearchOptions, family: str) -> tuple[str, ...]:
+    """The objective names of the search: ``--objectives`` when given; for ``nsga2`` by
+    default accuracy-fitness vs. model size (sessions) and also vs. coverage PCC@10
+    (purchase histories, soft-split paper Sec. 5); ``("fitness",)`` otherwise. A name is
+    ``fitness``, a trial metric (``val_top10``, ``val_pcc@10``, ``n_params``) or ``-name``
+    (minimised)."""
+    if options.objectives:
+        return tuple(o.strip() for o in options.objectives.split(",") if o.strip())
+    if options.algorithm == "nsga2":
+        if family == "drnn":
+            return ("fitness", "-n_params")
+        return ("fitness", "val_pcc@10", "-n_params")
+    return ("fitness",)
+
+
+def _build_evolution(options: SearchOptions) -> Evolution:
+    from autorec.evolution import Evolution, make_strategy
+    from autorec.genome import SearchSpace
+
+    space = SearchSpace.from_yaml(options.space)
+    strategy = make_strategy(options.algorithm)
+    return Evolution(space, strategy, population_size=options.population,
+                     generations=options.generations, seed=options.seed,
+                     p_c=options.p_c, p_m=options.p_m,
+                     objectives=objectives_for(options, str(space.family)))
+
+
+def _train_options(options: SearchOptions) -> Any:
+    from autorec.train import TrainOptions
+
+    return TrainOptions(max_epochs=options.epochs, seed=options.seed, test=False)
+
+
+def run_search(
+    options: SearchOptions,
+    *,
+    quiet: bool = False,
+    train_fn: Callable[..., Any] | None = None,
+    data: Any = None,
+    console: Console | None = None,
+) -> SearchSummary:
+    """Start a new search in ``options.run_dir`` (default :func:`default_run_dir`).
+
+    ``train_fn`` / ``data`` override the trainer and the loaded data (tests)."""
+    options.validate()
+    rd = RunDir(options.run_dir or default_run_dir(options.space))
+    if rd.exists():
+        raise AutorecError(f"run dir {rd.root}", "already holds a search (config.yaml)",
+                           f"continue it with 'autorec resume {rd.root}' or pick another "
+                           "--run-dir")
+    if options.train_fn != DEFAULT_TRAIN_FN:
+        resolve_train_fn(options.train_fn)  # fail early on a bad name
+    from autorec.genome import SearchSpace
+
+    SearchSpace.from_yaml(options.space)  # fail early on a bad space
+    options.run_dir = str(rd.root)
+    rd.root.mkdir(parents=True, exist_ok=True)
+    config = {
+        **dataclasses.asdict(options),
+        "versions": _versions(),
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "sessions": [],
+    }
+    rd.write_config(config)
+    return _execute(rd, options, quiet=quiet, train_fn=train_fn, data=data, console=console)
+
+
+def load_options(run_dir: str | Path) -> tuple[RunDir, SearchOptions]:
+    """The run directory and the options its ``config.yaml`` saved."""
+    rd = RunDir(run_dir)
+    if not rd.exists():
+        raise AutorecError(f"run dir {rd.root}", "has no config.yaml (not a search run dir)",
+                           "pass the folder 'autorec search' created (see --run-dir)")
+    config = rd.read_config()
+    names = {f.name for f in dataclasses.fields(SearchOptions)}
+    opts = SearchOptions(**{k: v for k, v in config.items() if k in names})
+    opts.run_dir = str(rd.root)
+    return rd, opts
+
+
+def resume_search(
+    run_dir: str | Path,
+    *,
+    address: str | None = None,
+    quiet: bool = False,
+    train_fn: Callable[..., Any] | None = None,
+    data: Any = None,
+    console: Console | None = None,
+) -> SearchSummary:
+    """Continue the search in ``run_dir``: finished trials are replayed from the fitness
+    cache (never retrained), the rest run in a new Tune session. A finished search just
+    replays (no trial) and rebuilds its files."""
+    rd, opts = load_options(run_dir)
+    if address is not None:
+        opts.address = address
+    return _execute(rd, opts, quiet=quiet, train_fn=train_fn, data=data, console=console)
+
+
+def _execute(
+    rd: RunDir,
+    options: SearchOptions,
+    *,
+    quiet: bool,
+    train_fn: Callable[..., Any] | None,
+    data: Any,
+    console: Console | None,
+) -> SearchSummary:
+    import ray
+    from ray import tune
+
+    started = time.monotonic()
+    config = rd.read_config()
+    sessions = list(config.get("sessions") or [])
+    session = len(sessions) + 1
+    sessions.append({"session": session, "started": datetime.now().isoformat(timespec="seconds"),
+                     "pid": os.getpid()})
+    config["sessions"] = sessions
+    rd.write_config(config)
+
+    evolution = _build_evolution(options)
+    family = str(evolution.space.family)
+    records = [TrialRecord.from_dict(r) for r in rd.read_records()]
+    known = {r.genome_key: r for r in records}
+    progress = Progress(options.generations + 1, options.population, enabled=not quiet,
+                        console=console)
+    progress.cached = len(known)
+    writer = GenerationWriter(rd, evolution, known, progress)
+    evolution.on_generation.append(writer)
+
+    def persist(record: TrialRecord) -> None:
+        records.append(record)
+        known[record.genome_key] = record
+        rd.write_records([r.to_dict() for r in records])
+        progress.trial_finished(record.trial_id, record.status)
+
+    searcher = GeneticSearcher(evolution, known=known, on_record=persist, session=session,
+                               state_path=rd.searcher_state)
+
+    dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=quiet)
+    if data is None:
+        data = _load_data(family, options.data, options.split, options.seed)
+    fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
+    gpus = options.gpus_per_trial
+    if gpus is None:
+        gpus = 1.0 if float(ray.cluster_resources().get("GPU", 0.0)) >= 1 else 0.0
+    cpus = options.cpus_per_trial
+
+    def resources(config: dict[str, Any]) -> dict[str, float]:
+        return resources_for(config, cpus_per_trial=cpus, gpus_per_trial=gpus)
+
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, data=data, options=_train_options(options),
+                             train_fn=fn),
+        resources,
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            num_samples=-1,
+            trial_name_creator=lambda t: trial_name(t.config),
+            trial_dirname_creator=lambda t: trial_dirname(t.config, t.trial_id),
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=f"session-{session:02d}",
+            storage_path=str(rd.tune),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            verbose=0,
+            callbacks=[_progress_callback(progress)],
+        ),
+    )
+    # Tune's own console reporter is replaced by ours (rich, stderr) and the report.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    with _quiet_stdout(quiet), progress:
+        tuner.fit()
+
+    finished = bool(evolution.done)
+    searcher.save(str(rd.searcher_state))
+    if finished:
+        rd.write_json(rd.done, {"finished": datetime.now().isoformat(timespec="seconds"),
+                                "session": session})
+    build_report(rd)
+    return _summary(rd, evolution, writer, searcher, finished, time.monotonic() - started,
+                    dashboard)
+
+
+@contextlib.contextmanager
+def _quiet_stdout(quiet: bool) -> Iterator[None]:
+    """With ``--json`` nothing but the JSON may reach stdout: send stray prints to stderr."""
+    if not quiet:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _summary(rd: RunDir, evolution: Evolution, writer: GenerationWriter,
+             searcher: GeneticSearcher, finished: bool, wall_s: float,
+             dashboard: str | None) -> SearchSummary:
+    hof = writer._hall_of_fame()
+    best = hof[0] if hof else None
+    records = rd.read_records()
+    fitness = best.get("fitness") if best else None
+    return SearchSummary(
+        run_dir=str(rd.root),
+        finished=finished,
+        best_key=best["key"] if best else None,
+        best_fitness=float(fitness) if fitness is not None and math.isfinite(fitness) else None,
+        best_genome=jsonable(best["genome"]) if best else None,
+        best_metrics=dict(best.get("metrics") or {}) if best else {},
+        best_status=best.get("status") if best else None,
+        generations=len(writer.history),
+        trials=len(records),
+        trained_this_session=len(searcher.records),
+        replayed=searcher.replayed,
+        wall_s=wall_s,
+        dashboard_url=dashboard,
+        history=list(writer.history),
+    )

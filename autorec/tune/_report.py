@@ -1,0 +1,204 @@
+"""The generation-aware search report: ``report.html`` and PNG plots.
+
+Ray 2.x has no Tune tab in its dashboard, so the run writes its own page (DESIGN "What users
+touch"): fitness per generation (best and mean), population diversity, the best genome, the
+hall of fame, the generations and every trial. It is rebuilt from the run directory's files
+alone after every generation (and by ``autorec report RUN_DIR``). The page is
+self-contained: the plots are embedded as base64 PNG (and also written to ``plots/``), no
+scripts, no external resources.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
+
+__all__ = ["build_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}
+th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.plots img{max-width:48%;margin-right:1%;border:1px solid #eee}
+.muted{color:#777}.ok{color:#1a7f37}.bad{color:#b42318}
+code{background:#f3f3f3;padding:0 .2em}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for v in row:
+            cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+            cells.append(f"<td{cls}>{html.escape(_fmt(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _plot_png(kind: str, generations: Sequence[Mapping[str, Any]],
+              records: Sequence[Mapping[str, Any]]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    gens = [int(g.get("generation", i)) for i, g in enumerate(generations)]
+    if kind == "fitness":
+        pts = [(int(r.get("generation", 0)), float(r.get("fitness") or 0.0)) for r in records]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, alpha=0.35,
+                       color="#999", label="trials")
+        if gens:
+            ax.plot(gens, [float(g.get("best_fitness") or 0.0) for g in generations],
+                    marker="o", color="#1f77b4", label="best (population)")
+            ax.plot(gens, [float(g.get("mean_fitness") or 0.0) for g in generations],
+                    marker="s", color="#ff7f0e", label="mean (population)")
+            ax.plot(gens, [float(g.get("best_so_far") or 0.0) for g in generations],
+                    linestyle="--", color="#2ca02c", label="best so far")
+        ax.set_ylabel("fitness = accuracy + 1/(1+loss)")
+        ax.set_title("Fitness per generation")
+    else:
+        if gens:
+            ax.plot(gens, [float(g.get("gene_diversity") or 0.0) for g in generations],
+                    marker="o", color="#9467bd", label="gene diversity")
+            ax.plot(gens, [float(g.get("unique_fraction") or 0.0) for g in generations],
+                    marker="s", color="#8c564b", label="unique genomes")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("fraction")
+        ax.set_title("Population diversity")
+    ax.set_xlabel("generation")
+    if gens:
+        ax.set_xticks(gens)
+    ax.grid(alpha=0.3)
+    handles, _labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
+    """Rewrite ``report.html`` and ``plots/*.png`` of ``run_dir`` from its files (atomic)."""
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    config = rd.read_config() if rd.exists() else {}
+    generations = rd.read_generations()
+    records = rd.read_records()
+    hof: list[dict[str, Any]] = []
+    if rd.hall_of_fame.is_file():
+        import yaml
+
+        loaded = yaml.safe_load(rd.hall_of_fame.read_text(encoding="utf-8")) or []
+        hof = [dict(x) for x in loaded] if isinstance(loaded, list) else []
+    if status is None:
+        status = "finished" if rd.done.is_file() else "running (or interrupted)"
+
+    pngs = {kind: _plot_png(kind, generations, records) for kind in ("fitness", "diversity")}
+    for kind, data in pngs.items():
+        atomic_write_bytes(rd.plots / f"{kind}.png", data)
+
+    parts: list[str] = []
+    title = f"autorec search — {config.get('space', '?')} ({config.get('algorithm', '?')})"
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    parts.append(f"<h1>{html.escape(title)}</h1>")
+    ok = sum(1 for r in records if r.get("status") == "ok")
+    total = config.get("generations")
+    total_txt = str(int(total) + 1) if isinstance(total, int) else "?"
+    parts.append(
+        f'<p class="muted">Run dir <code>{html.escape(str(rd.root))}</code> · status '
+        f"<b>{html.escape(status)}</b> · {len(generations)} of {total_txt} "
+        "generations closed (generation 0 and the bred ones) · "
+        f"{len(records)} trials ({ok} ok) · updated {now}</p>"
+    )
+    parts.append("<h2>Fitness and diversity</h2><div class='plots'>")
+    for kind, data in pngs.items():
+        b64 = base64.b64encode(data).decode("ascii")
+        parts.append(f'<img id="plot-{kind}" alt="{kind} per generation" '
+                     f'src="data:image/png;base64,{b64}">')
+    parts.append("</div>")
+
+    best = hof[0] if hof else None
+    parts.append("<h2>Best genome</h2>")
+    if best:
+        genome = dict(best.get("genome") or {})
+        rows: list[list[Any]] = [["genome key", best.get("key", "")],
+                                 ["fitness", best.get("fitness")]]
+        rows += [[f"gene {k}", v] for k, v in genome.items()]
+        rows += [[f"metric {k}", v] for k, v in dict(best.get("metrics") or {}).items()]
+        parts.append(_table(["field", "value"], rows, "best-genome"))
+    else:
+        parts.append("<p class='muted'>No generation has closed yet.</p>")
+
+    if hof:
+        parts.append("<h2>Hall of fame</h2>")
+        parts.append(_table(
+            ["rank", "genome key", "fitness", "status", "epochs"],
+            [[i + 1, h.get("key"), h.get("fitness"), h.get("status"), h.get("epochs")]
+             for i, h in enumerate(hof)],
+            "hall-of-fame",
+        ))
+
+    parts.append("<h2>Generations</h2>")
+    parts.append(_table(
+        ["generation", "best", "mean", "best so far", "evaluated", "unique", "gene diversity"],
+        [[g.get("generation"), g.get("best_fitness"), g.get("mean_fitness"),
+          g.get("best_so_far"), g.get("n_evaluated"), g.get("unique_fraction"),
+          g.get("gene_diversity")] for g in generations],
+        "generations",
+    ))
+
+    parts.append("<h2>Trials</h2>")
+    metric_names = sorted({m for r in records for m in dict(r.get("metrics") or {})
+                           if m.startswith("val_")})
+    parts.append(_table(
+        ["#", "generation", "trial", "genome key", "status", "fitness", "epochs", "wall s",
+         "params", *metric_names],
+        [[i + 1, r.get("generation"), r.get("trial_name") or r.get("trial_id"),
+          r.get("genome_key"), r.get("status"), r.get("fitness"), r.get("epochs"),
+          r.get("wall_s"), r.get("n_params"),
+          *[dict(r.get("metrics") or {}).get(m) for m in metric_names]]
+         for i, r in enumerate(records)],
+        "trials",
+    ))
+
+    parts.append("<h2>Options</h2>")
+    parts.append(_table(["option", "value"],
+                        [[k, v if not isinstance(v, (dict, list)) else str(v)]
+                         for k, v in config.items()], "options"))
+
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
+    atomic_write_text(rd.report, page)
+    return rd

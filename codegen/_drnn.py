@@ -1,0 +1,368 @@
+"""Renders a :class:`DrnnSpec` as the source of a torch module (DRNN paper, Section III).
+
+Only the parts a spec uses are emitted: no FNN code without the FNN branch, no shortcut heads
+at height 0, no dropout modules at dropout 0, no history/previous-state stash at width 1.
+"""
+
+from __future__ import annotations
+
+from codegen._common import (
+    BAG_HELPERS,
+    FACTORIES,
+    IMPORTS,
+    activation,
+    constants,
+    header,
+    join,
+)
+from codegen.spec import DrnnSpec
+
+TITLE = '''\
+"""DRNN: deep recurrent network over a browsing session (Wu et al., "Personal recommendation
+using deep recurrent neural networks in NetEase", Section III and Algorithm 1).
+
+Each of WIDTH states holds len(UNITS) hidden layers whose weights every state shares:
+    a_i(t) = act(W_i a_i(t-1) + Z_i a_{i-1}(t) + b_i),
+    a_1(t) = act(W_1 a_1(t-1) + Z_1 V_{p_t} + theta(p_t) g + b_1)   (dwell time as input bias).
+Pages older than the window collapse into the history state (Sec. III.C), which feeds the
+first state's recurrence and has no output. Every state has an output (loss) layer; the
+prediction is the last state's item logits.
+"""
+'''
+
+
+def _constants(spec: DrnnSpec) -> str:
+    rows: list[tuple[str, object, str]] = [
+        ("N_PAGES", spec.n_pages, "page ids 0..N_PAGES-1; N_PAGES pads a short prefix"),
+        ("N_ITEMS", spec.n_items, "items scored"),
+        ("WIDTH", spec.width, "states kept (w); older pages form the history state"),
+        ("UNITS", spec.units, "hidden units of layers 1..l (length l = len(UNITS))"),
+    ]
+    if spec.height:
+        rows.append(("HEIGHT", spec.height, "lowest hidden layers with a shortcut to the loss"))
+    if spec.dropout:
+        rows.append(("DROPOUT", spec.dropout, "dropout on hidden activations between layers"))
+    if spec.fnn_layers is not None:
+        rows.append(("FNN_LAYERS", spec.fnn_layers, "hidden layers of the FNN branch"))
+        rows.append(("FNN_UNITS", spec.fnn_units, "units per FNN hidden layer"))
+    if spec.l2:
+        rows.append(("L2", spec.l2, "L2 penalty on weight matrices, added to the loss"))
+    return constants(rows)
+
+
+def _drop(spec: DrnnSpec, expr: str) -> str:
+    return f"self.drop({expr})" if spec.dropout else expr
+
+
+def _drop_init(spec: DrnnSpec) -> str:
+    return "        self.drop = nn.Dropout(DROPOUT)\n" if spec.dropout else ""
+
+
+INPUT_LAYER = '''\
+class InputLayer(nn.Module):
+    """Hidden layer 1: a_1(t) = act(W_1 a_1(t-1) + Z_1 V_{p_t} + theta(p_t) g + b_1).
+
+    V_{p_t} is one-hot, so Z_1 V_{p_t} is row p_t of a table. The paper writes Z_1 (V_t + theta),
+    i.e. theta times Z_1's row sums: a learnt vector scaled by theta, learnt here as dwell_gain.
+    """
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.z = make_item_input(N_PAGES + 1, UNITS[0], devices)
+        self.dwell_gain = nn.Parameter(torch.zeros(UNITS[0], device=devices[0]))
+        self.bias = nn.Parameter(torch.zeros(UNITS[0], device=devices[0]))
+        self.w = nn.Linear(UNITS[0], UNITS[0], bias=False, device=devices[0])
+
+    def embed(self, pages: torch.Tensor, dwell: torch.Tensor) -> torch.Tensor:
+        """Input term of every state, [B, WIDTH, UNITS[0]]."""
+        flat = pages.reshape(-1)
+        rows = self.z(flat, torch.arange(len(flat), device=flat.device))
+        return rows.view(*pages.shape, -1) + dwell.unsqueeze(-1) * self.dwell_gain + self.bias
+
+    def history(self, idx: torch.Tensor, offsets: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """Input term of the history state: Z_1 V_bar + b_1 with V_bar = sum_i eps_i V_i."""
+        return self.z(idx, offsets, per_sample_weights=eps) + self.bias
+
+    def forward(self, z: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        return act(z + self.w(prev))
+'''
+
+STATE_LAYER = '''\
+class StateLayer(nn.Module):
+    """Hidden layer i > 1, shared by every state:
+    a_i(t) = act(W_i a_i(t-1) + Z_i a_{i-1}(t) + b_i)."""
+
+    def __init__(self, in_units: int, units: int, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.z = nn.Linear(in_units, units, device=devices[0])
+        self.w = nn.Linear(units, units, bias=False, device=devices[0])
+
+    def forward(self, below: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        return act(self.z(below) + self.w(prev))
+'''
+
+
+def _stack(spec: DrnnSpec) -> str:
+    deep = spec.length > 1
+    rest_init = (
+        "        self.rest = nn.ModuleList(\n"
+        "            StateLayer(UNITS[i - 1], UNITS[i], devices) for i in range(1, len(UNITS))\n"
+        "        )\n"
+        if deep
+        else ""
+    )
+    if deep:
+        step_body = (
+            "        acts = [self.first(z, prev[0])]\n"
+            "        for layer, before in zip(self.rest, prev[1:], strict=True):\n"
+            f"            acts.append(layer({_drop(spec, 'acts[-1]')}, before))\n"
+            "        return acts\n"
+        )
+    else:
+        step_body = "        return [self.first(z, prev[0])]\n"
+    return f'''\
+class Stack(nn.Module):
+    """The hidden layers of one state; every state and the history state reuse them
+    (the paper's Caffe weight sharing, Sec. III.E.2)."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.first = InputLayer(devices)
+{rest_init}{_drop_init(spec)}
+    def step(self, z: torch.Tensor, prev: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One state: layer 1 from its input term z, layer i from layer i-1 of the same state."""
+{step_body}
+    def history(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """History state (Sec. III.C): the same update on V_bar = sum_i eps_i V_i with no previous
+        state; all zeros for a sample whose prefix fits in the window."""
+        idx, offsets = batch["hist_idx"], batch["hist_offsets"]
+        z = self.first.history(idx, offsets, batch["hist_weight"])
+        lengths = torch.diff(offsets, append=offsets.new_tensor([len(idx)]))
+        empty = (lengths == 0).unsqueeze(1)
+        zeros = [z.new_zeros(len(z), units) for units in UNITS]
+        return [a.masked_fill(empty, 0.0) for a in self.step(z, zeros)]
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Hidden activations of every state, one [B, WIDTH, units] tensor per layer. A padded
+        state (page N_PAGES, left of a short prefix) keeps the previous state unchanged."""
+        real = (batch["pages"] != N_PAGES).unsqueeze(-1)
+        z = self.first.embed(batch["pages"], batch["dwell"])
+        state = self.history(batch)
+        states = []
+        for t in range(WIDTH):
+            new = self.step(z[:, t], state)
+            state = [torch.where(real[:, t], a, old) for a, old in zip(new, state, strict=True)]
+            states.append(state)
+        return [torch.stack(layer, 1) for layer in zip(*states, strict=True)]
+'''
+
+
+def _heads(spec: DrnnSpec) -> str:
+    short_init = (
+        "        self.shortcuts = nn.ModuleList(\n"
+        "            make_item_output(units, N_ITEMS, devices, bias=False) "
+        "for units in UNITS[:HEIGHT]\n"
+        "        )\n"
+        if spec.height
+        else ""
+    )
+    short_fwd = (
+        "        for head, a in zip(self.shortcuts, acts[:HEIGHT], strict=True):\n"
+        f"            logits = logits + head({_drop(spec, 'a')})\n"
+        if spec.height
+        else ""
+    )
+    what = (
+        "item logits from the top hidden\n"
+        "    layer plus shortcut links from the lowest HEIGHT hidden layers "
+        "(Algorithm 1, lines 19-24)"
+        if spec.height
+        else "item logits from the top hidden\n"
+        "    layer (Algorithm 1, lines 10-11; height 0: no shortcut links)"
+    )
+    return f'''\
+class OutputHeads(nn.Module):
+    """Output (loss) layer of every state: {what}."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.top = make_item_output(UNITS[-1], N_ITEMS, devices)
+{short_init}{_drop_init(spec)}
+    def forward(self, acts: list[torch.Tensor]) -> torch.Tensor:
+        """[B, WIDTH, N_ITEMS] logits from the per-layer activations of every state."""
+        logits = self.top({_drop(spec, "acts[-1]")})
+{short_fwd}        return logits
+'''
+
+
+def _fnn(spec: DrnnSpec) -> str:
+    assert spec.fnn_layers is not None
+    deep = spec.fnn_layers > 1
+    hidden_init = (
+        "        self.hidden = nn.ModuleList(\n"
+        "            nn.Linear(FNN_UNITS, FNN_UNITS, device=devices[0]) "
+        "for _ in range(FNN_LAYERS - 1)\n"
+        "        )\n"
+        if deep
+        else ""
+    )
+    hidden_fwd = (
+        f"        for layer in self.hidden:\n            h = act(layer({_drop(spec, 'h')}))\n"
+        if deep
+        else ""
+    )
+    out_init = "        self.out = make_item_output(FNN_UNITS, N_ITEMS, devices, bias=False)\n"
+    return f'''\
+class FnnBranch(nn.Module):
+    """CF simulation (Sec. III.D): the user's purchase multi-hot -> FNN_LAYERS hidden layers ->
+    item logits, added to the DRNN's before the softmax (merge weights learnt, not set)."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.bag = make_item_input(N_ITEMS, FNN_UNITS, devices)
+        self.bias = nn.Parameter(torch.zeros(FNN_UNITS, device=devices[0]))
+{hidden_init}{_drop_init(spec)}{out_init}
+    def forward(self, idx: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """[B, N_ITEMS] logits; an empty purchase history gives act(bias) as its input layer."""
+        h = act(self.bag(idx, offsets) + self.bias)
+{hidden_fwd}        return self.out({_drop(spec, "h")})
+'''
+
+
+VIEW_PATH = '''\
+class ViewPath(nn.Module):
+    """Learnt path from the prefix's viewed items to the same items' scores:
+    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix)."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
+        self.scale = nn.Parameter(torch.ones((), device=devices[0]))
+
+    def forward(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        idx = batch["viewed_idx"]
+        rows = bag_rows(batch["viewed_offsets"], len(idx))
+        boost = (self.scale + self.gain[idx]) * torch.log1p(batch["viewed_weight"])
+        return logits.index_put((rows, idx), boost, accumulate=True)
+'''
+
+
+def _cost(spec: DrnnSpec) -> str:
+    if spec.loss == "softmax":
+        return '''\
+def state_cost(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy per state [B, S] against the bought set: the target distribution
+    is uniform over the items bought in the session."""
+    share = target / target.sum(-1, keepdim=True).clamp(min=1.0)
+    return -(share.unsqueeze(1) * F.log_softmax(logits, -1)).sum(-1)
+'''
+    return '''\
+def state_cost(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy per state [B, S], summed over items, against the bought set."""
+    full = target.unsqueeze(1).expand_as(logits)
+    return F.binary_cross_entropy_with_logits(logits, full, reduction="none").sum(-1)
+'''
+
+
+def _net(spec: DrnnSpec) -> str:
+    parts_init = [
+        "        self.stack = Stack(devices)",
+        "        self.heads = OutputHeads(devices)",
+    ]
+    if spec.fnn:
+        parts_init.append("        self.fnn = FnnBranch(devices)")
+    if spec.view_path:
+        parts_init.append("        self.views = ViewPath(devices)")
+    stash = spec.width > 1
+    if stash:
+        parts_init.append("        self.state_logits = torch.empty(0)")
+    init = "\n".join(parts_init) + "\n"
+
+    fwd = ["        logits = self.heads(self.stack(batch))"]
+    if spec.fnn:
+        fwd.append(
+            "        logits = logits + "
+            'self.fnn(batch["user_idx"], batch["user_offsets"]).unsqueeze(1)'
+        )
+    if stash:
+        fwd.append("        self.state_logits = logits")
+    last = "self.views(logits[:, -1], batch)" if spec.view_path else "logits[:, -1]"
+    fwd.append(f"        return {last}")
+    forward_doc = "Item logits [B, N_ITEMS] of the last state (the prediction)." + (
+        " Every state's\n        logits stay in self.state_logits [B, WIDTH, N_ITEMS] for the loss."
+        if stash
+        else ""
+    )
+    if spec.view_path:
+        forward_doc += (
+            "\n        The view path is added to the last state only: "
+            "earlier states saw fewer views."
+        )
+
+    if stash:
+        per_state = (
+            "        per_state = torch.cat([self.state_logits[:, :-1], logits.unsqueeze(1)], 1)\n"
+        )
+        loss_doc = (
+            "State cost at every real state (shortened-path training, Sec. III.E), averaged\n"
+            "        over a sample's real states, then over the batch. "
+            "Uses the state logits of the\n"
+            "        latest forward, whose last state is `logits`."
+        )
+    else:
+        per_state = "        per_state = logits.unsqueeze(1)\n"
+        loss_doc = "State cost of the single state, averaged over the batch."
+    data_loss = f'''\
+    def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """{loss_doc}"""
+        target = multi_hot(batch["target_idx"], batch["target_offsets"], logits)
+{per_state}        real = (batch["pages"] != N_PAGES).to(logits.dtype)
+        cost = state_cost(per_state, target) * real
+        return (cost.sum(1) / real.sum(1).clamp(min=1.0)).mean()
+'''
+    if spec.l2:
+        reg = '''
+    def penalty(self) -> torch.Tensor:
+        """L2 * squared norm of every weight matrix and table (biases and gains excluded)."""
+        return L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()
+
+    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Data loss + L2 penalty."""
+        return self.data_loss(batch, logits) + self.penalty()
+'''
+    else:
+        reg = '''
+    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Data loss (no regulariser: l2 = 0)."""
+        return self.data_loss(batch, logits)
+'''
+    fwd_body = "\n".join(fwd) + "\n"
+    return f'''\
+class Net(nn.Module):
+    """The DRNN: forward(batch) -> last state's item logits; loss(batch, logits) -> scalar."""
+
+    def __init__(self, devices: tuple[str, ...] = ("cpu",)) -> None:
+        super().__init__()
+{init}
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """{forward_doc}"""
+{fwd_body}
+{data_loss}{reg}'''
+
+
+def render_drnn(spec: DrnnSpec) -> str:
+    blocks = [
+        header(spec, TITLE) + "\n" + IMPORTS + "\n" + _constants(spec),
+        activation(spec.activation),
+        FACTORIES,
+        BAG_HELPERS,
+        _cost(spec),
+        INPUT_LAYER,
+        STATE_LAYER if spec.length > 1 else "",
+        _stack(spec),
+        _heads(spec),
+        _fnn(spec) if spec.fnn else "",
+        VIEW_PATH if spec.view_path else "",
+        _net(spec),
+    ]
+    return join(blocks)

@@ -1,0 +1,329 @@
+"""Renders a :class:`PredictorSpec` as the source of a torch module (soft-split paper, eq. 3-9).
+
+Only the parts a spec uses are emitted: the decay code of its ``decay_mode``, the cost terms
+of its ``split_mode`` whose weights are non-zero, noise/dropout/KL code only when non-zero.
+"""
+
+from __future__ import annotations
+
+from codegen._common import (
+    BAG_HELPERS,
+    FACTORIES,
+    IMPORTS,
+    activation,
+    constants,
+    header,
+    join,
+)
+from codegen.spec import PredictorSpec
+
+#: eq. 4: two years of purchase ages in 32 bins (730 / 32 = 22.8125 days per bin).
+N_BINS = 32
+BIN_DAYS = 730.0 / N_BINS
+
+TITLE = '''\
+"""Predictor / auto-encoder over a customer's purchase history (Vorobev et al., "Inferring the
+strength of implicit preferences ...": soft-split paper, eq. 3-9).
+
+    A_0 = w(x) + xi;  A_j = Drop(Act(W_j A_{j-1} + B_j));  Y_hat = Sigm(W_L A_{L-1} + B_L)
+
+The input A_0 is sparse: layer 1 is an EmbeddingBag with one weight per purchase (never a
+dense P-wide matrix). forward returns the logits W_L A_{L-1} + B_L; Sigm lives in the loss.
+"""
+'''
+
+
+def _uses_td(spec: PredictorSpec) -> bool:
+    return spec.decay_mode == "parametric" or "recent" in _terms(spec)[2]
+
+
+def _terms(spec: PredictorSpec) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(positive terms, negative terms, dense targets needed, weight constants used)."""
+    if spec.split_mode == "predictor":
+        pos = ["W1 * y"] if spec.w1 else []
+        neg = ["W0 * (1 - y)"] if spec.w0 else []
+        used = (["W1"] if spec.w1 else []) + (["W0"] if spec.w0 else [])
+        return pos, neg, ["y"] if used else [], used
+    auto = "recent" if spec.split_mode == "soft" else "x"
+    pos, neg, needed, used = [], [], set(), []
+    if spec.wa1:
+        pos.append(f"WA1 * {auto}")
+        needed.add(auto)
+        used.append("WA1")
+    if spec.wp1:
+        pos.append("WP1 * y")
+        needed.add("y")
+        used.append("WP1")
+    if spec.wa0:
+        neg.append("WA0 * (1 - torch.maximum(x, y))")
+        needed |= {"x", "y"}
+        used.append("WA0")
+    if spec.wp0:
+        neg.append("WP0 * (1 - y)")
+        needed.add("y")
+        used.append("WP0")
+    return pos, neg, [n for n in ("y", "x", "recent") if n in needed], used
+
+
+def _constants(spec: PredictorSpec) -> str:
+    rows: list[tuple[str, object, str]] = [
+        ("N_ITEMS", spec.n_items, "products P (input and output)"),
+        ("UNITS", spec.units, "hidden units of layers 1..L-1"),
+    ]
+    if spec.noise:
+        rows.append(("NOISE", spec.noise, "std of the Gaussian noise xi on input weights"))
+    if spec.dropout:
+        rows.append(("DROPOUT", spec.dropout, "dropout on hidden activations"))
+    if spec.decay_mode == "parametric":
+        rows.append(("TI", spec.ti, "input time decay Td(age, TI), days (eq. 5/6)"))
+    if spec.decay_mode == "learnt":
+        rows.append(("N_BINS", N_BINS, "age bins of the learnt decay (eq. 4)"))
+        rows.append(("BIN_DAYS", BIN_DAYS, "days per bin: two years / 32"))
+    _, _, needed, used = _terms(spec)
+    if "recent" in needed:
+        rows.append(("TO", spec.to, "output time decay Td(age, TO) of the auto term, days"))
+    names = {
+        "W1": (spec.w1, "weight of bought products (eq. 3)"),
+        "W0": (spec.w0, "weight of not-bought products (eq. 3)"),
+        "WA1": (spec.wa1, "auto term: weight of past purchases X (eq. 8)"),
+        "WA0": (spec.wa0, "auto term: weight of products outside XY (eq. 8)"),
+        "WP1": (spec.wp1, "predict term: weight of future purchases Y (eq. 9)"),
+        "WP0": (spec.wp0, "predict term: weight of products outside Y (eq. 9)"),
+    }
+    for name, (value, comment) in names.items():
+        if name in used:
+            rows.append((name, value, comment))
+    if spec.l2:
+        rows.append(("L2", spec.l2, "lambda: L2 penalty on weight matrices"))
+    if spec.beta:
+        rows.append(("BETA", spec.beta, "weight of the KL sparsity penalty"))
+        rows.append(("RHO", spec.rho, "target mean activation of hidden units"))
+    return constants(rows)
+
+
+TD = '''\
+def td(age: torch.Tensor, days: float) -> torch.Tensor:
+    """Time decay Td (eq. 5) of purchases `age` days before the reference day: 1 / (1 + age / days)
+    for a purchase before the reference day (age >= 0), else 0."""
+    return torch.where(age >= 0, 1.0 / (1.0 + age.clamp(min=0.0) / days), torch.zeros_like(age))
+'''
+
+RECENT = '''\
+def decayed_hot(
+    idx: torch.Tensor, offsets: torch.Tensor, value: torch.Tensor, like: torch.Tensor
+) -> torch.Tensor:
+    """Dense [bags, N_ITEMS] matrix holding each bag's value per item (the largest, i.e. the most
+    recent purchase's, when an item repeats), 0 elsewhere."""
+    out = torch.zeros(len(offsets) * N_ITEMS, dtype=like.dtype, device=like.device)
+    flat = bag_rows(offsets, len(idx)) * N_ITEMS + idx
+    return out.scatter_reduce(0, flat, value.to(like.dtype), reduce="amax").view(-1, N_ITEMS)
+'''
+
+LEARNT_DECAY = '''\
+class LearntDecay(nn.Module):
+    """Time decay learnt over N_BINS age bins (eq. 4). With a sparse input, the stride-32
+    convolution over the binned purchase dates is one learnt weight per bin plus a bias, applied
+    to the products bought (absent products stay 0, keeping the input sparse; no activation).
+    bin_weight[k] is the decay curve at ages [k, k+1) * BIN_DAYS (the paper's Figure 4)."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.bin_weight = nn.Parameter(torch.ones(N_BINS, device=devices[0]))
+        self.bin_bias = nn.Parameter(torch.zeros((), device=devices[0]))
+        self.bin_days = BIN_DAYS
+
+    def forward(self, age: torch.Tensor) -> torch.Tensor:
+        bins = (age / BIN_DAYS).floor().clamp(0, N_BINS - 1).long()
+        return self.bin_weight[bins] + self.bin_bias
+'''
+
+SPARSE_INPUT = '''\
+class SparseInput(nn.Module):
+    """Layer 1 on the sparse input: W_1 A_0 + B_1 as a weighted sum of table rows per customer."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.bag = make_item_input(N_ITEMS, UNITS[0], devices)
+        self.bias = nn.Parameter(torch.zeros(UNITS[0], device=devices[0]))
+
+    def forward(
+        self, idx: torch.Tensor, offsets: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        return self.bag(idx, offsets, per_sample_weights=weight) + self.bias
+'''
+
+KL = '''\
+def kl_sparsity(mean: torch.Tensor) -> torch.Tensor:
+    """sum_j KL(RHO, rho_hat_j) over a layer's units; rho_hat_j (mean activation over the
+    batch) is clamped into (0, 1) so non-sigmoid activations give a finite penalty."""
+    rho_hat = mean.clamp(1e-6, 1.0 - 1e-6)
+    kl = RHO * torch.log(RHO / rho_hat) + (1.0 - RHO) * torch.log((1.0 - RHO) / (1.0 - rho_hat))
+    return kl.sum()
+'''
+
+
+def _input_weight(spec: PredictorSpec) -> str:
+    expr = {
+        "none": "torch.ones_like(age)",
+        "parametric": "td(age, TI)",
+        "learnt": "self.decay(age)",
+    }[spec.decay_mode]
+    what = {
+        "none": "1 per purchase (no time decay)",
+        "parametric": "Td(age, TI) (eq. 5/6)",
+        "learnt": "the learnt bin weight of its age (eq. 4)",
+    }[spec.decay_mode]
+    noise = ""
+    if spec.noise:
+        what += (
+            ",\n        plus Gaussian noise xi (std NOISE) in training only, on the bought entries"
+        )
+        noise = (
+            "        if self.training:\n"
+            "            weight = weight + NOISE * torch.randn_like(weight)\n"
+        )
+    return f'''\
+    def input_weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A_0 entry of each purchase: {what}."""
+        age = batch["x_age"]
+        weight = {expr}
+{noise}        return weight
+'''
+
+
+def _net(spec: PredictorSpec) -> str:
+    drop = (lambda e: f"self.drop({e})") if spec.dropout else (lambda e: e)
+    deep = spec.layers > 1
+    init = []
+    if spec.decay_mode == "learnt":
+        init.append("        self.decay = LearntDecay(devices)")
+    init.append("        self.input = SparseInput(devices)")
+    if deep:
+        init.append(
+            "        self.hidden = nn.ModuleList(\n"
+            "            nn.Linear(UNITS[j - 1], UNITS[j], device=devices[0]) "
+            "for j in range(1, len(UNITS))\n"
+            "        )"
+        )
+    if spec.dropout:
+        init.append("        self.drop = nn.Dropout(DROPOUT)")
+    init.append("        self.out = make_item_output(UNITS[-1], N_ITEMS, devices)")
+    if spec.beta:
+        init.append("        self.hidden_means: list[torch.Tensor] = []")
+
+    fwd = [
+        '        h = act(self.input(batch["x_idx"], batch["x_offsets"], self.input_weight(batch)))'
+    ]
+    if spec.beta:
+        fwd.append("        means = [h.mean(0)]")
+    if deep:
+        fwd.append("        for layer in self.hidden:")
+        fwd.append(f"            h = act(layer({drop('h')}))")
+        if spec.beta:
+            fwd.append("            means.append(h.mean(0))")
+    if spec.beta:
+        fwd.append("        self.hidden_means = means")
+    fwd.append(f"        return self.out({drop('h')})")
+    fwd_doc = "Logits [B, N_ITEMS] (scores before Sigm)."
+    if spec.beta:
+        fwd_doc += "\n        Keeps each hidden layer's mean activation for the KL penalty."
+
+    pos, neg, needed, _ = _terms(spec)
+    targets = []
+    if "y" in needed:
+        targets.append('        y = multi_hot(batch["y_idx"], batch["y_offsets"], logits)')
+    if "x" in needed:
+        targets.append('        x = multi_hot(batch["x_idx"], batch["x_offsets"], logits)')
+    if "recent" in needed:
+        targets.append(
+            '        recent = decayed_hot(batch["x_idx"], batch["x_offsets"], '
+            'td(batch["x_age"], TO), logits)'
+        )
+    cost_parts = []
+    if pos:
+        targets.append(f"        pos = {' + '.join(pos)}")
+        cost_parts.append("pos * F.logsigmoid(logits)")
+    if neg:
+        targets.append(f"        neg = {' + '.join(neg)}")
+        cost_parts.append("neg * F.logsigmoid(-logits)")
+    if cost_parts:
+        targets.append(f"        return -({' + '.join(cost_parts)}).sum(-1).mean()")
+    else:
+        targets.append("        return logits.sum() * 0.0  # every cost weight is 0")
+    loss_doc = {
+        "predictor": "Weighted cross-entropy (eq. 3) against Y: w1 on bought, w0 on not-bought\n"
+        "        products; summed over products, averaged over the batch.",
+        "equal": "Equally weighted cost (eq. 7-9 with Td(., to) = 1): auto term (X positives\n"
+        "        weighted WA1, products outside XY weighted WA0) + predict term (Y weighted WP1,\n"
+        "        products outside Y weighted WP0); summed over products, averaged over the batch.",
+        "soft": "Soft-split cost (eq. 7-9): auto term (X positives weighted WA1 * Td(age, TO),\n"
+        "        products outside XY weighted WA0) + predict term (Y weighted WP1, products\n"
+        "        outside Y weighted WP0); summed over products, averaged over the batch.",
+    }[spec.split_mode]
+    data_loss = (
+        "    def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> "
+        "torch.Tensor:\n"
+        f'        """{loss_doc}"""\n' + "\n".join(targets) + "\n"
+    )
+
+    pen_terms = []
+    pen_doc = []
+    if spec.l2:
+        pen_terms.append(
+            "L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()"
+        )
+        pen_doc.append("lambda sum_j |W_j|^2 over weight matrices")
+    if spec.beta:
+        pen_terms.append("BETA * torch.stack([kl_sparsity(m) for m in self.hidden_means]).sum()")
+        pen_doc.append("beta sum_j KL(rho, rho_hat_j) over hidden layers (latest forward)")
+    if pen_terms:
+        lines = "\n".join(f"        penalty = penalty + {t}" for t in pen_terms[1:])
+        pen_text = " +\n        ".join(pen_doc)
+        reg = f'''
+    def penalty(self) -> torch.Tensor:
+        """Penalties (eq. 3/6):
+        {pen_text}."""
+        penalty = {pen_terms[0]}
+{lines + chr(10) if lines else ""}        return penalty
+
+    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Data loss + penalties."""
+        return self.data_loss(batch, logits) + self.penalty()
+'''
+    else:
+        reg = '''
+    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Data loss (no regulariser: l2 = beta = 0)."""
+        return self.data_loss(batch, logits)
+'''
+    init_body = "\n".join(init) + "\n"
+    fwd_body = "\n".join(fwd) + "\n"
+    return f'''\
+class Net(nn.Module):
+    """Predictor / auto-encoder: forward(batch) -> logits; loss(batch, logits) -> scalar."""
+
+    def __init__(self, devices: tuple[str, ...] = ("cpu",)) -> None:
+        super().__init__()
+{init_body}
+{_input_weight(spec)}
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """{fwd_doc}"""
+{fwd_body}
+{data_loss}{reg}'''
+
+
+def render_predictor(spec: PredictorSpec) -> str:
+    _, _, needed, _ = _terms(spec)
+    blocks = [
+        header(spec, TITLE) + "\n" + IMPORTS + "\n" + _constants(spec),
+        activation(spec.activation),
+        FACTORIES,
+        BAG_HELPERS,
+        TD if _uses_td(spec) else "",
+        RECENT if "recent" in needed else "",
+        KL if spec.beta else "",
+        LEARNT_DECAY if spec.decay_mode == "learnt" else "",
+        SPARSE_INPUT,
+        _net(spec),
+    ]
+    return join(blocks)

@@ -1,0 +1,179 @@
+"""The search on a real local Ray (one Ray session for the module) with a fake trainer.
+
+Covers: a full tiny search writes the run dir; the elitist best never falls; the same seed
+and the same trial results give the same trajectory; a failing trial scores 0 and the search
+goes on; ``kill -9`` of the driver mid-generation, then ``autorec resume``, ends with the
+same best genome as an uninterrupted run and trains no finished genome again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+
+from autorec.tune import SearchOptions, run_search  # noqa: E402
+from autorec.tune._testing import failing_train_genome, fake_train_genome  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE = "autorec.tune._testing:fake_train_genome"
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _opts(run_dir: Path, **kw: Any) -> SearchOptions:
+    base: dict[str, Any] = dict(population=4, generations=2, seed=7, run_dir=str(run_dir))
+    base.update(kw)
+    return SearchOptions(**base)
+
+
+def _gens(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "generations").glob("*.json"))]
+
+
+def test_tiny_search_writes_run_dir(ray_session: None, tmp_path: Path) -> None:
+    rd = tmp_path / "run"
+    s = run_search(_opts(rd), train_fn=fake_train_genome, data=object(), quiet=True)
+    assert s.finished and s.best_key is not None
+    for name in ("config.yaml", "fitness_cache.json", "trials.csv", "searcher_state.pkl",
+                 "logbook.json", "hall_of_fame.yaml", "best_genome.yaml", "report.html",
+                 "plots/fitness.png", "plots/diversity.png", "DONE"):
+        assert (rd / name).is_file(), name
+    assert (rd / "tune" / "session-01").is_dir()
+    gens = _gens(rd)
+    assert [g["generation"] for g in gens] == [0, 1, 2]
+    assert all(len(g["population"]) == 4 for g in gens)
+    with (rd / "trials.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == s.trials and all(r["status"] == "ok" for r in rows)
+    assert len({r["genome_key"] for r in rows}) == len(rows)
+    assert all(r["trial_name"].startswith(f"g{r['generation']}-drnn-w") for r in rows)
+    best = yaml.safe_load((rd / "best_genome.yaml").read_text())
+    assert best["family"] == "drnn"
+    config = yaml.safe_load((rd / "config.yaml").read_text())
+    assert config["population"] == 4 and "ray" in config["versions"]
+    # elitist: the population's best never falls across generations
+    best_per_gen = [g["best_fitness"] for g in gens]
+    assert best_per_gen == sorted(best_per_gen)
+    assert s.best_fitness == pytest.approx(max(best_per_gen))
+
+
+def test_same_seed_same_trajectory(ray_session: None, tmp_path: Path) -> None:
+    a = run_search(_opts(tmp_path / "a"), train_fn=fake_train_genome, data=object(), quiet=True)
+    b = run_search(_opts(tmp_path / "b"), train_fn=fake_train_genome, data=object(), quiet=True)
+    keys_a = [[m["genome_key"] for m in g["population"]] for g in _gens(tmp_path / "a")]
+    keys_b = [[m["genome_key"] for m in g["population"]] for g in _gens(tmp_path / "b")]
+    assert keys_a == keys_b
+    assert a.best_key == b.best_key and a.best_fitness == b.best_fitness
+
+
+def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_path: Path) -> None:
+    rd = tmp_path / "fail"
+    s = run_search(_opts(rd, generations=1), train_fn=failing_train_genome, data=object(),
+                   quiet=True)
+    assert s.finished
+    records = json.loads((rd / "fitness_cache.json").read_text())["records"]
+    errors = [r for r in records if r["status"] == "error"]
+    assert errors, "the fake fails for keys starting 0-4"
+    assert all(r["fitness"] == 0.0 and "fake failure" in r["error"] for r in errors)
+    assert any(r["status"] == "ok" for r in records)
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    code = "from autorec.cli.app import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill what is left of a driver's process group (Ray agents orphaned by kill -9)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
+    # the uninterrupted reference, same options and (fake, deterministic) trial results
+    ref = run_search(_opts(tmp_path / "ref", population=4, generations=2),
+                     train_fn=fake_train_genome, data=object(), quiet=True)
+    ref_keys = {r["genome_key"] for r in
+                json.loads((tmp_path / "ref" / "fitness_cache.json").read_text())["records"]}
+
+    rd = tmp_path / "killed"
+    log = tmp_path / "trainings.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AUTOREC_FAKE_LOG": str(log),
+           "AUTOREC_FAKE_SLEEP": "0.4", "RAY_DEDUP_LOGS": "0"}
+    env.pop("RAY_ADDRESS", None)
+    args = ["search", "--population", "4", "--generations", "2", "--seed", "7",
+            "--run-dir", str(rd), "--num-cpus", "2", "--train-fn", FAKE, "--json"]
+    proc = _cli(args, env)
+    cache = rd / "fitness_cache.json"
+    killed_with: set[str] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if cache.is_file():
+                recs = json.loads(cache.read_text())["records"]
+                if len(recs) >= 6:  # generation 0 closed, generation 1 under way
+                    break
+            if proc.poll() is not None:
+                pytest.fail(f"driver ended early: {proc.communicate()[1][-2000:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("driver made no progress")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        killed_with = {r["genome_key"] for r in json.loads(cache.read_text())["records"]}
+    finally:
+        _kill_group(proc)
+    assert not (rd / "DONE").exists(), "the driver was killed before the end"
+    starts_before = Counter(line.split()[1] for line in log.read_text().splitlines()
+                            if line.startswith("start "))
+
+    resumed = _cli(["resume", str(rd), "--json"], env)
+    try:
+        out, err = resumed.communicate(timeout=180)
+    finally:
+        _kill_group(resumed)
+    assert resumed.returncode == 0, err[-3000:]
+    summary = json.loads(out)  # nothing but the JSON on stdout
+    assert summary["finished"]
+    assert summary["best"]["genome_key"] == ref.best_key
+    assert summary["best"]["fitness"] == pytest.approx(ref.best_fitness)
+    assert summary["replayed"] >= len(killed_with)
+
+    starts_after = Counter(line.split()[1] for line in log.read_text().splitlines()
+                           if line.startswith("start ")) - starts_before
+    assert not killed_with & set(starts_after), "a finished genome was trained again"
+    final = {r["genome_key"] for r in json.loads(cache.read_text())["records"]}
+    assert final == ref_keys
+    records = json.loads(cache.read_text())["records"]
+    assert len(records) == len(final), "one record per genome key"
+    config = yaml.safe_load((rd / "config.yaml").read_text())
+    assert [s["session"] for s in config["sessions"]] == [1, 2]
+    assert (rd / "tune" / "session-02").is_dir() and (rd / "DONE").is_file()

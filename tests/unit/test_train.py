@@ -1,0 +1,258 @@
+"""The trainer: seeded determinism, early stopping, divergence and the step-decay schedule.
+
+The loop is tested with a tiny injected model and task (no code generator needed), and
+``train_genome`` end to end on the built-in synthetic data with small genomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autorec.data.types import IntArray
+from autorec.train import TrainOptions
+from autorec.train._loop import Batch, Hyper, fit_model
+from autorec.train.optim import make_optimizer, seed_everything, step_decay_lr
+
+
+class _TinyNet(torch.nn.Module):
+    def __init__(self, n_items: int, hidden: int = 8) -> None:
+        super().__init__()
+        self.emb = torch.nn.EmbeddingBag(n_items, hidden, mode="sum")
+        self.out = torch.nn.Linear(hidden, n_items)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        h = torch.relu(self.emb(batch["x_idx"], batch["x_offsets"]))
+        out: torch.Tensor = self.out(h)
+        return out
+
+    def loss(self, batch: Batch, logits: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits, batch["y"])
+
+
+class _TinyTask:
+    """Predict item (x + 1) mod n from item x: learnable to 100% accuracy."""
+
+    def __init__(self, n_items: int = 6, n: int = 64) -> None:
+        rng = np.random.default_rng(0)
+        self.n_items = n_items
+        self.x = rng.integers(0, n_items, size=n)
+        self.vx = np.arange(n_items)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.x)
+
+    def _batch(self, x: IntArray) -> Batch:
+        t = torch.as_tensor(x, dtype=torch.long)
+        return {
+            "x_idx": t,
+            "x_offsets": torch.arange(len(t), dtype=torch.long),
+            "y": (t + 1) % self.n_items,
+        }
+
+    def train_batch(self, rows: IntArray) -> Batch:
+        return self._batch(self.x[rows])
+
+    def validate(self, model: torch.nn.Module) -> tuple[float, float]:
+        b = self._batch(self.vx)
+        logits = model(b)
+        acc = float((logits.argmax(1) == b["y"]).float().mean())
+        return float(model.loss(b, logits)), acc
+
+
+def _fit(hyper: Hyper, options: TrainOptions, seed: int = 0):  # type: ignore[no-untyped-def]
+    gen = seed_everything(seed)
+    model = _TinyNet(6)
+    return fit_model(model, _TinyTask(), hyper, options, gen)
+
+
+def test_seeded_runs_are_identical() -> None:
+    hyper = Hyper(optimizer="sgd", learning_rate=0.3, momentum=0.5, batch_size=8)
+    opts = TrainOptions(max_epochs=4, pi=0.0, window=4)
+    a = _fit(hyper, opts)
+    b = _fit(hyper, opts)
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+    assert [r.val_loss for r in a.history] == [r.val_loss for r in b.history]
+    c = _fit(hyper, opts, seed=1)
+    assert [r.train_loss for r in a.history] != [r.train_loss for r in c.history]
+
+
+def test_early_stopping_ends_converging_run_before_r() -> None:
+    hyper = Hyper(optimizer="adam", learning_rate=0.05, momentum=0.9, batch_size=8)
+    out = _fit(hyper, TrainOptions(max_epochs=100, pi=0.0, window=3))
+    assert out.status == "ok" and out.converged
+    assert out.epochs < 100
+    assert out.accuracy == 1.0
+    assert out.fitness == pytest.approx(1.0 + 1.0 / (1.0 + out.loss))
+
+
+def test_huge_learning_rate_diverges_to_zero() -> None:
+    hyper = Hyper(optimizer="sgd", learning_rate=1e3, momentum=0.9, batch_size=8)
+    out = _fit(hyper, TrainOptions(max_epochs=50, pi=0.0, window=3))
+    assert out.status == "diverged"
+    assert out.fitness == 0.0
+    assert out.epochs < 50
+
+
+def test_step_decay_schedule() -> None:
+    # DRNN paper Sec. V.D: 0.1, divided by 5 after every 100 epochs.
+    assert step_decay_lr(0.1, 0, 100, 5) == pytest.approx(0.1)
+    assert step_decay_lr(0.1, 99, 100, 5) == pytest.approx(0.1)
+    assert step_decay_lr(0.1, 100, 100, 5) == pytest.approx(0.02)
+    assert step_decay_lr(0.1, 250, 100, 5) == pytest.approx(0.004)
+    assert step_decay_lr(1.0, 3, 1, 1.0) == pytest.approx(1.0)
+
+
+def test_schedule_is_applied_per_epoch() -> None:
+    seen: list[float] = []
+    task = _TinyTask()
+    model = _TinyNet(6)
+    hyper = Hyper(optimizer="sgd", learning_rate=0.4, momentum=0.0, lr_step=2, lr_factor=2.0)
+    from autorec.train._loop import train_epochs
+
+    run = train_epochs(model, task, hyper, seed_everything(0))
+    opt_lrs = []
+    orig_step = torch.optim.SGD.step
+
+    def spy(self: torch.optim.SGD, *a: object, **k: object) -> object:
+        opt_lrs.append(self.param_groups[0]["lr"])
+        return orig_step(self, *a, **k)
+
+    torch.optim.SGD.step = spy  # type: ignore[method-assign]
+    try:
+        for e in range(5):
+            run(e)
+            seen.append(opt_lrs[-1])
+    finally:
+        torch.optim.SGD.step = orig_step  # type: ignore[method-assign]
+    assert seen == pytest.approx([0.4, 0.4, 0.2, 0.2, 0.1])
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adam"])
+def test_optimizers(name: str) -> None:
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    opt = make_optimizer(p, name, learning_rate=0.1, momentum=0.5, weight_decay=0.01)
+    g = opt.param_groups[0]
+    assert g["lr"] == 0.1 and g["weight_decay"] == 0.01
+    if name == "adam":
+        assert g["betas"][0] == 0.5
+    else:
+        assert g["momentum"] == 0.5 and g["nesterov"] == (name == "nesterov")
+
+
+# ---- train_genome end to end on tiny synthetic data ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_sessions():  # type: ignore[no-untyped-def]
+    from autorec.data import (
+        SessionData,
+        build_session_log,
+        default_session_split,
+        session_samples,
+        split_sessions,
+        synthesize_sessions,
+    )
+
+    events = synthesize_sessions(
+        np.random.default_rng(0), n_sessions=240, n_items=25, n_categories=5, n_users=40, days=20
+    )
+    log = build_session_log(events)
+    split = split_sessions(log, *default_session_split(log))
+    return SessionData(
+        split,
+        session_samples(split.train),
+        session_samples(split.valid),
+        session_samples(split.test),
+        "synthetic",
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_purchases():  # type: ignore[no-untyped-def]
+    from autorec.data import load_purchase_data
+
+    return load_purchase_data(None, None, seed=0)
+
+
+def _drnn(**genes: object):  # type: ignore[no-untyped-def]
+    from autorec.genome import Genome
+
+    base: dict[str, object] = {
+        "family": "drnn",
+        "width": 2,
+        "length": 1,
+        "units_1": 16,
+        "view_path": True,
+        "optimizer": "adam",
+        "learning_rate": 0.01,
+        "batch_size": 64,
+    }
+    base.update(genes)
+    return Genome.from_dict(base)
+
+
+def test_train_genome_sessions_is_seeded(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    from autorec.train import train_genome
+
+    opts = TrainOptions(max_epochs=3, pi=0.0, window=3, test=False)
+    a = train_genome(_drnn(), tiny_sessions, opts)
+    b = train_genome(_drnn(), tiny_sessions, opts)
+    assert a.status in ("ok", "unsettled"), a.error
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+    assert [r.val_loss for r in a.history] == [r.val_loss for r in b.history]
+
+
+def test_train_genome_sessions_metrics(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    from autorec.evaluation import evaluate_sessions
+    from autorec.train import ModelSessionRanker, train_genome
+    from autorec.train import _batching as B
+
+    g = _drnn()
+    res = train_genome(g, tiny_sessions, TrainOptions(max_epochs=30, pi=0.05, window=2))
+    assert res.status == "ok" and res.converged and res.epochs < 30, res.error
+    assert res.fitness == pytest.approx(res.accuracy + 1 / (1 + res.loss))
+    assert set(res.test_metrics) >= {"top1", "top10", "path_compression", "n_samples"}
+    # the per-epoch accuracy and the baselines' evaluation function agree
+    assert res.val_metrics["top1"] == pytest.approx(res.accuracy)
+    assert res.model is not None and not res.model.training
+    rank = ModelSessionRanker(res.model, lambda log, s, rows: B.session_batch(g, log, s, rows))
+    again = evaluate_sessions(rank, tiny_sessions.split.test, tiny_sessions.test_samples)
+    assert again["top1"] == pytest.approx(res.test_metrics["top1"])
+    assert res.n_params == sum(p.numel() for p in res.model.parameters())
+
+
+def test_train_genome_huge_rate_diverges(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    from autorec.train import train_genome
+
+    g = _drnn(optimizer="sgd", learning_rate=1e3, momentum=0.9)
+    res = train_genome(g, tiny_sessions, TrainOptions(max_epochs=20))
+    assert res.status == "diverged" and res.fitness == 0.0 and not res.converged
+    assert res.epochs < 20
+
+
+def test_train_genome_error_is_a_result(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    from autorec.genome import Genome
+    from autorec.train import train_genome
+
+    res = train_genome(Genome.from_dict({"family": "predictor"}), tiny_sessions)
+    assert res.status == "error" and res.fitness == 0.0
+    assert res.error is not None and "purchase histories" in res.error
+
+
+def test_train_genome_purchases(tiny_purchases) -> None:  # type: ignore[no-untyped-def]
+    from autorec.genome import Genome
+    from autorec.train import train_genome
+
+    g = Genome.from_dict(
+        {"family": "predictor", "units_1": 32, "learning_rate": 0.003, "batch_size": 64}
+    )
+    res = train_genome(g, tiny_purchases, TrainOptions(max_epochs=4, pi=1.0, window=2))
+    assert res.status == "ok", res.error
+    assert res.epochs == 2
+    assert res.accuracy_name == "precision@10"
+    assert res.val_metrics["precision@10"] == pytest.approx(res.accuracy)
+    assert set(res.test_metrics) >= {"precision@10", "pcc@10", "n_customers"}
+    # the returned model was retrained on the real protocol's catalogue
+    assert res.dims["n_items"] == tiny_purchases.protocol.n_items
