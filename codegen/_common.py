@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from codegen.spec import NetworkSpec
+
+#: The line of ``codegen/sharded.py`` below which its torch-only body starts.
+SHARDED_MARKER = "# ---- sharded-body ----"
 
 # Code of each allow-listed activation; the spec's name selects a row, never becomes code.
 ACT_CODE = {
@@ -18,6 +23,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 """
+
+
+SHARDED_IMPORTS = """\
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+"""
+
+
+def imports(spec: NetworkSpec) -> str:
+    """The import block: torch only; a sharded network adds the two stdlib typing imports its
+    embedded sharded layers annotate with."""
+    return SHARDED_IMPORTS if spec.sharded else IMPORTS
+
+
+def sharded_body() -> str:
+    """``codegen/sharded.py`` below its marker line, verbatim (torch only): the sharded item
+    layers, shard-aware losses and top-K a sharded network's file carries with it, so the file
+    still needs nothing but torch."""
+    text = (Path(__file__).parent / "sharded.py").read_text(encoding="utf-8")
+    _, found, body = text.partition(SHARDED_MARKER + "\n")
+    if not found:
+        raise RuntimeError(f"codegen/sharded.py lacks the line {SHARDED_MARKER!r}")
+    return (
+        "# ---- sharded item layers: the body of codegen/sharded.py, embedded verbatim ----\n"
+        + body.strip("\n")
+        + "\n"
+    )
 
 
 def header(spec: NetworkSpec, title: str) -> str:
@@ -64,6 +100,97 @@ def make_item_output(
     return nn.Linear(dim, num_items, bias=bias, device=devices[0])
 '''
 
+SHARDED_FACTORIES = '''\
+def make_item_input(num_rows: int, dim: int, devices: tuple[str, ...] = ("cpu",)) -> nn.Module:
+    """Item-sized sparse input: ``m(idx, offsets, per_sample_weights=None)`` -> [bags, dim], the
+    (weighted) sum of the rows of each bag. With several devices the table is built whole on the
+    CPU (the same initial numbers as one device) and split row-wise by item id across them."""
+    if len(devices) <= 1:
+        return nn.EmbeddingBag(num_rows, dim, mode="sum", device=devices[0])
+    return ShardedEmbeddingBag.from_module(nn.EmbeddingBag(num_rows, dim, mode="sum"), devices)
+
+
+def make_item_output(
+    dim: int, num_items: int, devices: tuple[str, ...] = ("cpu",), bias: bool = True
+) -> nn.Module:
+    """Item-sized output layer: [..., dim] -> [..., num_items] logits. With several devices the
+    layer is built whole on the CPU and split column-wise (by item) across them; it then returns
+    ShardedLogits (per-device logit blocks)."""
+    if len(devices) <= 1:
+        return nn.Linear(dim, num_items, bias=bias, device=devices[0])
+    return ShardedLinear.from_module(nn.Linear(dim, num_items, bias=bias), devices)
+'''
+
+
+def factories(spec: NetworkSpec) -> str:
+    return SHARDED_FACTORIES if spec.sharded else FACTORIES
+
+
+SAMPLED = '''\
+class SampledLogits:
+    """Training logits of a sampled output: ``scores`` [..., C] of the candidate items ``cols``
+    (sorted, distinct) and each candidate's ``weight`` in the loss's sums over items."""
+
+    def __init__(self, scores: torch.Tensor, cols: torch.Tensor, weight: torch.Tensor) -> None:
+        self.scores = scores
+        self.cols = cols
+        self.weight = weight
+
+
+def sample_candidates(
+    positives: list[torch.Tensor], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidate items of a training batch (sampled output), shared by its rows: the positives P
+    of every row plus NEGATIVES items drawn uniformly with replacement from the catalogue with
+    `generator` (a proposal Q = 1 / N_ITEMS). Returns the sorted distinct items and the weight of
+    each in the loss's sums over items: 1 for P (its terms are exact), and for an item j outside P
+    drawn c_j times c_j / (NEGATIVES * Q) = c_j * N_ITEMS / NEGATIVES -- importance weights whose
+    log is the logQ correction log(c_j) - log(NEGATIVES * Q). E[sum_j c_j f(j) / (NEGATIVES Q)]
+    = sum_j f(j), so every sum over items outside P is estimated without bias."""
+    pos = torch.cat(positives)
+    drawn = torch.randint(0, N_ITEMS, (NEGATIVES,), generator=generator).to(pos.device)
+    cols, inverse = torch.unique(torch.cat([pos, drawn]), return_inverse=True)
+    ones = torch.ones(NEGATIVES, device=pos.device)
+    count = torch.zeros(len(cols), device=pos.device).index_add_(0, inverse[len(pos) :], ones)
+    in_p = torch.zeros(len(cols), dtype=torch.bool, device=pos.device)
+    in_p[inverse[: len(pos)]] = True
+    weight = torch.where(in_p, torch.ones_like(count), count * (N_ITEMS / NEGATIVES))
+    return cols, weight
+
+
+def item_scores(layer: nn.Module, x: torch.Tensor, cols: torch.Tensor | None) -> torch.Tensor:
+    """``layer(x)``, or with candidate items `cols` only their logits x W[cols]^T + b[cols]
+    (a sharded layer gathers those rows from its shards)."""
+    if cols is None:
+        return layer(x)
+    if getattr(layer, "is_item_sharded", False):
+        weight, bias = layer.columns(cols)
+    else:
+        weight = layer.weight[cols]
+        bias = None if layer.bias is None else layer.bias[cols]
+    return F.linear(x, weight, bias)
+
+
+def candidate_hot(
+    idx: torch.Tensor,
+    offsets: torch.Tensor,
+    cols: torch.Tensor,
+    like: torch.Tensor,
+    value: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Dense [bags, len(cols)] matrix over the candidate items `cols` (sorted): 1 (or the largest
+    `value` of a repeated item) where column c's item is in the bag, else 0."""
+    rows = bag_rows(offsets, len(idx))
+    pos = torch.searchsorted(cols, idx).clamp(max=len(cols) - 1)
+    keep = cols[pos] == idx
+    src = torch.ones(len(idx), dtype=like.dtype, device=like.device) if value is None else value
+    out = torch.zeros(len(offsets) * len(cols), dtype=like.dtype, device=like.device)
+    flat = rows[keep] * len(cols) + pos[keep]
+    out = out.scatter_reduce(0, flat, src[keep].to(like.dtype), reduce="amax")
+    return out.view(-1, len(cols))
+'''
+
+
 BAG_HELPERS = '''\
 def bag_rows(offsets: torch.Tensor, total: int) -> torch.Tensor:
     """Bag (row) index of each entry of a flat bag list given the bags' start offsets."""
@@ -77,6 +204,24 @@ def multi_hot(idx: torch.Tensor, offsets: torch.Tensor, like: torch.Tensor) -> t
     ones = torch.ones(len(idx), dtype=like.dtype, device=like.device)
     return out.index_put_((bag_rows(offsets, len(idx)), idx), ones)
 '''
+
+
+def signature(name: str, params: str, returns: str, indent: str = "    ") -> str:
+    """A ``def`` line as ruff formats it (line length 100): one line, or the parameters on
+    their own line."""
+    one = f"{indent}def {name}({params}) -> {returns}:"
+    if len(one) <= 100:
+        return one
+    return f"{indent}def {name}(\n{indent}    {params}\n{indent}) -> {returns}:"
+
+
+def call(prefix: str, args: str, indent: str) -> str:
+    """``<indent><prefix>(<args>)`` as ruff formats it: one line, or the arguments on their own
+    line."""
+    one = f"{indent}{prefix}({args})"
+    if len(one) <= 100:
+        return one
+    return f"{indent}{prefix}(\n{indent}    {args}\n{indent})"
 
 
 def join(blocks: list[str]) -> str:

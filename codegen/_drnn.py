@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from codegen._common import (
     BAG_HELPERS,
-    FACTORIES,
-    IMPORTS,
+    SAMPLED,
     activation,
+    call,
     constants,
+    factories,
     header,
+    imports,
     join,
+    sharded_body,
+    signature,
 )
 from codegen.spec import DrnnSpec
 
@@ -47,6 +51,8 @@ def _constants(spec: DrnnSpec) -> str:
         rows.append(("FNN_UNITS", spec.fnn_units, "units per FNN hidden layer"))
     if spec.l2:
         rows.append(("L2", spec.l2, "L2 penalty on weight matrices, added to the loss"))
+    if spec.output == "sampled":
+        rows.append(("NEGATIVES", spec.negatives, "items sampled per training batch (output)"))
     return constants(rows)
 
 
@@ -166,12 +172,30 @@ def _heads(spec: DrnnSpec) -> str:
         if spec.height
         else ""
     )
+    sampled = spec.output == "sampled"
+    a = _drop(spec, "a")
+    head_a = f"item_scores(head, {a}, cols)" if sampled else f"head({a})"
     short_fwd = (
         "        for head, a in zip(self.shortcuts, acts[:HEIGHT], strict=True):\n"
-        f"            logits = logits + head({_drop(spec, 'a')})\n"
+        f"            logits = logits + {head_a}\n"
         if spec.height
         else ""
     )
+    top = (
+        f"item_scores(self.top, {_drop(spec, 'acts[-1]')}, cols)"
+        if sampled
+        else f"self.top({_drop(spec, 'acts[-1]')})"
+    )
+    params = "self, acts: list[torch.Tensor]" + (
+        ", cols: torch.Tensor | None = None" if sampled else ""
+    )
+    head_def = signature("forward", params, "torch.Tensor")
+    fwd_doc = "[B, WIDTH, N_ITEMS] logits from the per-layer activations of every state."
+    if sampled:
+        fwd_doc = (
+            "[B, WIDTH, N_ITEMS] logits from the per-layer activations of every\n"
+            "        state, or [B, WIDTH, len(cols)] of the candidate items cols only."
+        )
     what = (
         "item logits from the top hidden\n"
         "    layer plus shortcut links from the lowest HEIGHT hidden layers "
@@ -188,9 +212,9 @@ class OutputHeads(nn.Module):
         super().__init__()
         self.top = make_item_output(UNITS[-1], N_ITEMS, devices)
 {short_init}{_drop_init(spec)}
-    def forward(self, acts: list[torch.Tensor]) -> torch.Tensor:
-        """[B, WIDTH, N_ITEMS] logits from the per-layer activations of every state."""
-        logits = self.top({_drop(spec, "acts[-1]")})
+{head_def}
+        """{fwd_doc}"""
+        logits = {top}
 {short_fwd}        return logits
 '''
 
@@ -212,6 +236,17 @@ def _fnn(spec: DrnnSpec) -> str:
         else ""
     )
     out_init = "        self.out = make_item_output(FNN_UNITS, N_ITEMS, devices, bias=False)\n"
+    if spec.output == "sampled":
+        params = "self, idx: torch.Tensor, offsets: torch.Tensor, cols: torch.Tensor | None = None"
+        doc = (
+            "[B, N_ITEMS] logits (or [B, len(cols)] of the items cols); an empty purchase\n"
+            "        history gives act(bias) as its input layer."
+        )
+        out = f"item_scores(self.out, {_drop(spec, 'h')}, cols)"
+    else:
+        params = "self, idx: torch.Tensor, offsets: torch.Tensor"
+        doc = "[B, N_ITEMS] logits; an empty purchase history gives act(bias) as its input layer."
+        out = f"self.out({_drop(spec, 'h')})"
     return f'''\
 class FnnBranch(nn.Module):
     """CF simulation (Sec. III.D): the user's purchase multi-hot -> FNN_LAYERS hidden layers ->
@@ -222,10 +257,10 @@ class FnnBranch(nn.Module):
         self.bag = make_item_input(N_ITEMS, FNN_UNITS, devices)
         self.bias = nn.Parameter(torch.zeros(FNN_UNITS, device=devices[0]))
 {hidden_init}{_drop_init(spec)}{out_init}
-    def forward(self, idx: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """[B, N_ITEMS] logits; an empty purchase history gives act(bias) as its input layer."""
+{signature("forward", params, "torch.Tensor")}
+        """{doc}"""
         h = act(self.bag(idx, offsets) + self.bias)
-{hidden_fwd}        return self.out({_drop(spec, "h")})
+{hidden_fwd}        return {out}
 '''
 
 
@@ -247,6 +282,58 @@ class ViewPath(nn.Module):
 '''
 
 
+VIEW_PATH_SAMPLED = '''\
+class ViewPath(nn.Module):
+    """Learnt path from the prefix's viewed items to the same items' scores:
+    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix)."""
+
+    def __init__(self, devices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
+        self.scale = nn.Parameter(torch.ones((), device=devices[0]))
+
+    def forward(
+        self, logits: torch.Tensor, batch: dict[str, torch.Tensor], cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """With candidate items cols (sampled output), only the viewed items among them."""
+        idx = batch["viewed_idx"]
+        rows = bag_rows(batch["viewed_offsets"], len(idx))
+        boost = (self.scale + self.gain[idx]) * torch.log1p(batch["viewed_weight"])
+        if cols is not None:
+            pos = torch.searchsorted(cols, idx).clamp(max=len(cols) - 1)
+            keep = cols[pos] == idx
+            rows, idx, boost = rows[keep], pos[keep], boost[keep]
+        return logits.index_put((rows, idx), boost, accumulate=True)
+'''
+
+
+def _sampled_cost(spec: DrnnSpec) -> str:
+    if spec.loss == "softmax":
+        return '''\
+def sampled_state_cost(
+    scores: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """Sampled softmax cross-entropy per state [B, S] over the candidate items (training with a
+    sampled output): the log-partition log sum_j exp(z_j) is estimated by logsumexp over the
+    candidates of z_c + log weight_c (the logQ correction; exact for the batch's positives),
+    whose exponential is an unbiased estimate of the full sum."""
+    share = target / target.sum(-1, keepdim=True).clamp(min=1.0)
+    log_z = torch.logsumexp(scores + weight.log(), -1, keepdim=True)
+    return -(share.unsqueeze(1) * (scores - log_z)).sum(-1)
+'''
+    return '''\
+def sampled_state_cost(
+    scores: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """Binary cross-entropy per state [B, S] over the candidate items, each item's term times its
+    weight: the batch's positives exactly, the sum over the other items estimated without bias
+    from the sampled ones (training with a sampled output)."""
+    full = target.unsqueeze(1).expand_as(scores)
+    cost = F.binary_cross_entropy_with_logits(scores, full, reduction="none")
+    return (cost * weight).sum(-1)
+'''
+
+
 def _cost(spec: DrnnSpec) -> str:
     if spec.loss == "softmax":
         return '''\
@@ -265,6 +352,7 @@ def state_cost(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _net(spec: DrnnSpec) -> str:
+    sampled = spec.output == "sampled"
     parts_init = [
         "        self.stack = Stack(devices)",
         "        self.heads = OutputHeads(devices)",
@@ -276,18 +364,39 @@ def _net(spec: DrnnSpec) -> str:
     stash = spec.width > 1
     if stash:
         parts_init.append("        self.state_logits = torch.empty(0)")
+    if spec.sharded and spec.l2:
+        parts_init.append("        self.primary = torch.device(devices[0])  # inputs and results")
+    if sampled:
+        parts_init.append(
+            "        # negatives of the sampled output: a generator seeded from torch's global\n"
+            "        # RNG after the parameters, so one seed gives one run\n"
+            "        self.sampler = torch.Generator()\n"
+            "        self.sampler.manual_seed(int(torch.randint(0, 2**62, ()).item()))"
+        )
     init = "\n".join(parts_init) + "\n"
 
-    fwd = ["        logits = self.heads(self.stack(batch))"]
+    cols = ", cols" if sampled else ""
+    fwd = []
+    if sampled:
+        fwd += [
+            "        cols, weight = None, None",
+            "        if self.training:  # sampled output: the batch's candidate items only",
+            '            cols, weight = sample_candidates([batch["target_idx"]], self.sampler)',
+        ]
+    fwd.append(f"        logits = self.heads(self.stack(batch){cols})")
     if spec.fnn:
         fwd.append(
             "        logits = logits + "
-            'self.fnn(batch["user_idx"], batch["user_offsets"]).unsqueeze(1)'
+            f'self.fnn(batch["user_idx"], batch["user_offsets"]{cols}).unsqueeze(1)'
         )
     if stash:
         fwd.append("        self.state_logits = logits")
-    last = "self.views(logits[:, -1], batch)" if spec.view_path else "logits[:, -1]"
-    fwd.append(f"        return {last}")
+    last = f"self.views(logits[:, -1], batch{cols})" if spec.view_path else "logits[:, -1]"
+    if sampled:
+        fwd.append(f"        last = {last}")
+        fwd.append("        return last if cols is None else SampledLogits(last, cols, weight)")
+    else:
+        fwd.append(f"        return {last}")
     forward_doc = "Item logits [B, N_ITEMS] of the last state (the prediction)." + (
         " Every state's\n        logits stay in self.state_logits [B, WIDTH, N_ITEMS] for the loss."
         if stash
@@ -298,6 +407,16 @@ def _net(spec: DrnnSpec) -> str:
             "\n        The view path is added to the last state only: "
             "earlier states saw fewer views."
         )
+    if spec.sharded:
+        forward_doc += (
+            "\n        On several devices the logits are ShardedLogits (per-device item blocks)."
+        )
+    if sampled:
+        forward_doc += (
+            "\n        In training (sampled output): SampledLogits over the batch's positives and"
+            "\n        NEGATIVES sampled items (sample_candidates), never [B, N_ITEMS]."
+        )
+    returns = "torch.Tensor | SampledLogits" if sampled else "torch.Tensor"
 
     if stash:
         per_state = (
@@ -312,27 +431,77 @@ def _net(spec: DrnnSpec) -> str:
     else:
         per_state = "        per_state = logits.unsqueeze(1)\n"
         loss_doc = "State cost of the single state, averaged over the batch."
+    dispatch = ""
+    if sampled:
+        dispatch += (
+            "        if isinstance(logits, SampledLogits):\n"
+            "            return self.sampled_loss(batch, logits)\n"
+        )
+    if spec.sharded:
+        states = "self.state_logits" if stash else "None"
+        dispatch += (
+            "        if not isinstance(logits, torch.Tensor):  # ShardedLogits: shard-aware loss\n"
+            + call(
+                "return drnn_sharded_data_loss",
+                f'batch, logits, {states}, n_pages=N_PAGES, loss="{spec.loss}"',
+                "            ",
+            )
+            + "\n"
+        )
+    if sampled:
+        loss_doc += (
+            "\n        Training with a sampled output: the same cost over the candidate items."
+        )
+    if spec.sharded:
+        loss_doc += "\n        ShardedLogits go to the shard-aware loss (same value)."
+    logits_type = "torch.Tensor | SampledLogits" if sampled else "torch.Tensor"
+    loss_params = f"self, batch: dict[str, torch.Tensor], logits: {logits_type}"
+    sampled_params = "self, batch: dict[str, torch.Tensor], logits: SampledLogits"
     data_loss = f'''\
-    def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+{signature("data_loss", loss_params, "torch.Tensor")}
         """{loss_doc}"""
-        target = multi_hot(batch["target_idx"], batch["target_offsets"], logits)
+{dispatch}        target = multi_hot(batch["target_idx"], batch["target_offsets"], logits)
 {per_state}        real = (batch["pages"] != N_PAGES).to(logits.dtype)
         cost = state_cost(per_state, target) * real
         return (cost.sum(1) / real.sum(1).clamp(min=1.0)).mean()
 '''
+    if sampled:
+        s_per_state = per_state.replace("logits.unsqueeze", "z.unsqueeze")
+        data_loss += f'''
+{signature("sampled_loss", sampled_params, "torch.Tensor")}
+        """The data loss over the candidate items of a training batch (sampled output)."""
+        z = logits.scores
+        target = candidate_hot(batch["target_idx"], batch["target_offsets"], logits.cols, z)
+{s_per_state}        real = (batch["pages"] != N_PAGES).to(z.dtype)
+        cost = sampled_state_cost(per_state, target, logits.weight) * real
+        return (cost.sum(1) / real.sum(1).clamp(min=1.0)).mean()
+'''
     if spec.l2:
-        reg = '''
+        if spec.sharded:
+            where = "\n        Shards' squared norms are summed on the primary device."
+            body = (
+                "        norms = [p.pow(2).sum().to(self.primary) "
+                "for p in self.parameters() if p.dim() > 1]\n"
+                "        return L2 * torch.stack(norms).sum()"
+            )
+        else:
+            where = ""
+            body = (
+                "        return L2 * torch.stack([p.pow(2).sum() "
+                "for p in self.parameters() if p.dim() > 1]).sum()"
+            )
+        reg = f'''
     def penalty(self) -> torch.Tensor:
-        """L2 * squared norm of every weight matrix and table (biases and gains excluded)."""
-        return L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()
+        """L2 * squared norm of every weight matrix and table (biases and gains excluded).{where}"""
+{body}
 
-    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+{signature("loss", loss_params, "torch.Tensor")}
         """Data loss + L2 penalty."""
         return self.data_loss(batch, logits) + self.penalty()
 '''
     else:
-        reg = '''
-    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        reg = f'''
+{signature("loss", loss_params, "torch.Tensor")}
         """Data loss (no regulariser: l2 = 0)."""
         return self.data_loss(batch, logits)
 '''
@@ -344,25 +513,29 @@ class Net(nn.Module):
     def __init__(self, devices: tuple[str, ...] = ("cpu",)) -> None:
         super().__init__()
 {init}
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor]) -> {returns}:
         """{forward_doc}"""
 {fwd_body}
 {data_loss}{reg}'''
 
 
 def render_drnn(spec: DrnnSpec) -> str:
+    sampled = spec.output == "sampled"
     blocks = [
-        header(spec, TITLE) + "\n" + IMPORTS + "\n" + _constants(spec),
+        header(spec, TITLE) + "\n" + imports(spec) + "\n" + _constants(spec),
         activation(spec.activation),
-        FACTORIES,
+        sharded_body() if spec.sharded else "",
+        factories(spec),
         BAG_HELPERS,
+        SAMPLED if sampled else "",
         _cost(spec),
+        _sampled_cost(spec) if sampled else "",
         INPUT_LAYER,
         STATE_LAYER if spec.length > 1 else "",
         _stack(spec),
         _heads(spec),
         _fnn(spec) if spec.fnn else "",
-        VIEW_PATH if spec.view_path else "",
+        (VIEW_PATH_SAMPLED if sampled else VIEW_PATH) if spec.view_path else "",
         _net(spec),
     ]
     return join(blocks)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from codegen._common import (
     BAG_HELPERS,
-    FACTORIES,
-    IMPORTS,
+    SAMPLED,
     activation,
+    call,
     constants,
+    factories,
     header,
+    imports,
     join,
+    sharded_body,
+    signature,
 )
 from codegen.spec import PredictorSpec
 
@@ -98,6 +102,8 @@ def _constants(spec: PredictorSpec) -> str:
     if spec.beta:
         rows.append(("BETA", spec.beta, "weight of the KL sparsity penalty"))
         rows.append(("RHO", spec.rho, "target mean activation of hidden units"))
+    if spec.output == "sampled":
+        rows.append(("NEGATIVES", spec.negatives, "items sampled per training batch (output)"))
     return constants(rows)
 
 
@@ -191,6 +197,45 @@ def _input_weight(spec: PredictorSpec) -> str:
 '''
 
 
+def _cost_lines(spec: PredictorSpec, *, sampled: bool) -> list[str]:
+    """The cost's target and return lines, over every item (``logits``) or over a training
+    batch's candidate items (``z = logits.scores``, targets by ``candidate_hot``, each
+    negative term times the candidate's weight)."""
+    pos, neg, needed, _ = _terms(spec)
+    z = "z" if sampled else "logits"
+
+    def hot(name: str, value: str = "") -> str:
+        args = f'batch["{name}_idx"], batch["{name}_offsets"]'
+        if sampled:
+            return f"candidate_hot({args}, logits.cols, z{', ' + value if value else ''})"
+        if value:
+            return f"decayed_hot({args}, {value}, logits)"
+        return f"multi_hot({args}, logits)"
+
+    lines = ["        z = logits.scores"] if sampled else []
+    if "y" in needed:
+        lines.append(f"        y = {hot('y')}")
+    if "x" in needed:
+        lines.append(f"        x = {hot('x')}")
+    if "recent" in needed:
+        decay = 'td(batch["x_age"], TO)'
+        prefix, _, args = hot("x", decay).partition("(")
+        lines.append(call(f"recent = {prefix}", args[:-1], "        "))
+    cost_parts = []
+    if pos:
+        lines.append(f"        pos = {' + '.join(pos)}")
+        cost_parts.append(f"pos * F.logsigmoid({z})")
+    if neg:
+        lines.append(f"        neg = {' + '.join(neg)}")
+        weight = "logits.weight * " if sampled else ""
+        cost_parts.append(f"{weight}neg * F.logsigmoid(-{z})")
+    if cost_parts:
+        lines.append(f"        return -({' + '.join(cost_parts)}).sum(-1).mean()")
+    else:
+        lines.append(f"        return {z}.sum() * 0.0  # every cost weight is 0")
+    return lines
+
+
 def _net(spec: PredictorSpec) -> str:
     drop = (lambda e: f"self.drop({e})") if spec.dropout else (lambda e: e)
     deep = spec.layers > 1
@@ -210,6 +255,16 @@ def _net(spec: PredictorSpec) -> str:
     init.append("        self.out = make_item_output(UNITS[-1], N_ITEMS, devices)")
     if spec.beta:
         init.append("        self.hidden_means: list[torch.Tensor] = []")
+    if spec.sharded and spec.l2:
+        init.append("        self.primary = torch.device(devices[0])  # inputs and results")
+    sampled = spec.output == "sampled"
+    if sampled:
+        init.append(
+            "        # negatives of the sampled output: a generator seeded from torch's global\n"
+            "        # RNG after the parameters, so one seed gives one run\n"
+            "        self.sampler = torch.Generator()\n"
+            "        self.sampler.manual_seed(int(torch.randint(0, 2**62, ()).item()))"
+        )
 
     fwd = [
         '        h = act(self.input(batch["x_idx"], batch["x_offsets"], self.input_weight(batch)))'
@@ -223,33 +278,36 @@ def _net(spec: PredictorSpec) -> str:
             fwd.append("            means.append(h.mean(0))")
     if spec.beta:
         fwd.append("        self.hidden_means = means")
+    needed = _terms(spec)[2]
+    if sampled:
+        positives = ['batch["y_idx"]']
+        if spec.split_mode != "predictor" and spec.wa1:
+            positives.append('batch["x_idx"]')
+        fwd += [
+            "        if self.training:  # sampled output: the batch's candidate items only",
+            f"            cols, weight = sample_candidates([{', '.join(positives)}], self.sampler)",
+            f"            scores = item_scores(self.out, {drop('h')}, cols)",
+            "            return SampledLogits(scores, cols, weight)",
+        ]
     fwd.append(f"        return self.out({drop('h')})")
     fwd_doc = "Logits [B, N_ITEMS] (scores before Sigm)."
     if spec.beta:
         fwd_doc += "\n        Keeps each hidden layer's mean activation for the KL penalty."
-
-    pos, neg, needed, _ = _terms(spec)
-    targets = []
-    if "y" in needed:
-        targets.append('        y = multi_hot(batch["y_idx"], batch["y_offsets"], logits)')
-    if "x" in needed:
-        targets.append('        x = multi_hot(batch["x_idx"], batch["x_offsets"], logits)')
-    if "recent" in needed:
-        targets.append(
-            '        recent = decayed_hot(batch["x_idx"], batch["x_offsets"], '
-            'td(batch["x_age"], TO), logits)'
+    if spec.sharded:
+        fwd_doc += (
+            "\n        On several devices the logits are ShardedLogits (per-device item blocks)."
         )
-    cost_parts = []
-    if pos:
-        targets.append(f"        pos = {' + '.join(pos)}")
-        cost_parts.append("pos * F.logsigmoid(logits)")
-    if neg:
-        targets.append(f"        neg = {' + '.join(neg)}")
-        cost_parts.append("neg * F.logsigmoid(-logits)")
-    if cost_parts:
-        targets.append(f"        return -({' + '.join(cost_parts)}).sum(-1).mean()")
-    else:
-        targets.append("        return logits.sum() * 0.0  # every cost weight is 0")
+    if sampled:
+        what = "Y and X" if len(positives) > 1 else "Y"
+        fwd_doc += (
+            "\n        In training (sampled output): SampledLogits over the batch's positives "
+            f"({what})\n        and NEGATIVES sampled items (sample_candidates), "
+            "never [B, N_ITEMS]."
+        )
+    returns = "torch.Tensor | SampledLogits" if sampled else "torch.Tensor"
+    loss_params = f"self, batch: dict[str, torch.Tensor], logits: {returns}"
+
+    targets = _cost_lines(spec, sampled=False)
     loss_doc = {
         "predictor": "Weighted cross-entropy (eq. 3) against Y: w1 on bought, w0 on not-bought\n"
         "        products; summed over products, averaged over the batch.",
@@ -260,39 +318,84 @@ def _net(spec: PredictorSpec) -> str:
         "        products outside XY weighted WA0) + predict term (Y weighted WP1, products\n"
         "        outside Y weighted WP0); summed over products, averaged over the batch.",
     }[spec.split_mode]
+    dispatch = []
+    if sampled:
+        loss_doc += (
+            "\n        Training with a sampled output: the same cost over the candidate items."
+        )
+        dispatch += [
+            "        if isinstance(logits, SampledLogits):",
+            "            return self.sampled_loss(batch, logits)",
+        ]
+    if spec.sharded:
+        loss_doc += "\n        ShardedLogits go to the shard-aware loss (same value)."
+        _, _, _, used = _terms(spec)
+        kwargs = ["batch", "logits", f'split_mode="{spec.split_mode}"']
+        kwargs += [f"{name.lower()}={name}" for name in used]
+        if "recent" in needed:
+            kwargs.append("to=TO")
+        dispatch += [
+            "        if not isinstance(logits, torch.Tensor):  # ShardedLogits: shard-aware loss",
+            call("return predictor_sharded_data_loss", ", ".join(kwargs), "            "),
+        ]
     data_loss = (
-        "    def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> "
-        "torch.Tensor:\n"
-        f'        """{loss_doc}"""\n' + "\n".join(targets) + "\n"
+        signature("data_loss", loss_params, "torch.Tensor") + "\n"
+        f'        """{loss_doc}"""\n' + "\n".join(dispatch + targets) + "\n"
     )
+    if sampled:
+        data_loss += (
+            "\n"
+            + signature(
+                "sampled_loss",
+                "self, batch: dict[str, torch.Tensor], logits: SampledLogits",
+                "torch.Tensor",
+            )
+            + "\n"
+            '        """The cost over the candidate items of a training batch (sampled output): '
+            "the\n        positives' terms exact, each sampled item's negative term times its "
+            "weight, an\n        unbiased estimate of the sum over every item outside the "
+            'positives."""\n' + "\n".join(_cost_lines(spec, sampled=True)) + "\n"
+        )
 
     pen_terms = []
     pen_doc = []
     if spec.l2:
-        pen_terms.append(
-            "L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()"
+        if spec.sharded:  # shards' squared norms summed on the primary device
+            pen_terms.append("L2 * torch.stack(norms).sum()")
+        else:
+            pen_terms.append(
+                "L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()"
+            )
+        pen_doc.append(
+            "lambda sum_j |W_j|^2 over weight matrices"
+            + (" (summed on the primary device)" if spec.sharded else "")
         )
-        pen_doc.append("lambda sum_j |W_j|^2 over weight matrices")
     if spec.beta:
         pen_terms.append("BETA * torch.stack([kl_sparsity(m) for m in self.hidden_means]).sum()")
         pen_doc.append("beta sum_j KL(rho, rho_hat_j) over hidden layers (latest forward)")
     if pen_terms:
         lines = "\n".join(f"        penalty = penalty + {t}" for t in pen_terms[1:])
         pen_text = " +\n        ".join(pen_doc)
+        norms_line = (
+            "        norms = [p.pow(2).sum().to(self.primary) "
+            "for p in self.parameters() if p.dim() > 1]\n"
+            if spec.sharded and spec.l2
+            else ""
+        )
         reg = f'''
     def penalty(self) -> torch.Tensor:
         """Penalties (eq. 3/6):
         {pen_text}."""
-        penalty = {pen_terms[0]}
+{norms_line}        penalty = {pen_terms[0]}
 {lines + chr(10) if lines else ""}        return penalty
 
-    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+{signature("loss", loss_params, "torch.Tensor")}
         """Data loss + penalties."""
         return self.data_loss(batch, logits) + self.penalty()
 '''
     else:
-        reg = '''
-    def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        reg = f'''
+{signature("loss", loss_params, "torch.Tensor")}
         """Data loss (no regulariser: l2 = beta = 0)."""
         return self.data_loss(batch, logits)
 '''
@@ -306,7 +409,7 @@ class Net(nn.Module):
         super().__init__()
 {init_body}
 {_input_weight(spec)}
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor]) -> {returns}:
         """{fwd_doc}"""
 {fwd_body}
 {data_loss}{reg}'''
@@ -314,11 +417,14 @@ class Net(nn.Module):
 
 def render_predictor(spec: PredictorSpec) -> str:
     _, _, needed, _ = _terms(spec)
+    sampled = spec.output == "sampled"
     blocks = [
-        header(spec, TITLE) + "\n" + IMPORTS + "\n" + _constants(spec),
+        header(spec, TITLE) + "\n" + imports(spec) + "\n" + _constants(spec),
         activation(spec.activation),
-        FACTORIES,
+        sharded_body() if spec.sharded else "",
+        factories(spec),
         BAG_HELPERS,
+        SAMPLED if sampled else "",
         TD if _uses_td(spec) else "",
         RECENT if "recent" in needed else "",
         KL if spec.beta else "",

@@ -45,6 +45,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+__all__ = [
+    "ShardedEmbeddingBag",
+    "ShardedLinear",
+    "ShardedLogits",
+    "as_sharded",
+    "bag_of_each_index",
+    "cat_logits",
+    "drnn_sharded_data_loss",
+    "gather_logits",
+    "gathered_state_dict",
+    "item_sharded_children",
+    "make_sharded_item_input",
+    "make_sharded_item_output",
+    "pick_logits",
+    "predictor_sharded_data_loss",
+    "shard_item_layers",
+    "shard_starts",
+    "sharded_bce",
+    "sharded_logsumexp",
+    "sharded_softmax_ce",
+    "sharded_sq_norm",
+    "sharded_topk",
+    "sharded_weighted_bce",
+    "split_state_dict",
+    "union_bags",
+]
+
 # ---- sharded-body ----
 
 
@@ -432,6 +459,23 @@ class ShardedLinear(_PinnedShards):
     @property
     def bias(self) -> Tensor | None:
         return self._gathered("bias") if self.has_bias else None
+
+    def columns(self, cols: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Rows ``cols`` (item ids, any order, on the primary device) of the unsharded weight
+        ``[len(cols), in_features]`` and bias, gathered on the primary device from the shards
+        holding them (differentiable): the output layer restricted to a training batch's
+        candidate items (sampled output). Only ``len(cols)`` rows cross devices."""
+        shard_of = _route(cols, self.starts)
+        w0 = self.parts[0].weight
+        weight = torch.zeros((cols.numel(), self.in_features), dtype=w0.dtype, device=self.primary)
+        bias = torch.zeros(cols.numel(), dtype=w0.dtype, device=self.primary)
+        for s, shard in enumerate(self.parts):
+            mine = shard_of == s
+            local = (cols[mine] - self.starts[s]).to(shard.weight.device)
+            weight = weight.index_put((mine,), shard.weight[local].to(self.primary))
+            if shard.bias is not None:
+                bias = bias.index_put((mine,), shard.bias[local].to(self.primary))
+        return weight, bias if self.has_bias else None
 
     def forward(self, x: Tensor) -> ShardedLogits:
         blocks = []
@@ -858,31 +902,3 @@ def predictor_sharded_data_loss(
         [(x, x_off, value, wa1), (y, y_off, None, wp1)],
         [(xy, xy_off, wa0), (y, y_off, wp0)],
     )
-
-
-__all__ = [
-    "ShardedEmbeddingBag",
-    "ShardedLinear",
-    "ShardedLogits",
-    "as_sharded",
-    "bag_of_each_index",
-    "cat_logits",
-    "drnn_sharded_data_loss",
-    "gather_logits",
-    "gathered_state_dict",
-    "item_sharded_children",
-    "make_sharded_item_input",
-    "make_sharded_item_output",
-    "pick_logits",
-    "predictor_sharded_data_loss",
-    "shard_item_layers",
-    "shard_starts",
-    "sharded_bce",
-    "sharded_logsumexp",
-    "sharded_softmax_ce",
-    "sharded_sq_norm",
-    "sharded_topk",
-    "sharded_weighted_bce",
-    "split_state_dict",
-    "union_bags",
-]

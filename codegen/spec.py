@@ -19,6 +19,7 @@ __all__ = [
     "ACTIVATIONS",
     "DECAY_MODES",
     "DRNN_LOSSES",
+    "OUTPUTS",
     "SPLIT_MODES",
     "DrnnSpec",
     "NetworkSpec",
@@ -34,6 +35,12 @@ DRNN_LOSSES = ("softmax", "bce")
 DECAY_MODES = ("none", "parametric", "learnt")
 #: Predictor cost: predictor (eq. 3), equally weighted or soft split (eq. 7-9).
 SPLIT_MODES = ("predictor", "equal", "soft")
+#: Output side in training: every item's logit, or the batch's positives plus sampled items.
+OUTPUTS = ("full", "sampled")
+#: Fields every spec ends with (how the network is trained and placed, not its structure);
+#: the generated header lists them only when they differ from these defaults, so a full,
+#: unsharded network's source does not mention them.
+EXECUTION_DEFAULTS: dict[str, object] = {"output": "full", "negatives": None, "sharded": False}
 
 
 class SpecError(ValueError):
@@ -103,9 +110,31 @@ class NetworkSpec:
 
     family: ClassVar[str]
 
+    output: str
+    negatives: int | None
+    sharded: bool
+
     def items(self) -> list[tuple[str, object]]:
-        """``(field, value)`` pairs in declaration order (the generated header lists them)."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
+        """``(field, value)`` pairs in declaration order (the generated header lists them);
+        the execution fields (``output``, ``negatives``, ``sharded``) only where they differ
+        from their defaults."""
+        pairs = [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
+        return [
+            (name, value)
+            for name, value in pairs
+            if name not in EXECUTION_DEFAULTS or value != EXECUTION_DEFAULTS[name]
+        ]
+
+    def _check_execution(self) -> None:
+        """``output`` full (``negatives`` None) or sampled (``negatives`` >= 1 items drawn per
+        batch); ``sharded``: embed the sharded item layers (k > 1 devices)."""
+        _choice("output", self.output, OUTPUTS)
+        if self.output == "full":
+            if self.negatives is not None:
+                raise SpecError("negatives", self.negatives, "None when output is full")
+        else:
+            _int("negatives", self.negatives)
+        _bool("sharded", self.sharded)
 
 
 @dataclass(frozen=True)
@@ -132,6 +161,9 @@ class DrnnSpec(NetworkSpec):
     n_pages: int
     n_items: int
     n_users: int
+    output: str = "full"
+    negatives: int | None = None
+    sharded: bool = False
 
     def __post_init__(self) -> None:
         _int("width", self.width)
@@ -152,6 +184,7 @@ class DrnnSpec(NetworkSpec):
         _int("n_pages", self.n_pages)
         _int("n_items", self.n_items)
         _int("n_users", self.n_users, low=0)
+        self._check_execution()
 
     @property
     def length(self) -> int:
@@ -192,6 +225,9 @@ class PredictorSpec(NetworkSpec):
     wp1: float
     wp0: float
     n_items: int
+    output: str = "full"
+    negatives: int | None = None
+    sharded: bool = False
 
     def __post_init__(self) -> None:
         _units("units", self.units)
@@ -207,6 +243,7 @@ class PredictorSpec(NetworkSpec):
         for name in ("w1", "w0", "l2", "beta", "wa1", "wa0", "wp1", "wp0"):
             set_(self, name, _float(name, getattr(self, name)))
         _int("n_items", self.n_items)
+        self._check_execution()
 
     @property
     def layers(self) -> int:

@@ -42,6 +42,11 @@ app.command("recommend")(_recommend.recommend)
 from autorec.cli import codegen_cmd as _codegen  # noqa: E402
 
 app.command("codegen")(_codegen.codegen)
+from autorec.cli import evaluate as _evaluate  # noqa: E402
+from autorec.cli import train as _train  # noqa: E402
+
+app.command("train")(_train.train)
+app.command("evaluate")(_evaluate.evaluate)
 
 
 def main() -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
+
+from autorec.cli.common import JsonOption, emit_json
 
 __all__ = ["report"]
 
 
 def report(
     run_dir: Annotated[str, typer.Argument(help="Run directory of a search.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Rebuild report.html and plots/*.png from the run directory's files."""
     from autorec.tune import RunDir, build_report
@@ -26,7 +27,7 @@ def report(
            "generations": len(gens), "trials": len(records),
            "finished": RunDir(rd.root).done.is_file()}
     if as_json:
-        typer.echo(json.dumps(out))
+        emit_json(out)
     else:
         typer.echo(f"report: {out['report']} ({out['generations']} generations, "
                    f"{out['trials']} trials)")

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from autorec.cli.common import JsonOption
+
 __all__ = ["resume"]
 
 
@@ -14,9 +16,7 @@ def resume(
     address: Annotated[str | None, typer.Option(
         "--address", help="Join this Ray cluster instead of the one the search used.")
     ] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (best genome, fitness, metrics, run dir).")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Continue a search: finished trials come from the fitness cache, never retrained."""
     from autorec.cli.search import _shutdown_ray, print_summary

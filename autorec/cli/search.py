@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
+
+from autorec.cli.common import DataOption, JsonOption, SeedOption, SplitOption, emit_json
 
 __all__ = ["print_summary", "search"]
 
@@ -14,8 +14,7 @@ __all__ = ["print_summary", "search"]
 def print_summary(summary: Any, as_json: bool) -> None:
     """Print a :class:`autorec.tune.SearchSummary`: one JSON object, or a few lines."""
     if as_json:
-        sys.stdout.write(json.dumps(summary.to_json(), sort_keys=False) + "\n")
-        sys.stdout.flush()
+        emit_json(summary.to_json())
         return
     data = summary.to_json()
     best = data["best"]
@@ -36,11 +35,8 @@ def print_summary(summary: Any, as_json: bool) -> None:
 def search(
     space: Annotated[str, typer.Option(
         "--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml.")] = "drnn",
-    data: Annotated[str | None, typer.Option(
-        "--data", help="Event data (file or folder); default: built-in synthetic data.")] = None,
-    split: Annotated[str | None, typer.Option(
-        "--split", help="Split dates: VAL_START,TEST_START (sessions) or DX,DXY,DYZ,DZ "
-                        "(purchase histories); default: the data's default split.")] = None,
+    data: DataOption = None,
+    split: SplitOption = None,
     population: Annotated[int, typer.Option(
         "--population", min=2, help="Genomes per generation.")] = 6,
     generations: Annotated[int, typer.Option(
@@ -53,7 +49,7 @@ def search(
     p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = 0.3,
     epochs: Annotated[int, typer.Option(
         "--epochs", min=1, help="R: the most epochs one trial trains.")] = 8,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the GA and the trials.")] = 0,
+    seed: SeedOption = 0,
     run_dir: Annotated[str | None, typer.Option(
         "--run-dir", help="Run directory (default ./autorec_runs/<timestamp>-<space>).")
     ] = None,
@@ -72,18 +68,23 @@ def search(
     train_fn: Annotated[str, typer.Option(
         "--train-fn", hidden=True, help="MODULE:FUNCTION trainer (tests and demos).")
     ] = "autorec.train:train_genome",
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (best genome, fitness, metrics, run dir).")
-    ] = False,
+    objectives: Annotated[str | None, typer.Option(
+        "--objectives", help="nsga2 objectives, comma-separated: fitness, a metric such as "
+                             "val_pcc@10, or -name to minimise (default: fitness,-n_params "
+                             "for sessions; fitness,val_pcc@10,-n_params for purchases).")
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
     from autorec.tune import SearchOptions, run_search
 
     options = SearchOptions(
-        space=space, data=data, split=split, population=population, generations=generations,
-        algorithm=algorithm, p_c=p_c, p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
+        space=space, data=str(data) if data is not None else None, split=split,
+        population=population, generations=generations, algorithm=algorithm, p_c=p_c,
+        p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
         address=address, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial, max_failures=max_failures, train_fn=train_fn,
+        objectives=objectives,
     )
     options.validate()
     try:

@@ -37,12 +37,13 @@ __all__ = [
 #: Genes each family's spec reads (training genes such as optimizer are the trainer's).
 DRNN_GENES = (
     "width", "length", "height", "units_1", "units_2", "units_3", "units_4", "fnn",
-    "fnn_layers", "fnn_units", "view_path", "activation", "loss", "dropout", "l2",
+    "fnn_layers", "fnn_units", "view_path", "activation", "loss", "dropout", "l2", "output",
+    "negatives",
 )  # fmt: skip
 PREDICTOR_GENES = (
     "layers", "units_1", "units_2", "units_3", "units_4", "decay_mode", "ti", "activation",
     "noise", "dropout", "w1", "w0", "l2", "beta", "rho", "split_mode", "to", "wa1", "wa0",
-    "wp1", "wp0",
+    "wp1", "wp0", "output", "negatives",
 )  # fmt: skip
 
 
@@ -79,12 +80,24 @@ def _genes(genome: Genome, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def spec_for(genome: Genome, dims: Dims) -> codegen.NetworkSpec:
+def _execution(g: dict[str, Any], sharded: bool) -> dict[str, Any]:
+    """The spec's execution fields: output side, sampled negatives, sharded source."""
+    sampled = g["output"] == "sampled"
+    return {
+        "output": str(g["output"]),
+        "negatives": int(g["negatives"]) if sampled else None,
+        "sharded": bool(sharded),
+    }
+
+
+def spec_for(genome: Genome, dims: Dims, *, sharded: bool = False) -> codegen.NetworkSpec:
     """The network spec of ``genome`` for data of size ``dims``.
 
     DRNN: ``units = (units_1..units_length)``, FNN sizes ``None`` when ``fnn`` is off.
-    Predictor: ``units = (units_1..units_layers)``. A value the generator refuses raises
-    :class:`AutorecError` naming the gene.
+    Predictor: ``units = (units_1..units_layers)``. Both: ``output`` (full or sampled, with
+    ``negatives`` items drawn per training batch; ``None`` when full) and ``sharded`` (the
+    source embeds the sharded item layers, for ``k > 1`` devices). A value the generator
+    refuses raises :class:`AutorecError` naming the gene.
     """
     try:
         if genome.family == "drnn":
@@ -103,6 +116,7 @@ def spec_for(genome: Genome, dims: Dims) -> codegen.NetworkSpec:
                 n_pages=int(dims.n_pages),
                 n_items=int(dims.n_items),
                 n_users=int(dims.n_users),
+                **_execution(g, sharded),
             )
         if genome.family == "predictor":
             g = _genes(genome, PREDICTOR_GENES)
@@ -125,6 +139,7 @@ def spec_for(genome: Genome, dims: Dims) -> codegen.NetworkSpec:
                 wp1=float(g["wp1"]),
                 wp0=float(g["wp0"]),
                 n_items=int(dims.n_items),
+                **_execution(g, sharded),
             )
     except codegen.SpecError as err:
         field = "length/units" if err.field.startswith("units") else err.field
@@ -147,18 +162,31 @@ def build_model(
     and return ``Net(devices=devices)`` (parameters initialised from torch's global RNG: seed it
     with ``torch.manual_seed`` first). ``model.source_path`` is the generated file.
 
+    With ``k = len(devices) > 1`` the source embeds the sharded item layers
+    (``codegen/sharded.py``): the item input tables are split row-wise and the output layers
+    column-wise over the devices (``devices[0]`` primary), the forward pass returns
+    ``ShardedLogits`` and the loss is shard-aware. Initialisation builds each item layer whole
+    on the CPU and then splits it, so one seed gives the same numbers for every ``k``.
+
     The key does not include ``dims``, so the file is ``<key>_p<n_pages>_i<n_items>_u<n_users>.py``
-    (one file per source). An existing file with the same content is not rewritten.
+    (one file per source), with ``_k<k>`` appended when sharded. An existing file with the same
+    content is not rewritten.
     """
-    spec = spec_for(genome, dims)
+    devices = tuple(devices)
+    if not devices:
+        raise AutorecError("devices", "no device given", "pass e.g. devices=('cpu',)")
+    k = len(devices)
+    spec = spec_for(genome, dims, sharded=k > 1)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     tag = f"{genome.key}_p{dims.n_pages}_i{dims.n_items}_u{dims.n_users}"
+    if k > 1:
+        tag += f"_k{k}"
     path = root / f"{tag}.py"
     source = codegen.render(spec)
     if not path.is_file() or path.read_text(encoding="utf-8") != source:
         codegen.write_source(spec, path)
     module = codegen.load_module(path)
-    model: torch.nn.Module = module.Net(devices=tuple(devices))
+    model: torch.nn.Module = module.Net(devices=devices)
     model.source_path = str(path)  # type: ignore[assignment]
     return model
 

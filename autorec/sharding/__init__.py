@@ -10,7 +10,8 @@
   generated model files); :func:`gathered_state_dict` / :func:`split_state_dict` convert
   between a sharded network's state and the unsharded names and shapes (export uses the
   gather), :func:`gather_logits` / :func:`sharded_topk` read sharded logits;
-  :func:`build_sharded_model` builds a genome's network on ``k`` devices.
+  :func:`build_sharded_model` is an alias of ``autorec.models.build_model(..., devices=...)``,
+  whose generated source shards by itself.
 
 No Ray import here: the tune layer converts the plain dicts.
 """

@@ -5,6 +5,7 @@ genome's optimiser / rate / momentum / batch size / step decay, stops as soon as
 validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on the test
 split with the same evaluation functions the baselines use."""
 
+from autorec.train._trainer import count_params, train_genome
 from autorec.train._types import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_PI,
@@ -14,7 +15,6 @@ from autorec.train._types import (
     TrainOptions,
     TrainResult,
 )
-from autorec.train._trainer import count_params, train_genome
 from autorec.train.fitness import fitness_value, is_bounded
 from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
 from autorec.train.saving import SavedModel, load_saved, save_trained

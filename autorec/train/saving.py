@@ -31,7 +31,6 @@ from typing import Any
 import torch
 
 import codegen
-
 from autorec.errors import AutorecError
 from autorec.genome import Genome, load_genome
 from autorec.train import _batching

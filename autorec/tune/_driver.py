@@ -265,13 +265,24 @@ def _evaluation_dict(ev: Any) -> dict[str, Any] | None:
     }
 
 
+def _member_refs(value: Any) -> Any:
+    """(genome, evaluation) pairs (and lists of them) as ``{genome_key, fitness, status}``."""
+    if (isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "key")
+            and hasattr(value[1], "fitness")):
+        return {"genome_key": value[0].key, "fitness": float(value[1].fitness),
+                "status": str(value[1].status)}
+    if isinstance(value, list):
+        return [_member_refs(v) for v in value]
+    return value
+
+
 def _members(summary: Mapping[str, Any], evolution: Evolution) -> list[tuple[Any, Any]]:
     """The closed generation's (genome, evaluation) pairs (from the summary when it has
     them, else the evolution's population)."""
     for name in ("population", "members", "individuals"):
         value = summary.get(name)
         if isinstance(value, (list, tuple)) and value and isinstance(value[0], tuple):
-            return [tuple(x) for x in value]  # type: ignore[misc]
+            return [tuple(x) for x in value]
     return list(evolution.population)
 
 
@@ -319,7 +330,7 @@ class GenerationWriter:
             "gene_diversity": _gene_diversity(genome_dicts),
             "time": time.time(),
         }
-        extra = {k: v for k, v in s.items()
+        extra = {k: _member_refs(v) for k, v in s.items()
                  if k not in entry and k not in ("population", "members", "individuals")}
         self.rd.write_json(self.rd.generation_file(generation),
                            {**entry, "summary": extra, "population": pop})
@@ -456,7 +467,7 @@ class Progress:
 def _progress_callback(progress: Progress) -> Any:
     from ray.tune import Callback
 
-    class _Cb(Callback):  # type: ignore[misc]
+    class _Cb(Callback):
         def on_trial_start(self, iteration: int, trials: list[Any], trial: Any,
                            **info: Any) -> None:
             progress.trial_started(trial.trial_id)
@@ -531,10 +542,21 @@ def _build_evolution(options: SearchOptions) -> Evolution:
                      objectives=objectives_for(options, str(space.family)))
 
 
-def _train_options(options: SearchOptions) -> Any:
+#: Objective names every trial reports without the full validation/test evaluation.
+_CHEAP_OBJECTIVES = frozenset({"fitness", "n_params", "loss", "val_loss", "val_top1",
+                               "val_precision@10"})
+
+
+def _train_options(options: SearchOptions, family: str) -> Any:
+    """Trial options: R epochs, the search's seed; the full metrics (``test=True``: every
+    validation metric such as PCC@K, plus the test split, and for purchase data the retraining
+    on the real protocol) only when an objective needs a metric the fitness run alone does not
+    give."""
     from autorec.train import TrainOptions
 
-    return TrainOptions(max_epochs=options.epochs, seed=options.seed, test=False)
+    names = {o.lstrip("-") for o in objectives_for(options, family)}
+    return TrainOptions(max_epochs=options.epochs, seed=options.seed,
+                        test=not names <= _CHEAP_OBJECTIVES)
 
 
 def run_search(
@@ -613,6 +635,7 @@ def _execute(
 ) -> SearchSummary:
     import ray
     from ray import tune
+    from ray.tune import PlacementGroupFactory
 
     started = time.monotonic()
     config = rd.read_config()
@@ -648,14 +671,17 @@ def _execute(
     fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
     gpus = options.gpus_per_trial
     if gpus is None:
-        gpus = 1.0 if float(ray.cluster_resources().get("GPU", 0.0)) >= 1 else 0.0
+        cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        gpus = 1.0 if float(cluster.get("GPU", 0.0)) >= 1 else 0.0
     cpus = options.cpus_per_trial
 
-    def resources(config: dict[str, Any]) -> dict[str, float]:
-        return resources_for(config, cpus_per_trial=cpus, gpus_per_trial=gpus)
+    def resources(config: dict[str, Any]) -> PlacementGroupFactory:
+        wanted = resources_for(config, cpus_per_trial=cpus, gpus_per_trial=gpus)
+        return PlacementGroupFactory([{"CPU": wanted.get("cpu", 1.0),
+                                       "GPU": wanted.get("gpu", 0.0)}])
 
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, data=data, options=_train_options(options),
+        tune.with_parameters(run_trial, data=data, options=_train_options(options, family),
                              train_fn=fn),
         resources,
     )

@@ -23,6 +23,7 @@ Every write goes to a temporary file in the same folder and is moved into place 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -56,10 +57,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -261,7 +261,7 @@ class GeneticSearcher(Searcher):
         self.replayed = 0
 
     # Tune API ----------------------------------------------------------------------------
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         """The next genome's config, ``None`` (wait for results) or ``FINISHED``."""
         while True:
             if self.evolution.done:

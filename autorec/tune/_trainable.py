@@ -10,6 +10,7 @@ search goes on (a *lost worker* is retried by Tune's ``FailureConfig``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import math
@@ -28,6 +29,7 @@ __all__ = [
     "resolve_train_fn",
     "resources_for",
     "run_trial",
+    "train_trial",
     "trial_dirname",
     "trial_name",
 ]
@@ -95,7 +97,8 @@ def _devices_and_threads(options: Any) -> Any:
         ctx = tune.get_context()
         resources = ctx.get_trial_resources().required_resources
         cpus = int(resources.get("CPU", 0))
-        gpus = int(resources.get("GPU", 0))
+        gpu_share = float(resources.get("GPU", 0))
+        gpus = max(1, int(gpu_share)) if gpu_share > 0 else 0  # a fraction still gets cuda:0
     except Exception:  # not inside Tune (direct call in tests)
         return options
     changes: dict[str, Any] = {}
@@ -146,19 +149,28 @@ def run_trial(
     data: Any = None,
     options: Any = None,
     train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
-) -> dict[str, Any]:
+) -> None:
     """Function trainable: train the genome in ``config`` on ``data`` with ``options``
     (:class:`autorec.train.TrainOptions`) using ``train_fn`` (default
     :func:`autorec.train.train_genome`), reporting every epoch and the final result.
+    (Returns nothing: Tune would report a returned dict a second time.)"""
+    train_trial(config, data, options, train_fn)
 
-    Returns the final report (Tune ignores it; tests call this directly)."""
+
+def train_trial(
+    config: dict[str, Any],
+    data: Any = None,
+    options: Any = None,
+    train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
+) -> dict[str, Any]:
+    """The work of :func:`run_trial`; returns the final report (tests call it directly)."""
     started = time.monotonic()
     fn = resolve_train_fn(train_fn) if isinstance(train_fn, str) else train_fn
-    try:
-        trial = tune.get_context().get_trial_name() or trial_name(config)
-    except Exception:
-        trial = trial_name(config)
     in_tune = _inside_tune()
+    trial = trial_name(config)
+    if in_tune:
+        with contextlib.suppress(Exception):
+            trial = tune.get_context().get_trial_name() or trial
 
     def on_epoch(report: Any) -> None:
         metrics = {
@@ -175,7 +187,7 @@ def run_trial(
 
     try:
         genome = genome_from_config(config)
-        opts = _devices_and_threads(options)
+        opts = _devices_and_threads(options) if in_tune else options
         result = fn(genome, data, opts, on_epoch=on_epoch)
         final = final_report(result, trial)
     except Exception as err:  # the trial scores 0; the search goes on

@@ -8,9 +8,12 @@ same best genome as an uninterrupted run and trains no finished genome again.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,9 +57,14 @@ def _gens(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((run_dir / "generations").glob("*.json"))]
 
 
-def test_tiny_search_writes_run_dir(ray_session: None, tmp_path: Path) -> None:
-    rd = tmp_path / "run"
-    s = run_search(_opts(rd), train_fn=fake_train_genome, data=object(), quiet=True)
+@pytest.fixture(scope="module")
+def tiny(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    rd = tmp_path_factory.mktemp("tiny") / "run"
+    return rd, run_search(_opts(rd), train_fn=fake_train_genome, data=object(), quiet=True)
+
+
+def test_tiny_search_writes_run_dir(tiny: tuple[Path, Any]) -> None:
+    rd, s = tiny
     assert s.finished and s.best_key is not None
     for name in ("config.yaml", "fitness_cache.json", "trials.csv", "searcher_state.pkl",
                  "logbook.json", "hall_of_fame.yaml", "best_genome.yaml", "report.html",
@@ -81,10 +89,10 @@ def test_tiny_search_writes_run_dir(ray_session: None, tmp_path: Path) -> None:
     assert s.best_fitness == pytest.approx(max(best_per_gen))
 
 
-def test_same_seed_same_trajectory(ray_session: None, tmp_path: Path) -> None:
-    a = run_search(_opts(tmp_path / "a"), train_fn=fake_train_genome, data=object(), quiet=True)
+def test_same_seed_same_trajectory(tiny: tuple[Path, Any], tmp_path: Path) -> None:
+    rd_a, a = tiny
     b = run_search(_opts(tmp_path / "b"), train_fn=fake_train_genome, data=object(), quiet=True)
-    keys_a = [[m["genome_key"] for m in g["population"]] for g in _gens(tmp_path / "a")]
+    keys_a = [[m["genome_key"] for m in g["population"]] for g in _gens(rd_a)]
     keys_b = [[m["genome_key"] for m in g["population"]] for g in _gens(tmp_path / "b")]
     assert keys_a == keys_b
     assert a.best_key == b.best_key and a.best_fitness == b.best_fitness
@@ -111,10 +119,8 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     """Kill what is left of a driver's process group (Ray agents orphaned by kill -9)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
@@ -177,3 +183,79 @@ def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
     config = yaml.safe_load((rd / "config.yaml").read_text())
     assert [s["session"] for s in config["sessions"]] == [1, 2]
     assert (rd / "tune" / "session-02").is_dir() and (rd / "DONE").is_file()
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_report_renders_in_headless_chromium(tiny: tuple[Path, Any], tmp_path: Path) -> None:
+    """The page loads in a real browser: tables present, both embedded PNGs decode."""
+    rd, _ = tiny
+    browser = _chromium()
+    page = (rd / "report.html").read_text()
+    if browser is None:  # no browser here: a strict parse instead (weaker)
+        from html.parser import HTMLParser
+
+        found: dict[str, list[str]] = {"img": [], "table": []}
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                a = dict(attrs)
+                if tag == "img":
+                    found["img"].append(a.get("src") or "")
+                if tag == "table":
+                    found["table"].append(a.get("id") or "")
+
+        P().feed(page)
+        assert len(found["img"]) == 2
+        assert all(src.startswith("data:image/png;base64,") for src in found["img"])
+        assert {"best-genome", "generations", "trials"} <= set(found["table"])
+        pytest.skip("no chromium on PATH: parsed the HTML only, not rendered")
+    probe = ("<script>window.addEventListener('load',()=>{const r=[...document.images]"
+             ".map(i=>i.complete+':'+i.naturalWidth+'x'+i.naturalHeight);"
+             "const p=document.createElement('pre');p.id='probe';p.textContent=r.join(' ');"
+             "document.body.appendChild(p);});</script>")
+    wrapper = tmp_path / "probe.html"
+    wrapper.write_text(page.replace("</body>", probe + "</body>"))
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", wrapper.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    m = re.search(r'<pre id="probe">([^<]*)</pre>', dom.stdout)
+    assert m, "the page's load event never fired"
+    images = m.group(1).split()
+    assert len(images) == 2
+    assert all(x.startswith("true:640x360") for x in images), images
+    for table in ("best-genome", "generations", "trials", "hall-of-fame"):
+        assert f'id="{table}"' in dom.stdout
+    shot = tmp_path / "shot.png"
+    res = subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1280,2000",
+                          (rd / "report.html").as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and shot.stat().st_size > 10_000, res.stderr[-2000:]
+
+
+def test_address_joins_running_cluster(ray_session: None, tmp_path: Path) -> None:
+    """``--address`` joins the module's Ray cluster instead of starting one."""
+    address = ray.get_runtime_context().gcs_address
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    rd = tmp_path / "joined"
+    proc = _cli(["search", "--population", "3", "--generations", "0", "--seed", "1",
+                 "--run-dir", str(rd), "--address", address, "--train-fn", FAKE, "--json"],
+                env)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert summary["finished"] and summary["trials"] == 3
+    assert "Ray dashboard" not in err  # no local Ray was started

@@ -12,7 +12,7 @@ from torch import nn
 
 from autorec.evaluation import topk_excluding
 from autorec.genome import Genome
-from autorec.models import Dims
+from autorec.models import Dims, build_model
 from autorec.sharding import (
     build_sharded_model,
     gather_logits,
@@ -26,8 +26,10 @@ TOL = 1e-5
 
 
 def _build(genome: Genome, devices: tuple[str, ...], cache: Path) -> nn.Module:
+    """The generated network on ``devices``: with several, its source embeds the sharded
+    item layers (``codegen/sharded.py``) and shards by itself."""
     torch.manual_seed(0)
-    return build_sharded_model(genome, DIMS, devices, cache_dir=cache)
+    return build_model(genome, DIMS, devices=devices, cache_dir=cache)
 
 
 CASES = [
@@ -43,8 +45,15 @@ CASES = [
 ]  # fmt: skip
 
 
+SAMPLED = {"output": "sampled", "negatives": 12}  # sampled columns gathered from the shards
+SAMPLED_CASES = [(family, {**genes, **SAMPLED}) for family, genes in (CASES[0], CASES[3])]
+
+
 @pytest.mark.parametrize("k", [2, 3])
-@pytest.mark.parametrize(("family", "genes"), CASES)
+@pytest.mark.parametrize(
+    ("family", "genes"),
+    [*CASES, *SAMPLED_CASES],
+)
 def test_sharded_training_equals_unsharded(
     family: str, genes: dict[str, object], k: int, tmp_path: Path
 ) -> None:
@@ -95,3 +104,20 @@ def test_sharded_training_equals_unsharded(
     )
     hits = [(top[rows] == tgt[:, None]).any(1).sum().item() for top in (top_plain, top_sharded)]
     assert hits[0] == hits[1]
+
+
+def test_sharded_source_and_cache_name(tmp_path: Path) -> None:
+    """The sharded file embeds codegen/sharded.py's body (torch + stdlib typing only), is
+    cached under a name with the device count, and build_sharded_model is build_model."""
+    genome = Genome.from_dict({"family": CASES[2][0], **CASES[2][1]})
+    model = _build(genome, ("cpu", "cpu"), tmp_path)
+    path = Path(model.source_path)  # type: ignore[arg-type]
+    assert path.name.endswith("_k2.py") and path.name.startswith(genome.key)
+    source = path.read_text(encoding="utf-8")
+    assert "class ShardedEmbeddingBag" in source and "def sharded_topk" in source
+    assert "import autorec" not in source and "import codegen" not in source
+    plain = _build(genome, ("cpu",), tmp_path)
+    assert "ShardedLinear" not in Path(plain.source_path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    alias = build_sharded_model(genome, DIMS, ("cpu", "cpu"), cache_dir=tmp_path)
+    assert alias.source_path == model.source_path and is_sharded(alias)  # type: ignore[union-attr]
