@@ -120,6 +120,7 @@ def train(
 
     from autorec.genome import load_genome
     from autorec.train import TrainOptions
+    from autorec.train._trainer import _device as check_device
     from autorec.train._trainer import train_genome
 
     genome = load_genome(genome_file)
@@ -135,6 +136,7 @@ def train(
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     options.accuracy_for("sessions" if genome.family == "drnn" else "purchases")
+    check_device(options)
     if decay_plot is not None and genome.genes.get("decay_mode") != "learnt":
         raise AutorecError(
             "option --decay-plot",

@@ -11,6 +11,7 @@ from autorec.tune._driver import (
     run_search,
     start_ray,
 )
+from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
 from autorec.tune._searcher import (
@@ -41,6 +42,7 @@ __all__ = [
     "evaluation_from_result",
     "genome_config",
     "genome_from_config",
+    "genome_from_sample",
     "load_options",
     "resolve_train_fn",
     "resources_for",
@@ -50,4 +52,6 @@ __all__ = [
     "start_ray",
     "trial_dirname",
     "trial_name",
+    "tune_domain",
+    "tune_param_space",
 ]

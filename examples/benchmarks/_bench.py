@@ -147,7 +147,11 @@ def sampled_output_available() -> bool:
 
 
 def bench_genome(
-    *, units: int = 1000, layers: int = 1, batch_size: int = 256, output: str = "full",
+    *,
+    units: int = 1000,
+    layers: int = 1,
+    batch_size: int = 256,
+    output: str = "full",
     negatives: int = 1024,
 ) -> Genome:
     """The benchmark predictor: ``layers`` hidden layers of ``units`` (relu), no decay, no

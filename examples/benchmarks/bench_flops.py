@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import (  # noqa: E402
+from _bench import (
     available_cpus,
     bench_genome,
     load_note,
@@ -44,10 +44,10 @@ from _bench import (  # noqa: E402
     synthetic_examples,
 )
 
-from autorec.models import Dims, build_model  # noqa: E402
-from autorec.models.batches import purchase_batch  # noqa: E402
-from autorec.train._loop import Hyper, model_loss  # noqa: E402
-from autorec.train.optim import make_optimizer, set_threads  # noqa: E402
+from autorec.models import Dims, build_model
+from autorec.models.batches import purchase_batch
+from autorec.train._loop import Hyper, model_loss
+from autorec.train.optim import make_optimizer, set_threads
 
 
 def peak_mm(n: int, repeats: int = 5) -> float:
@@ -85,19 +85,25 @@ def main() -> None:
         output = "sampled" if sampled_output_available() else "full"
     p, h, b = args.items, args.units, args.batch
     n_batches = args.steps * args.rounds + 2
-    ex = synthetic_examples(np.random.default_rng(args.seed), n_customers=b * n_batches,
-                            n_items=p)
-    genome = bench_genome(units=h, layers=args.layers, batch_size=b, output=output,
-                          negatives=args.negatives)
+    ex = synthetic_examples(np.random.default_rng(args.seed), n_customers=b * n_batches, n_items=p)
+    genome = bench_genome(
+        units=h, layers=args.layers, batch_size=b, output=output, negatives=args.negatives
+    )
     torch.manual_seed(args.seed)
     with tempfile.TemporaryDirectory() as cache:
         model = build_model(genome, Dims(n_pages=0, n_items=p), cache_dir=cache)
     hyper = Hyper.from_genes(genome.genes, l2_in_loss=True)
-    opt = make_optimizer(model.parameters(), hyper.optimizer, learning_rate=hyper.learning_rate,
-                         momentum=hyper.momentum)
+    opt = make_optimizer(
+        model.parameters(),
+        hyper.optimizer,
+        learning_rate=hyper.learning_rate,
+        momentum=hyper.momentum,
+    )
     model.train()
-    print(f"config: P = {p}, {args.layers} hidden layer(s) of {h}, batch {b}, output '{output}'"
-          + (f" ({args.negatives} negatives)" if output == "sampled" else ""))
+    print(
+        f"config: P = {p}, {args.layers} hidden layer(s) of {h}, batch {b}, output '{output}'"
+        + (f" ({args.negatives} negatives)" if output == "sampled" else "")
+    )
 
     batch_no = [0]
 
@@ -132,12 +138,16 @@ def main() -> None:
         peaks.append(peak)
         step_rates.append(flops / st)
         fb_rates.append(flops / fb)
-        print(f"round {r + 1}: peak mm {peak / 1e9:6.1f} GFLOP/s | step {st * 1e3:8.1f} ms "
-              f"-> {flops / st / 1e9:6.1f} GFLOP/s ({flops / st / peak:6.1%}) | fwd+bwd "
-              f"{fb * 1e3:8.1f} ms -> {flops / fb / 1e9:6.1f} GFLOP/s ({flops / fb / peak:6.1%})")
+        print(
+            f"round {r + 1}: peak mm {peak / 1e9:6.1f} GFLOP/s | step {st * 1e3:8.1f} ms "
+            f"-> {flops / st / 1e9:6.1f} GFLOP/s ({flops / st / peak:6.1%}) | fwd+bwd "
+            f"{fb * 1e3:8.1f} ms -> {flops / fb / 1e9:6.1f} GFLOP/s ({flops / fb / peak:6.1%})"
+        )
     peak, s_rate, f_rate = median(peaks), median(step_rates), median(fb_rates)
-    print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s (best of 5 {args.mm}^3 mm, "
-          f"median over rounds)")
+    print(
+        f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s (best of 5 {args.mm}^3 mm, "
+        f"median over rounds)"
+    )
     print(f"achieved, whole step: {s_rate / 1e9:.1f} GFLOP/s = {s_rate / peak:.1%} of peak")
     print(f"achieved, fwd+loss+bwd only: {f_rate / 1e9:.1f} GFLOP/s = {f_rate / peak:.1%}")
     ratio = s_rate / peak

@@ -35,7 +35,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import (  # noqa: E402
+from _bench import (
     available_cpus,
     bench_genome,
     load_note,
@@ -45,11 +45,11 @@ from _bench import (  # noqa: E402
     synthetic_examples,
 )
 
-from autorec.data.types import CustomerExamples, IntArray  # noqa: E402
-from autorec.models import Dims, build_model  # noqa: E402
-from autorec.models.batches import purchase_batch  # noqa: E402
-from autorec.train._loop import Hyper, train_epochs  # noqa: E402
-from autorec.train.optim import set_threads  # noqa: E402
+from autorec.data.types import CustomerExamples, IntArray
+from autorec.models import Dims, build_model
+from autorec.models.batches import purchase_batch
+from autorec.train._loop import Hyper, train_epochs
+from autorec.train.optim import set_threads
 
 Batch = dict[str, torch.Tensor]
 
@@ -80,11 +80,15 @@ class NaiveNet(nn.Module):
         self.out = nn.Linear(units, n_items)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.relu(self.inp(x)))
+        out: torch.Tensor = self.out(torch.relu(self.inp(x)))
+        return out
 
 
 def naive_step(
-    model: NaiveNet, opt: torch.optim.Optimizer, ex: CustomerExamples, rows: np.ndarray,
+    model: NaiveNet,
+    opt: torch.optim.Optimizer,
+    ex: CustomerExamples,
+    rows: np.ndarray,
     n_items: int,
 ) -> float:
     """One step of the naive trainer: dense input / target matrices filled per customer."""
@@ -99,7 +103,7 @@ def naive_step(
     opt.zero_grad()
     loss.backward()  # type: ignore[no-untyped-call]
     opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def main() -> None:
@@ -178,8 +182,10 @@ def main() -> None:
     ratio = a / n if n > 0 else math.inf
     print(f"autorec predictor: {a:.1f} samples/s (median of {args.rounds} rounds)")
     print(f"naive dense trainer: {n:.1f} samples/s")
-    print(f"RATIO autorec / naive = {ratio:.1f}x (target >= 50x): "
-          f"{'MET' if ratio >= 50 else 'MISSED'}")
+    print(
+        f"RATIO autorec / naive = {ratio:.1f}x (target >= 50x): "
+        f"{'MET' if ratio >= 50 else 'MISSED'}"
+    )
     note = load_note()
     if note:
         print(f"note: {note}")

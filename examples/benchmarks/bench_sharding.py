@@ -16,12 +16,14 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 
+import codegen
 from autorec.genome import Genome
-from autorec.models import Dims
-from autorec.sharding import build_sharded_model
+from autorec.models import Dims, build_model, spec_for
 
 
 def _batch(
@@ -46,6 +48,17 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _one_shard(genome: Genome, dims: Dims, device: str, cache: str) -> torch.nn.Module:
+    """The sharded source (shard-aware loss) on one device: its loss, given the logits as one
+    shard, is the sparse shard-aware one."""
+    spec = replace(spec_for(genome, dims), sharded=True)
+    module = codegen.load_module(codegen.write_source(spec, Path(cache) / "one_shard.py"))
+    model: torch.nn.Module = module.Net(devices=(device,))
+    plain_loss = model.loss
+    model.loss = lambda batch, logits: plain_loss(batch, module.as_sharded(logits))  # type: ignore[method-assign]
+    return model
+
+
 def compare(
     genome: Genome, dims: Dims, devices: tuple[str, ...], steps: int, cache: str
 ) -> dict[str, float]:
@@ -57,7 +70,10 @@ def compare(
                 ("sharded", devices, True))  # fmt: skip
     for name, devs, aware in variants:
         torch.manual_seed(0)
-        model = build_sharded_model(genome, dims, devs, cache_dir=cache, shard_aware_loss=aware)
+        if aware and len(devs) == 1:
+            model = _one_shard(genome, dims, devs[0], cache)
+        else:  # the generated source shards by itself when given several devices
+            model = build_model(genome, dims, devices=devs, cache_dir=cache)
         model = model.to(devs[0])
         models[name] = (model, torch.optim.Adam(model.parameters(), lr=1e-3))
     gen = torch.Generator().manual_seed(0)

@@ -101,11 +101,27 @@ def _all_specs() -> list[codegen.NetworkSpec]:
     return specs
 
 
-@pytest.mark.parametrize("spec", _all_specs(), ids=lambda s: type(s).__name__)
+def _execution_variants() -> list[codegen.NetworkSpec]:
+    """Every spec of _all_specs sharded, sampled, and both (execution fields)."""
+    out: list[codegen.NetworkSpec] = []
+    for spec in _all_specs():
+        out.append(replace(spec, sharded=True))
+        out.append(replace(spec, output="sampled", negatives=5))
+        out.append(replace(spec, output="sampled", negatives=5, sharded=True))
+    return out
+
+
+@pytest.mark.parametrize(
+    "spec", _all_specs() + _execution_variants(), ids=lambda s: type(s).__name__
+)
 def test_source_compiles_and_imports_only_torch(spec: codegen.NetworkSpec) -> None:
     source = codegen.render(spec)
     compile(source, "<generated>", "exec")
-    assert all(m == "torch" or m.startswith("torch.") for m in _imports(source)), _imports(source)
+    # torch only; a sharded file adds the stdlib typing imports of its embedded layers
+    allowed = {"collections.abc", "typing"} if spec.sharded else set()
+    assert all(m == "torch" or m.startswith("torch.") or m in allowed for m in _imports(source)), (
+        _imports(source)
+    )
     assert "exec(" not in source and "eval(" not in source
     # item-sized layers only through the factories (so sharding can swap them)
     body = source.split("def make_item_output", 1)[1].split("\n\n\n", 1)[1]
@@ -117,7 +133,7 @@ def test_generated_source_is_ruff_clean(tmp_path: Path) -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff not installed")
-    for i, spec in enumerate(_all_specs()):
+    for i, spec in enumerate(_all_specs() + _execution_variants()):
         (tmp_path / f"m{i}.py").write_text(codegen.render(spec), encoding="utf-8")
     for args in (
         ["check", "--no-cache", "--isolated", "--line-length", "100"],
