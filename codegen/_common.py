@@ -88,26 +88,31 @@ def act(x: torch.Tensor) -> torch.Tensor:
 FACTORIES = '''\
 def make_item_input(num_rows: int, dim: int, devices: tuple[str, ...] = ("cpu",)) -> nn.Module:
     """Item-sized sparse input: ``m(idx, offsets, per_sample_weights=None)`` -> [bags, dim], the
-    (weighted) sum of the rows of each bag. One device for now; sharding replaces this factory."""
-    return nn.EmbeddingBag(num_rows, dim, mode="sum", device=devices[0])
+    (weighted) sum of the rows of each bag. Row-sparse gradient (``sparse=True``): a batch's
+    gradient holds only the rows of its items, and the trainer's optimiser updates only those.
+    One device for now; sharding replaces this factory."""
+    return nn.EmbeddingBag(num_rows, dim, mode="sum", sparse=True, device=devices[0])
 
 
 def make_item_output(
     dim: int, num_items: int, devices: tuple[str, ...] = ("cpu",), bias: bool = True
 ) -> nn.Module:
     """Item-sized output layer: [..., dim] -> [..., num_items] logits. One device for now;
-    sharding replaces this factory."""
-    return nn.Linear(dim, num_items, bias=bias, device=devices[0])
+    sharding replaces this factory.{out_doc}"""
+{out_body}
 '''
 
 SHARDED_FACTORIES = '''\
 def make_item_input(num_rows: int, dim: int, devices: tuple[str, ...] = ("cpu",)) -> nn.Module:
     """Item-sized sparse input: ``m(idx, offsets, per_sample_weights=None)`` -> [bags, dim], the
-    (weighted) sum of the rows of each bag. With several devices the table is built whole on the
-    CPU (the same initial numbers as one device) and split row-wise by item id across them."""
+    (weighted) sum of the rows of each bag. Row-sparse gradient (``sparse=True``): a batch's
+    gradient holds only the rows of its items, and the trainer's optimiser updates only those.
+    With several devices the table is built whole on the CPU (the same initial numbers as one
+    device) and split row-wise by item id across them (each shard's gradient row-sparse)."""
     if len(devices) <= 1:
-        return nn.EmbeddingBag(num_rows, dim, mode="sum", device=devices[0])
-    return ShardedEmbeddingBag.from_module(nn.EmbeddingBag(num_rows, dim, mode="sum"), devices)
+        return nn.EmbeddingBag(num_rows, dim, mode="sum", sparse=True, device=devices[0])
+    full = nn.EmbeddingBag(num_rows, dim, mode="sum", sparse=True)
+    return ShardedEmbeddingBag.from_module(full, devices)
 
 
 def make_item_output(
@@ -115,15 +120,43 @@ def make_item_output(
 ) -> nn.Module:
     """Item-sized output layer: [..., dim] -> [..., num_items] logits. With several devices the
     layer is built whole on the CPU and split column-wise (by item) across them; it then returns
-    ShardedLogits (per-device logit blocks)."""
+    ShardedLogits (per-device logit blocks).{out_doc}"""
+{sharded_out_body}
+'''
+
+#: make_item_output's extra docstring and body for a sampled output.
+SAMPLED_OUT_DOC = """
+    Sampled output: training reads only the rows of a batch's candidate items, so the weight's
+    gradient is row-sparse; the layer is flagged ``sparse`` (like nn.Embedding) for the
+    trainer's optimiser."""
+OUT_BODY = "    return nn.Linear(dim, num_items, bias=bias, device=devices[0])"
+SAMPLED_OUT_BODY = """\
+    layer = nn.Linear(dim, num_items, bias=bias, device=devices[0])
+    layer.sparse = True
+    return layer"""
+SHARDED_OUT_BODY = """\
     if len(devices) <= 1:
         return nn.Linear(dim, num_items, bias=bias, device=devices[0])
-    return ShardedLinear.from_module(nn.Linear(dim, num_items, bias=bias), devices)
-'''
+    return ShardedLinear.from_module(nn.Linear(dim, num_items, bias=bias), devices)"""
+SHARDED_SAMPLED_OUT_BODY = """\
+    if len(devices) <= 1:
+        layer = nn.Linear(dim, num_items, bias=bias, device=devices[0])
+        layer.sparse = True
+        return layer
+    full = nn.Linear(dim, num_items, bias=bias)
+    full.sparse = True
+    return ShardedLinear.from_module(full, devices)"""
 
 
 def factories(spec: NetworkSpec) -> str:
-    return SHARDED_FACTORIES if spec.sharded else FACTORIES
+    """The item-layer factories; with a sampled output the output layers are flagged ``sparse``
+    (their training gradient is row-sparse)."""
+    sampled = spec.output == "sampled"
+    return (SHARDED_FACTORIES if spec.sharded else FACTORIES).format(
+        out_doc=SAMPLED_OUT_DOC if sampled else "",
+        out_body=SAMPLED_OUT_BODY if sampled else OUT_BODY,
+        sharded_out_body=SHARDED_SAMPLED_OUT_BODY if sampled else SHARDED_OUT_BODY,
+    )
 
 
 SAMPLED = '''\
@@ -160,13 +193,14 @@ def sample_candidates(
 
 def item_scores(layer: nn.Module, x: torch.Tensor, cols: torch.Tensor | None) -> torch.Tensor:
     """``layer(x)``, or with candidate items `cols` only their logits x W[cols]^T + b[cols]
-    (a sharded layer gathers those rows from its shards)."""
+    (a sharded layer gathers those rows from its shards). The rows W[cols] are read with a
+    row-sparse gradient (only the candidates' rows), the bias with a dense one."""
     if cols is None:
         return layer(x)
     if getattr(layer, "is_item_sharded", False):
         weight, bias = layer.columns(cols)
     else:
-        weight = layer.weight[cols]
+        weight = F.embedding(cols, layer.weight, sparse=True)
         bias = None if layer.bias is None else layer.bias[cols]
     return F.linear(x, weight, bias)
 
@@ -188,6 +222,20 @@ def candidate_hot(
     flat = rows[keep] * len(cols) + pos[keep]
     out = out.scatter_reduce(0, flat, src[keep].to(like.dtype), reduce="amax")
     return out.view(-1, len(cols))
+'''
+
+
+#: L2 helper of networks with l2 > 0: exact or lazy (touched rows) squared norms of item layers.
+ITEM_SQ_NORM = '''\
+def item_sq_norm(layer: nn.Module, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum of squares of an item layer's weight: every row, or only the distinct `rows` (lazy
+    L2 of a row-sparse table: the rows a batch touched, read with a row-sparse gradient). A
+    sharded layer sums its shards' parts on the primary device."""
+    if getattr(layer, "is_item_sharded", False):
+        return layer.sq_norm() if rows is None else layer.row_sq_norm(rows)
+    if rows is None:
+        return layer.weight.pow(2).sum()
+    return F.embedding(torch.unique(rows), layer.weight, sparse=True).pow(2).sum()
 '''
 
 

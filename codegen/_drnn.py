@@ -6,8 +6,11 @@ at height 0, no dropout modules at dropout 0, no history/previous-state stash at
 
 from __future__ import annotations
 
+import math
+
 from codegen._common import (
     BAG_HELPERS,
+    ITEM_SQ_NORM,
     SAMPLED,
     activation,
     call,
@@ -53,6 +56,9 @@ def _constants(spec: DrnnSpec) -> str:
         rows.append(("L2", spec.l2, "L2 penalty on weight matrices, added to the loss"))
     if spec.output == "sampled":
         rows.append(("NEGATIVES", spec.negatives, "items sampled per training batch (output)"))
+    if spec.view_path:
+        scale = math.log(max(spec.n_items, 2)) / math.log(2.0)
+        rows.append(("VIEW_SCALE", scale, "initial view-path scale: log(N_ITEMS) / log(2)"))
     return constants(rows)
 
 
@@ -267,12 +273,16 @@ class FnnBranch(nn.Module):
 VIEW_PATH = '''\
 class ViewPath(nn.Module):
     """Learnt path from the prefix's viewed items to the same items' scores:
-    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix)."""
+    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix).
+    scale starts at VIEW_SCALE = log(N_ITEMS) / log(2): one view multiplies an item's odds by
+    N_ITEMS, so a viewed item starts as likely as the rest of the catalogue together (a shared
+    prior that the per-item output parameters, which fit the training period faster than one
+    shared scale grows, need not learn); gain starts at 0."""
 
     def __init__(self, devices: tuple[str, ...]) -> None:
         super().__init__()
         self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
-        self.scale = nn.Parameter(torch.ones((), device=devices[0]))
+        self.scale = nn.Parameter(torch.full((), VIEW_SCALE, device=devices[0]))
 
     def forward(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         idx = batch["viewed_idx"]
@@ -285,12 +295,16 @@ class ViewPath(nn.Module):
 VIEW_PATH_SAMPLED = '''\
 class ViewPath(nn.Module):
     """Learnt path from the prefix's viewed items to the same items' scores:
-    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix)."""
+    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix).
+    scale starts at VIEW_SCALE = log(N_ITEMS) / log(2): one view multiplies an item's odds by
+    N_ITEMS, so a viewed item starts as likely as the rest of the catalogue together (a shared
+    prior that the per-item output parameters, which fit the training period faster than one
+    shared scale grows, need not learn); gain starts at 0."""
 
     def __init__(self, devices: tuple[str, ...]) -> None:
         super().__init__()
         self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
-        self.scale = nn.Parameter(torch.ones((), device=devices[0]))
+        self.scale = nn.Parameter(torch.full((), VIEW_SCALE, device=devices[0]))
 
     def forward(
         self, logits: torch.Tensor, batch: dict[str, torch.Tensor], cols: torch.Tensor | None = None
@@ -364,8 +378,6 @@ def _net(spec: DrnnSpec) -> str:
     stash = spec.width > 1
     if stash:
         parts_init.append("        self.state_logits = torch.empty(0)")
-    if spec.sharded and spec.l2:
-        parts_init.append("        self.primary = torch.device(devices[0])  # inputs and results")
     if sampled:
         parts_init.append(
             "        # negatives of the sampled output: a generator seeded from torch's global\n"
@@ -477,27 +489,58 @@ def _net(spec: DrnnSpec) -> str:
         return (cost.sum(1) / real.sum(1).clamp(min=1.0)).mean()
 '''
     if spec.l2:
-        if spec.sharded:
-            where = "\n        Shards' squared norms are summed on the primary device."
-            body = (
-                "        norms = [p.pow(2).sum().to(self.primary) "
-                "for p in self.parameters() if p.dim() > 1]\n"
-                "        return L2 * torch.stack(norms).sum()"
+        rows = "cols" if sampled else "None"
+        lines = []
+        if sampled:
+            lines.append(
+                "        cols = logits.cols if isinstance(logits, SampledLogits) else None"
+            )
+        lines += [
+            '        pages = torch.cat([batch["pages"].reshape(-1), batch["hist_idx"]])',
+            f"        tables = [(self.stack.first.z, pages), (self.heads.top, {rows})]",
+        ]
+        if spec.height:
+            lines.append(f"        tables += [(head, {rows}) for head in self.heads.shortcuts]")
+        if spec.fnn:
+            lines.append(
+                f'        tables += [(self.fnn.bag, batch["user_idx"]), (self.fnn.out, {rows})]'
+            )
+        lines += [
+            "        norms = [item_sq_norm(layer, rows) for layer, rows in tables]",
+            "        done = {id(p) for layer, _ in tables for p in layer.parameters()}",
+            "        norms += [p.pow(2).sum() for p in self.parameters() "
+            "if p.dim() > 1 and id(p) not in done]",
+            "        return L2 * torch.stack(norms).sum()",
+        ]
+        body = "\n".join(lines)
+        tables_doc = "the page table" + (" and the FNN's purchase table" if spec.fnn else "")
+        if sampled:
+            doc = (
+                "exact on the hidden layers; lazy on the item-sized\n        tables with "
+                f"row-sparse gradients ({tables_doc};\n        the output layers in training, "
+                "over the candidate items): only the rows this batch\n        touches are "
+                "penalised, the standard lazy-regularisation approximation of the L2\n"
+                "        penalty (its gradient would make every row's update dense)."
             )
         else:
-            where = ""
-            body = (
-                "        return L2 * torch.stack([p.pow(2).sum() "
-                "for p in self.parameters() if p.dim() > 1]).sum()"
+            doc = (
+                "exact on the hidden and output layers; lazy on the\n        item-sized "
+                f"tables with row-sparse gradients ({tables_doc}):\n        only the rows "
+                "this batch touches are penalised, the standard lazy-regularisation\n"
+                "        approximation of the L2 penalty (its gradient would make every row's "
+                "update dense)."
             )
+        if spec.sharded:
+            doc += "\n        Shards' squared norms are summed on the primary device."
         reg = f'''
-    def penalty(self) -> torch.Tensor:
-        """L2 * squared norm of every weight matrix and table (biases and gains excluded).{where}"""
+{signature("penalty", loss_params, "torch.Tensor")}
+        """L2 * squared norm of every weight matrix and table (biases and gains excluded):
+        {doc}"""
 {body}
 
 {signature("loss", loss_params, "torch.Tensor")}
         """Data loss + L2 penalty."""
-        return self.data_loss(batch, logits) + self.penalty()
+        return self.data_loss(batch, logits) + self.penalty(batch, logits)
 '''
     else:
         reg = f'''
@@ -527,6 +570,7 @@ def render_drnn(spec: DrnnSpec) -> str:
         sharded_body() if spec.sharded else "",
         factories(spec),
         BAG_HELPERS,
+        ITEM_SQ_NORM if spec.l2 else "",
         SAMPLED if sampled else "",
         _cost(spec),
         _sampled_cost(spec) if sampled else "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from codegen._common import (
     BAG_HELPERS,
+    ITEM_SQ_NORM,
     SAMPLED,
     activation,
     call,
@@ -255,8 +256,6 @@ def _net(spec: PredictorSpec) -> str:
     init.append("        self.out = make_item_output(UNITS[-1], N_ITEMS, devices)")
     if spec.beta:
         init.append("        self.hidden_means: list[torch.Tensor] = []")
-    if spec.sharded and spec.l2:
-        init.append("        self.primary = torch.device(devices[0])  # inputs and results")
     sampled = spec.output == "sampled"
     if sampled:
         init.append(
@@ -359,31 +358,53 @@ def _net(spec: PredictorSpec) -> str:
 
     pen_terms = []
     pen_doc = []
+    norm_lines = []
     if spec.l2:
-        if spec.sharded:  # shards' squared norms summed on the primary device
-            pen_terms.append("L2 * torch.stack(norms).sum()")
-        else:
-            pen_terms.append(
-                "L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()"
+        pen_terms.append("L2 * torch.stack(norms).sum()")
+        out_rows = "cols" if sampled else "None"
+        if sampled:
+            doc = (
+                "lambda sum_j |W_j|^2 over weight matrices: exact on the hidden layers; "
+                "lazy on the\n"
+                "        item-sized tables with row-sparse gradients (the input table; "
+                "the output layer in\n"
+                "        training, over the candidate items): only the rows this batch "
+                "touches are\n"
+                "        penalised, the standard lazy-regularisation approximation of eq. 3's\n"
+                "        lambda sum |W|^2 (its gradient would make every row's update dense)"
             )
-        pen_doc.append(
-            "lambda sum_j |W_j|^2 over weight matrices"
-            + (" (summed on the primary device)" if spec.sharded else "")
+        else:
+            doc = (
+                "lambda sum_j |W_j|^2 over weight matrices: exact on the hidden and output "
+                "layers;\n        lazy on the item-sized input table (row-sparse gradient): "
+                "only the rows of this\n        batch's purchases are penalised, the standard "
+                "lazy-regularisation approximation\n        of eq. 3's lambda sum |W|^2 (its "
+                "gradient would make every row's update dense)"
+            )
+        if spec.sharded:
+            doc += "; shards'\n        parts summed on the primary device"
+        pen_doc.append(doc)
+        if sampled:
+            norm_lines.append(
+                "        cols = logits.cols if isinstance(logits, SampledLogits) else None"
+            )
+        norm_lines.append(
+            f'        norms = [item_sq_norm(self.input.bag, batch["x_idx"]), '
+            f"item_sq_norm(self.out, {out_rows})]"
         )
+        if deep:
+            norm_lines.append(
+                "        norms += [layer.weight.pow(2).sum() for layer in self.hidden]"
+            )
     if spec.beta:
         pen_terms.append("BETA * torch.stack([kl_sparsity(m) for m in self.hidden_means]).sum()")
         pen_doc.append("beta sum_j KL(rho, rho_hat_j) over hidden layers (latest forward)")
     if pen_terms:
         lines = "\n".join(f"        penalty = penalty + {t}" for t in pen_terms[1:])
         pen_text = " +\n        ".join(pen_doc)
-        norms_line = (
-            "        norms = [p.pow(2).sum().to(self.primary) "
-            "for p in self.parameters() if p.dim() > 1]\n"
-            if spec.sharded and spec.l2
-            else ""
-        )
+        norms_line = "".join(line + "\n" for line in norm_lines)
         reg = f'''
-    def penalty(self) -> torch.Tensor:
+{signature("penalty", loss_params, "torch.Tensor")}
         """Penalties (eq. 3/6):
         {pen_text}."""
 {norms_line}        penalty = {pen_terms[0]}
@@ -391,7 +412,7 @@ def _net(spec: PredictorSpec) -> str:
 
 {signature("loss", loss_params, "torch.Tensor")}
         """Data loss + penalties."""
-        return self.data_loss(batch, logits) + self.penalty()
+        return self.data_loss(batch, logits) + self.penalty(batch, logits)
 '''
     else:
         reg = f'''
@@ -401,6 +422,7 @@ def _net(spec: PredictorSpec) -> str:
 '''
     init_body = "\n".join(init) + "\n"
     fwd_body = "\n".join(fwd) + "\n"
+    prior = "" if spec.sharded else PRIOR
     return f'''\
 class Net(nn.Module):
     """Predictor / auto-encoder: forward(batch) -> logits; loss(batch, logits) -> scalar."""
@@ -412,7 +434,20 @@ class Net(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> {returns}:
         """{fwd_doc}"""
 {fwd_body}
-{data_loss}{reg}'''
+{prior}{data_loss}{reg}'''
+
+
+#: Net.init_item_prior (one device): the output bias set to the items' prior log-odds.
+PRIOR = '''\
+    def init_item_prior(self, log_odds: torch.Tensor) -> None:
+        """Set the output layer's bias B_L to the items' prior log-odds log(p / (1 - p)), p an
+        item's frequency among the training targets (a standard output-bias initialisation):
+        the untrained network then predicts each item's base rate instead of Sigm(0) = 1/2,
+        so training starts from popularity rather than from a loss dominated by the bias."""
+        with torch.no_grad():
+            self.out.bias.copy_(log_odds.to(self.out.bias))
+
+'''
 
 
 def render_predictor(spec: PredictorSpec) -> str:
@@ -424,6 +459,7 @@ def render_predictor(spec: PredictorSpec) -> str:
         sharded_body() if spec.sharded else "",
         factories(spec),
         BAG_HELPERS,
+        ITEM_SQ_NORM if spec.l2 else "",
         SAMPLED if sampled else "",
         TD if _uses_td(spec) else "",
         RECENT if "recent" in needed else "",

@@ -125,6 +125,9 @@ class _PinnedShards(nn.Module):
     """
 
     is_item_sharded = True
+    #: Row-sparse gradients (``nn.Embedding``'s flag): the item rows a batch reads get a sparse
+    #: gradient on each shard, so the optimiser updates only those rows.
+    sparse = False
 
     def __init__(self, n_items: int, devices: Sequence[str | torch.device]) -> None:
         super().__init__()
@@ -182,6 +185,21 @@ class _PinnedShards(nn.Module):
             total = total + dict(shard.named_parameters())[name].pow(2).sum().to(self.primary)
         return total
 
+    def row_sq_norm(self, rows: Tensor, name: str = "weight") -> Tensor:
+        """Sum of squares of the distinct rows ``rows`` (item ids on the primary device) of
+        the unsharded ``name`` parameter, on the primary device: each shard reads its own rows
+        (row-sparse gradient when the layer is ``sparse``) -- the lazy L2 of a row-sparse
+        table, the same value as :meth:`sq_norm` restricted to those rows."""
+        rows = torch.unique(rows)
+        shard_of = _route(rows, self.starts)
+        total = torch.zeros((), device=self.primary)
+        for s, shard in enumerate(self.parts):
+            param = dict(shard.named_parameters())[name]
+            local = (rows[shard_of == s] - self.starts[s]).to(param.device)
+            part = F.embedding(local, param, sparse=self.sparse)
+            total = total + part.pow(2).sum().to(self.primary)
+        return total
+
     def _gathered(self, name: str) -> Tensor:
         parts = [dict(sh.named_parameters())[name].to(self.primary) for sh in self.shards]
         return torch.cat(parts, dim=0)
@@ -205,8 +223,10 @@ class ShardedEmbeddingBag(_PinnedShards):
         *,
         mode: str = "sum",
         full: nn.EmbeddingBag | None = None,
+        sparse: bool = False,
     ) -> None:
         super().__init__(n_items, devices)
+        self.sparse = sparse
         if mode not in ("sum", "mean"):
             raise ValueError(f"ShardedEmbeddingBag supports mode sum or mean, got {mode!r}")
         if full is None:  # same construction (and RNG use) as the unsharded layer
@@ -227,7 +247,14 @@ class ShardedEmbeddingBag(_PinnedShards):
         cls, full: nn.EmbeddingBag, devices: Sequence[str | torch.device]
     ) -> "ShardedEmbeddingBag":
         """Split an existing (initialised) ``nn.EmbeddingBag``."""
-        return cls(full.num_embeddings, full.embedding_dim, devices, mode=full.mode, full=full)
+        return cls(
+            full.num_embeddings,
+            full.embedding_dim,
+            devices,
+            mode=full.mode,
+            full=full,
+            sparse=full.sparse,
+        )
 
     @property
     def weight(self) -> Tensor:
@@ -259,6 +286,7 @@ class ShardedEmbeddingBag(_PinnedShards):
                 offs.to(device),
                 mode="sum",
                 per_sample_weights=psw,
+                sparse=self.sparse,
             )
             out = out + part.to(self.primary)
         if self.mode == "mean":
@@ -441,10 +469,13 @@ class ShardedLinear(_PinnedShards):
 
     @classmethod
     def from_module(cls, full: nn.Linear, devices: Sequence[str | torch.device]) -> "ShardedLinear":
-        """Split an existing (initialised) ``nn.Linear``."""
-        return cls(
+        """Split an existing (initialised) ``nn.Linear``; its ``sparse`` flag (set on the
+        output layers of a sampled output) carries over."""
+        layer = cls(
             full.in_features, full.out_features, devices, bias=full.bias is not None, full=full
         )
+        layer.sparse = bool(getattr(full, "sparse", False))
+        return layer
 
     @property
     def out_features(self) -> int:
@@ -464,7 +495,8 @@ class ShardedLinear(_PinnedShards):
         """Rows ``cols`` (item ids, any order, on the primary device) of the unsharded weight
         ``[len(cols), in_features]`` and bias, gathered on the primary device from the shards
         holding them (differentiable): the output layer restricted to a training batch's
-        candidate items (sampled output). Only ``len(cols)`` rows cross devices."""
+        candidate items (sampled output). Only ``len(cols)`` rows cross devices; with
+        ``sparse`` the weight rows are read with a row-sparse gradient."""
         shard_of = _route(cols, self.starts)
         w0 = self.parts[0].weight
         weight = torch.zeros((cols.numel(), self.in_features), dtype=w0.dtype, device=self.primary)
@@ -472,7 +504,8 @@ class ShardedLinear(_PinnedShards):
         for s, shard in enumerate(self.parts):
             mine = shard_of == s
             local = (cols[mine] - self.starts[s]).to(shard.weight.device)
-            weight = weight.index_put((mine,), shard.weight[local].to(self.primary))
+            rows_w = F.embedding(local, shard.weight, sparse=self.sparse)
+            weight = weight.index_put((mine,), rows_w.to(self.primary))
             if shard.bias is not None:
                 bias = bias.index_put((mine,), shard.bias[local].to(self.primary))
         return weight, bias if self.has_bias else None

@@ -32,9 +32,12 @@ def evaluate_saved(
             raise AutorecError(where, "a predictor network needs purchase data", "pass --data")
         got = _batching.session_dims(dataset.split.train)
         _check_dims(where, dims, got, ("n_pages", "n_items"))
+        split = dataset.split  # the FNN branch reads the users' purchases, as in training
+        fnn = bool(genome.genes.get("fnn", False))
+        hist = _batching.histories(split.train, split.valid, split.test) if fnn else None
         srank = ModelSessionRanker(
             model,
-            lambda log, s, rows: _batching.session_batch(genome, log, s, rows),
+            lambda log, s, rows: _batching.session_batch(genome, log, s, rows, hist),
             batch_size=batch_size,
         )
         return {

@@ -58,10 +58,12 @@ def search(
                           "starting a local Ray.")] = None,
     num_cpus: Annotated[int | None, typer.Option(
         "--num-cpus", min=1, help="CPUs of the local Ray (default: all).")] = None,
-    cpus_per_trial: Annotated[float, typer.Option(
-        "--cpus-per-trial", help="CPUs (and torch threads) per trial.")] = 1.0,
+    cpus_per_trial: Annotated[float | None, typer.Option(
+        "--cpus-per-trial", help="CPUs (and torch threads) per trial (default: the planner's: "
+                                 "half a CPU for tiny networks, else 1).")] = None,
     gpus_per_trial: Annotated[float | None, typer.Option(
-        "--gpus-per-trial", help="GPUs per trial (default: 1 when the cluster has GPUs).")
+        "--gpus-per-trial", help="GPUs per trial (default: the planner's from each genome's "
+                                 "estimated memory: none, a fraction, one or k sharded).")
     ] = None,
     max_failures: Annotated[int, typer.Option(
         "--max-failures", min=0, help="Retries of a trial whose worker was lost.")] = 2,
@@ -73,6 +75,10 @@ def search(
                              "val_pcc@10, or -name to minimise (default: fitness,-n_params "
                              "for sessions; fitness,val_pcc@10,-n_params for purchases).")
     ] = None,
+    train_windows: Annotated[int, typer.Option(
+        "--train-windows", min=1,
+        help="Purchase histories: K rolling X->Y training windows (only purchases before "
+             "dyz); 1 = the paper's protocol.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
@@ -84,7 +90,7 @@ def search(
         p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
         address=address, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial, max_failures=max_failures, train_fn=train_fn,
-        objectives=objectives,
+        objectives=objectives, train_windows=train_windows,
     )
     options.validate()
     try:

@@ -23,30 +23,37 @@ def parse_devices(text: str) -> tuple[str, ...]:
     return devices
 
 
-def load_data_for(family: str, data: str | None, split: str | None, seed: int) -> Any:
+def load_data_for(
+    family: str, data: str | None, split: str | None, seed: int, train_windows: int = 1
+) -> Any:
     """The data a family trains on: sessions for ``drnn``, purchase histories for
-    ``predictor`` (``data`` None: the built-in synthetic data of that kind)."""
+    ``predictor`` (``data`` None: the built-in synthetic data of that kind) with
+    ``train_windows`` rolling training windows (purchase histories only; 1 = the paper's)."""
     from autorec.data import load_purchase_data, load_session_data
 
     if family == "drnn":
         return load_session_data(data, split, seed=seed)
-    return load_purchase_data(data, split, seed=seed)
+    return load_purchase_data(data, split, seed=seed, train_windows=train_windows)
 
 
 def data_info(data: Any, path: str | None, split: str | None) -> dict[str, Any]:
     """Where the data came from and its split, for JSON output and ``train.json``."""
     from autorec.data.types import SessionData
 
+    def iso(moment: Any) -> str:
+        # the full time where it is not midnight (the default session split is a quantile of
+        # start times), so `evaluate` / `export` reload exactly the same split
+        midnight = (moment.hour, moment.minute, moment.second, moment.microsecond) == (0,) * 4
+        return str(moment.date().isoformat() if midnight else moment.isoformat())
+
     info: dict[str, Any] = {"path": path, "source": str(getattr(data, "source", path))}
     if isinstance(data, SessionData):
         info["kind"] = "sessions"
-        info["split"] = split or (
-            f"{data.split.val_start.date().isoformat()},{data.split.test_start.date().isoformat()}"
-        )
+        info["split"] = split or f"{iso(data.split.val_start)},{iso(data.split.test_start)}"
     else:
         d = data.protocol.dates
         info["kind"] = "purchases"
-        info["split"] = split or ",".join(x.date().isoformat() for x in (d.dx, d.dxy, d.dyz, d.dz))
+        info["split"] = split or ",".join(iso(x) for x in (d.dx, d.dxy, d.dyz, d.dz))
     return info
 
 
@@ -88,8 +95,14 @@ def train(
         int, typer.Option("--epochs", help="R: most epochs of the fitness run.")
     ] = 30,
     pi: Annotated[
-        float, typer.Option("--pi", help="π: accuracy spread that counts as bounded.")
-    ] = 0.005,
+        str,
+        typer.Option(
+            "--pi",
+            help="π: accuracy spread over --window epochs that counts as bounded: 'auto' = two "
+            "binomial standard errors of the validation accuracy, max(0.002, "
+            "2*sqrt(a(1-a)/n_val)); or a fixed number.",
+        ),
+    ] = "auto",
     window: Annotated[int, typer.Option("--window", help="Epochs the spread is taken over.")] = 3,
     accuracy: Annotated[
         str | None,
@@ -101,6 +114,14 @@ def train(
         int | None, typer.Option("--threads", help="Torch threads (default: available cores).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    train_windows: Annotated[
+        int,
+        typer.Option(
+            "--train-windows",
+            help="Purchase histories: K rolling X->Y training windows (dxy, dyz shifted back by "
+            "k*(dyz-dxy), k < K; only purchases before dyz); 1 = the paper's protocol.",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     save: Annotated[
         Path | None,
@@ -122,11 +143,12 @@ def train(
     from autorec.train import TrainOptions
     from autorec.train._trainer import _device as check_device
     from autorec.train._trainer import train_genome
+    from autorec.train._types import parse_pi
 
     genome = load_genome(genome_file)
     options = TrainOptions(
         max_epochs=epochs,
-        pi=pi,
+        pi=parse_pi(pi),
         window=window,
         accuracy=accuracy,
         k=k,
@@ -143,12 +165,14 @@ def train(
             f"genome {genome_file} has decay_mode {genome.genes.get('decay_mode')!r}",
             "use a predictor genome with decay_mode: learnt, or drop --decay-plot",
         )
-    dataset = load_data_for(genome.family, data, split, seed)
+    dataset = load_data_for(genome.family, data, split, seed, train_windows)
     cpu0 = time.process_time()
     result = train_genome(genome, dataset, options)
     cpu_s = time.process_time() - cpu0
     out = result.summary()
     info = data_info(dataset, data, split)
+    if train_windows != 1:
+        info["train_windows"] = train_windows
     out["cpu_s"] = cpu_s
     out["data"] = info
     if save is not None and result.model is not None:

@@ -99,12 +99,19 @@ def gather_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     THE SHARDING HOOK: a model-parallel (sharded) network that defines
     ``gather_state_dict() -> dict[str, Tensor]`` (its item-sized layers concatenated back
     into the unsharded parameter names of ``Net``) is asked for it here; every other module
-    gives its ordinary ``state_dict()``. This is the only place export looks at shards.
+    goes through :func:`autorec.sharding.gathered_state_dict`, which gathers the shards of a
+    generated network built for several devices and is the ordinary ``state_dict()`` of an
+    unsharded one. This is the only place export looks at shards.
     """
     gather: Callable[[], Mapping[str, torch.Tensor]] | None = getattr(
         model, "gather_state_dict", None
     )
-    state = gather() if callable(gather) else model.state_dict()
+    if callable(gather):
+        state = gather()
+    else:
+        from autorec.sharding import gathered_state_dict
+
+        state = gathered_state_dict(model)
     # safetensors refuses tensors sharing storage: give each its own contiguous CPU copy.
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 

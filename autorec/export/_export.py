@@ -232,6 +232,9 @@ def export_bundle(
         raise AutorecError(str(source), "no such folder",
                            "pass a search run dir or an `autorec train --save` folder")
     info = _source_info(src)
+    from autorec.train._trainer import _device
+
+    _device(TrainOptions(devices=tuple(devices)))  # a bad --devices fails before any training
     genome = load_genome(info["genome_file"])
     data_path = data if data is not None else info["data"]
     split = split if split is not None else info["split"]
@@ -269,7 +272,11 @@ def export_bundle(
                 how = f"retrained on every session for {first.epochs} epochs"
         model, dims = result.model, dict(result.dims)
         metrics.pop("history", None)
-    model = model.cpu().eval()
+    from autorec.sharding import is_sharded
+
+    # a sharded network (--devices d0,d1,..) keeps its shards where they are (its weights are
+    # gathered into the bundle); an unsharded one is scored on the CPU
+    model = model.eval() if is_sharded(model) else model.cpu().eval()
 
     page_ids: npt.NDArray[np.str_] | None
     page_item: npt.NDArray[np.int64] | None
@@ -341,8 +348,15 @@ def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> 
     else:
         n = data.protocol.train.n_customers
         batch = _batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
+    from autorec.sharding import gather_logits, item_sharded_children
+
+    layers = item_sharded_children(model)
+    if layers:  # trained sharded (--devices cpu,cpu): batch to the first device, gather
+        primary = getattr(layers[0][1], "primary", torch.device("cpu"))
+        batch = {k: v.to(primary) for k, v in batch.items()}
     with torch.no_grad():
-        want = model(batch)
+        want = gather_logits(model(batch)).cpu()
+        batch = {k: v.cpu() for k, v in batch.items()}
     got = bundle.score(batch)
     if not torch.allclose(want, got, atol=1e-6, rtol=0):
         raise AutorecError(f"bundle {out}", "scores differ from the trained network after "

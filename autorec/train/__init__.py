@@ -5,6 +5,7 @@ genome's optimiser / rate / momentum / batch size / step decay, stops as soon as
 validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on the test
 split with the same evaluation functions the baselines use."""
 
+from autorec.train._threads import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
 from autorec.train._trainer import count_params, train_genome
 from autorec.train._types import (
     DEFAULT_MAX_EPOCHS,
@@ -15,7 +16,7 @@ from autorec.train._types import (
     TrainOptions,
     TrainResult,
 )
-from autorec.train.fitness import fitness_value, is_bounded
+from autorec.train.fitness import auto_pi, fitness_value, is_bounded
 from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
 from autorec.train.saving import SavedModel, load_saved, save_trained
 
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_EPOCHS",
     "DEFAULT_PI",
     "DEFAULT_WINDOW",
+    "SMALL_NETWORK_PARAMS",
     "EpochReport",
     "ModelCustomerRanker",
     "ModelSessionRanker",
@@ -30,10 +32,13 @@ __all__ = [
     "Status",
     "TrainOptions",
     "TrainResult",
+    "apply_thread_policy",
+    "auto_pi",
     "count_params",
     "fitness_value",
     "is_bounded",
     "load_saved",
     "save_trained",
+    "threads_for",
     "train_genome",
 ]

@@ -16,7 +16,7 @@ import torch
 from autorec.data.types import IntArray
 from autorec.train._types import EpochReport, TrainOptions
 from autorec.train.fitness import Diverged, EpochScores, FitOutcome, run_early_stopped
-from autorec.train.optim import apply_step_decay, make_optimizer
+from autorec.train.optim import apply_step_decay, make_optimizer, row_sparse_parameters
 
 __all__ = [
     "Batch",
@@ -128,6 +128,7 @@ def train_epochs(
         learning_rate=hyper.learning_rate,
         momentum=hyper.momentum,
         weight_decay=hyper.l2 if hyper.l2_as_weight_decay else 0.0,
+        sparse=row_sparse_parameters(model),
     )
     n = task.n_train
     bs = max(1, min(hyper.batch_size, n))
@@ -211,4 +212,5 @@ def fit_model(
         window=options.window,
         max_wall_s=options.max_wall_s,
         on_epoch=on_epoch,
+        n_val=getattr(task, "n_val", None),  # the adaptive π's sample count
     )

@@ -39,15 +39,16 @@ from autorec.data.types import (
     SessionSamples,
 )
 from autorec.errors import AutorecError
-from autorec.evaluation import evaluate_customers, evaluate_sessions, topk_excluding
+from autorec.evaluation import evaluate_customers, evaluate_sessions
 from autorec.train import _batching
 from autorec.train._loop import Batch, Hyper, data_loss_of, fit_model
 from autorec.train._progress import EpochProgress
 from autorec.train._scoring import hits_per_row
+from autorec.train._threads import apply_thread_policy
 from autorec.train._types import EpochReport, Status, TrainOptions, TrainResult
 from autorec.train.fitness import FitOutcome
 from autorec.train.optim import seed_everything, set_threads
-from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
+from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker, topk_of
 
 if TYPE_CHECKING:
     from autorec.genome import Genome
@@ -60,19 +61,45 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _device(options: TrainOptions) -> torch.device:
-    name = options.devices[0]
+def _check_device(name: str) -> torch.device:
+    """``torch.device(name)`` for a CPU or a visible CUDA GPU, else an :class:`AutorecError`
+    naming ``--devices``, the bad value and the fix."""
     try:
         dev = torch.device(name)
     except (RuntimeError, ValueError) as err:
         raise AutorecError(
-            "option --devices", f"unknown device {name!r} ({err})", "use cpu, cuda or cuda:N"
+            "option --devices",
+            f"unknown device {name!r} ({str(err).splitlines()[0]})",
+            "use cpu, cuda or cuda:N, comma-separated (e.g. --devices cpu,cpu)",
         ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
+    if dev.type not in ("cpu", "cuda"):
         raise AutorecError(
-            "option --devices", f"{name!r} asked for but CUDA is not available", "use cpu"
+            "option --devices",
+            f"device {name!r} is not supported",
+            "use cpu, cuda or cuda:N, comma-separated (e.g. --devices cpu,cpu)",
         )
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AutorecError(
+                "option --devices",
+                f"{name!r} asked for but CUDA is not available on this machine",
+                "use --devices cpu (or cpu,cpu to shard the item layers on the CPU)",
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise AutorecError(
+                "option --devices",
+                f"{name!r} asked for but only {count} GPU(s) are visible",
+                f"use cuda:0 to cuda:{count - 1}",
+            )
     return dev
+
+
+def _device(options: TrainOptions) -> torch.device:
+    """Check every device of ``options.devices`` (the item layers are sharded over all of
+    them when there are several) and return the first (primary) one."""
+    devices = [_check_device(str(name)) for name in options.devices]
+    return devices[0]
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -99,6 +126,11 @@ class _SessionTask:
     def n_train(self) -> int:
         return len(self.train_samples.session)
 
+    @property
+    def n_val(self) -> int:
+        """Validation samples (the adaptive π's n)."""
+        return len(self.val_samples.session)
+
     def train_batch(self, rows: IntArray) -> Batch:
         return _to(
             _batching.session_batch(
@@ -122,7 +154,7 @@ class _SessionTask:
             loss_sum += float(data_loss_of(model, batch, logits)) * len(rows)
             empty = torch.zeros(0, dtype=torch.long, device=logits.device)
             offs = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
-            top = topk_excluding(logits, empty, offs, self.k)
+            top = topk_of(logits, empty, offs, self.k)
             hits = hits_per_row(top, batch["target_idx"], batch["target_offsets"])
             hit_sum += float((hits > 0).sum())
         return loss_sum / max(n, 1), hit_sum / max(n, 1)
@@ -144,6 +176,11 @@ class _PurchaseTask:
     def n_train(self) -> int:
         return self.train.n_customers
 
+    @property
+    def n_val(self) -> int:
+        """Validation customers (the adaptive π's n)."""
+        return 0 if self.val is None else self.val.n_customers
+
     def train_batch(self, rows: IntArray) -> Batch:
         return _to(_batching.purchase_batch(self.genome, self.train, rows), self.device)
 
@@ -157,7 +194,7 @@ class _PurchaseTask:
             batch = _to(_batching.purchase_batch(self.genome, self.val, rows), self.device)
             logits = model(batch)
             loss_sum += float(data_loss_of(model, batch, logits)) * len(rows)
-            top = topk_excluding(logits, batch["x_idx"], batch["x_offsets"], self.k)
+            top = topk_of(logits, batch["x_idx"], batch["x_offsets"], self.k)
             hits = hits_per_row(top, batch["y_idx"], batch["y_offsets"])
             prec_sum += float(hits.sum()) / self.k
         return loss_sum / max(n, 1), prec_sum / max(n, 1)
@@ -170,7 +207,9 @@ def _progress(options: TrainOptions, label: str, epochs: int) -> AbstractContext
 
 
 def _build(genome: Genome, dims: Mapping[str, int], options: TrainOptions) -> torch.nn.Module:
-    return _batching.build(genome, dims, options.devices)
+    model = _batching.build(genome, dims, options.devices)
+    apply_thread_policy(count_params(model), options.resolved_threads())  # 1 if small
+    return model
 
 
 def _fit(
@@ -251,6 +290,18 @@ def _train_sessions(
     return _result(genome, out, val_metrics, test_metrics, model, box, acc_name, dims)
 
 
+def _init_item_prior(model: torch.nn.Module, examples: CustomerExamples, n_items: int) -> None:
+    """Output-bias initialisation from the training targets (generated
+    ``Net.init_item_prior``, one-device predictor networks): each item's log-odds
+    log(p / (1 - p)) with p = (customers whose targets hold it + 1/2) / (customers + 1)."""
+    init = getattr(model, "init_item_prior", None)
+    if init is None:
+        return
+    count = np.bincount(examples.target_item, minlength=n_items).astype(np.float64)
+    p = (count + 0.5) / (examples.n_customers + 1.0)
+    init(torch.from_numpy(np.log(p / (1.0 - p))).float())
+
+
 def _customer_metrics(
     genome: Genome,
     model: torch.nn.Module,
@@ -281,6 +332,7 @@ def _train_purchases(
     dims = _batching.purchase_dims(val_p, data.log)
     gen = seed_everything(options.seed)
     model = _build(genome, dims, options)
+    _init_item_prior(model, val_p.train, val_p.n_items)
     box["model"], box["n_params"] = model, count_params(model)
     task = _PurchaseTask(genome, val_p.train, val_p.test, acc_k, device, options.eval_batch_size)
     out = _fit(genome, model, task, options, gen, on_epoch, "validation run")
@@ -296,6 +348,7 @@ def _train_purchases(
         test_dims = _batching.purchase_dims(prot, data.log)
         gen = seed_everything(options.seed)
         final_model = _build(genome, test_dims, options)
+        _init_item_prior(final_model, prot.train, prot.n_items)
         retrain = _PurchaseTask(genome, prot.train, None, acc_k, device, options.eval_batch_size)
         again = _fit(
             genome,

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from autorec.errors import AutorecError
 
@@ -19,10 +19,13 @@ __all__ = [
     "DEFAULT_MAX_EPOCHS",
     "DEFAULT_PI",
     "DEFAULT_WINDOW",
+    "PI_FLOOR",
     "EpochReport",
+    "Pi",
     "Status",
     "TrainOptions",
     "TrainResult",
+    "parse_pi",
 ]
 
 Status = Literal["ok", "diverged", "unsettled", "error"]
@@ -31,10 +34,31 @@ Status = Literal["ok", "diverged", "unsettled", "error"]
 #: experiments, which never state it; 30 keeps a trial in minutes on a CPU).
 DEFAULT_MAX_EPOCHS = 30
 #: π: the accuracy counts as bounded when its spread (max - min) over the last ``window``
-#: epochs is at most π (half a percentage point by default).
-DEFAULT_PI = 0.005
+#: epochs is at most π. ``"auto"`` (default): π adapts to the validation noise, two binomial
+#: standard errors of the current accuracy (:func:`autorec.train.fitness.auto_pi`); a number
+#: is a fixed threshold.
+Pi: TypeAlias = float | Literal["auto"]
+DEFAULT_PI: Pi = "auto"
+#: The smallest adaptive π (a huge validation split still needs a spread it can reach).
+PI_FLOOR = 0.002
 #: The number of most recent epochs whose accuracy spread is compared with π.
 DEFAULT_WINDOW = 3
+
+
+def parse_pi(text: str) -> Pi:
+    """``--pi`` as given on a command line: ``auto`` or a number >= 0."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise AutorecError(
+            "option --pi", f"π must be 'auto' or a number, got {text!r}", "pass auto or e.g. 0.01"
+        ) from None
+    if not value >= 0:
+        raise AutorecError("option --pi", f"π must be >= 0, got {text!r}", "pass π >= 0")
+    return value
+
 
 _ACCURACY = re.compile(r"^(top(?P<topk>\d+)|precision@(?P<pk>\d+))$")
 
@@ -43,7 +67,8 @@ _ACCURACY = re.compile(r"^(top(?P<topk>\d+)|precision@(?P<pk>\d+))$")
 class TrainOptions:
     """How to train one genome and score its early-stopped fitness.
 
-    ``max_epochs`` (R), ``pi`` (π) and ``window``: see :mod:`autorec.train.fitness`.
+    ``max_epochs`` (R), ``pi`` (π: ``"auto"`` or a number) and ``window``: see
+    :mod:`autorec.train.fitness`.
     ``accuracy`` names the validation accuracy inside the fitness: ``"top1"`` (``"topK"``)
     for sessions, ``"precision@K"`` for purchase histories; ``None`` picks the family's
     default (``top1`` for sessions, ``precision@{k}`` for purchase histories). ``k`` is the
@@ -57,7 +82,7 @@ class TrainOptions:
     """
 
     max_epochs: int = DEFAULT_MAX_EPOCHS
-    pi: float = DEFAULT_PI
+    pi: Pi = DEFAULT_PI
     window: int = DEFAULT_WINDOW
     accuracy: str | None = None
     k: int = 10
@@ -75,7 +100,12 @@ class TrainOptions:
             raise AutorecError(
                 "option --epochs", f"R must be at least 1, got {self.max_epochs}", "pass R >= 1"
             )
-        if not self.pi >= 0:
+        if isinstance(self.pi, str):
+            if self.pi != "auto":
+                raise AutorecError(
+                    "option --pi", f"π must be a number or 'auto', got {self.pi!r}", "pass auto"
+                )
+        elif not self.pi >= 0:
             raise AutorecError("option --pi", f"π must be >= 0, got {self.pi}", "pass π >= 0")
         if self.window < 1:
             raise AutorecError(

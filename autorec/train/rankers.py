@@ -2,8 +2,11 @@
 are scored with), so a network and a baseline are measured by the same code.
 
 A ranker runs the network in eval mode on batches built by :mod:`autorec.models.batches`
-and takes the top K with :func:`autorec.evaluation.topk_excluding` (deterministic ties by
-item index). Sessions exclude nothing (a bought item is usually one viewed in the session);
+and takes the top K with :func:`topk_of`: :func:`autorec.evaluation.topk_excluding` on a
+``[B, n_items]`` tensor, :func:`autorec.sharding.sharded_topk` (per-shard top K, merged,
+same exclusions and the same ties) on the ``ShardedLogits`` of a network whose item layers
+are sharded over several devices -- both give the same items, ties going to the lower item
+index. Sessions exclude nothing (a bought item is usually one viewed in the session);
 customers exclude their input (XY) purchases (soft-split paper Sec. 3: "only new products
 are recommended").
 """
@@ -11,6 +14,7 @@ are recommended").
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,17 +22,45 @@ import torch
 from autorec.data.types import CustomerExamples, IntArray, SessionLog, SessionSamples
 from autorec.evaluation import topk_excluding
 
-__all__ = ["ModelCustomerRanker", "ModelSessionRanker"]
+__all__ = ["ModelCustomerRanker", "ModelSessionRanker", "is_sharded_logits", "topk_of"]
 
 Batch = dict[str, torch.Tensor]
 SessionBatcher = Callable[[SessionLog, SessionSamples, IntArray], Batch]
 CustomerBatcher = Callable[[CustomerExamples, IntArray], Batch]
 
 
+def is_sharded_logits(logits: object) -> bool:
+    """Whether ``logits`` are the per-device blocks of a sharded network (``ShardedLogits``
+    from ``codegen/sharded.py`` or the copy embedded in a generated file: duck typing)."""
+    return bool(getattr(logits, "is_item_sharded", False))
+
+
+def topk_of(
+    logits: Any, exclude_idx: torch.Tensor, exclude_offsets: torch.Tensor, k: int
+) -> torch.Tensor:
+    """Top ``k`` item indices per row of a network's logits, ``Long[B, k]``, excluding row
+    ``b``'s ``exclude_idx[exclude_offsets[b]:...]``: :func:`topk_excluding` on a tensor,
+    :func:`autorec.sharding.sharded_topk` on sharded logits (no gather of the catalogue)."""
+    if is_sharded_logits(logits):
+        from autorec.sharding import sharded_topk
+
+        return sharded_topk(logits, k, exclude_idx, exclude_offsets)
+    return topk_excluding(logits, exclude_idx, exclude_offsets, k)
+
+
 def _to(batch: Batch, device: torch.device) -> Batch:
     if device.type == "cpu":
         return batch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _gathered(logits: Any) -> torch.Tensor:
+    if is_sharded_logits(logits):
+        from autorec.sharding import gather_logits
+
+        return gather_logits(logits)
+    out: torch.Tensor = logits
+    return out
 
 
 class ModelSessionRanker:
@@ -48,10 +80,13 @@ class ModelSessionRanker:
         self.batch_size = batch_size
 
     def scores(self, log: SessionLog, samples: SessionSamples, rows: IntArray) -> torch.Tensor:
-        """Item logits ``[len(rows), n_items]`` of the samples ``rows``."""
-        batch = _to(self.batcher(log, samples, rows), self.device)
-        out: torch.Tensor = self.model(batch)
-        return out
+        """Item logits ``[len(rows), n_items]`` of the samples ``rows`` (gathered on the
+        first device when the network is sharded)."""
+        return _gathered(self._logits(log, samples, rows))
+
+    def _logits(self, log: SessionLog, samples: SessionSamples, rows: IntArray) -> Any:
+        """The network's output: a tensor, or ``ShardedLogits`` for a sharded network."""
+        return self.model(_to(self.batcher(log, samples, rows), self.device))
 
     def topk_sessions(self, log: SessionLog, samples: SessionSamples, k: int) -> IntArray:
         n = len(samples.session)
@@ -62,10 +97,10 @@ class ModelSessionRanker:
             with torch.no_grad():
                 for start in range(0, n, self.batch_size):
                     rows = np.arange(start, min(n, start + self.batch_size), dtype=np.int64)
-                    logits = self.scores(log, samples, rows)
+                    logits = self._logits(log, samples, rows)
                     empty = torch.zeros(0, dtype=torch.long, device=logits.device)
                     offs = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
-                    parts.append(topk_excluding(logits, empty, offs, k).cpu().numpy())
+                    parts.append(topk_of(logits, empty, offs, k).cpu().numpy())
         finally:
             self.model.train(was)
         if not parts:
@@ -100,8 +135,8 @@ class ModelCustomerRanker:
                 for start in range(0, n, self.batch_size):
                     rows = np.arange(start, min(n, start + self.batch_size), dtype=np.int64)
                     batch = _to(self.batcher(examples, rows), self.device)
-                    logits: torch.Tensor = self.model(batch)
-                    top = topk_excluding(logits, batch["x_idx"], batch["x_offsets"], k)
+                    logits = self.model(batch)
+                    top = topk_of(logits, batch["x_idx"], batch["x_offsets"], k)
                     parts.append(top.cpu().numpy())
         finally:
             self.model.train(was)

@@ -3,8 +3,12 @@
 
 A saved folder holds::
 
-    model.py             the generated network source (imports only torch): class Net
-    weights.safetensors  Net's state dict (unsharded)
+    model.py             the generated network source (imports only torch): class Net,
+                         always the unsharded source (``spec_for(genome, dims)``)
+    weights.safetensors  Net's state dict, unsharded: a network trained with its item
+                         layers sharded over several devices (``--devices cpu,cpu``) is
+                         saved through ``autorec.sharding.gathered_state_dict``, so the
+                         folder loads on one device whatever the training used
     genome.yaml          the genome (family + one key per gene)
     metrics.json         the TrainResult summary: fitness, status, epochs, val/test metrics
     train.json           format, genome key, family, dims, Net kwargs, data source and split,
@@ -63,6 +67,19 @@ def _dump(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(_clean(obj), indent=1) + "\n", encoding="utf-8")
 
 
+def _unsharded_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict in the unsharded names and shapes (a network's own
+    ``gather_state_dict()`` where it defines one, else the sharded layers gathered back by
+    :func:`autorec.sharding.gathered_state_dict`, which is ``state_dict()`` on the CPU for
+    an unsharded network)."""
+    gather = getattr(model, "gather_state_dict", None)
+    if callable(gather):
+        return dict(gather())
+    from autorec.sharding import gathered_state_dict
+
+    return gathered_state_dict(model)
+
+
 def save_trained(
     result: TrainResult,
     out_dir: str | Path,
@@ -84,8 +101,7 @@ def save_trained(
         (tmp / MODEL).write_text(
             _batching.model_source(result.genome, result.dims), encoding="utf-8"
         )
-        gather = getattr(result.model, "gather_state_dict", None)
-        state = gather() if callable(gather) else result.model.state_dict()
+        state = _unsharded_state(result.model)
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
         result.genome.to_yaml(tmp / GENOME)

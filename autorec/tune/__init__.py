@@ -22,6 +22,7 @@ from autorec.tune._searcher import (
     genome_from_config,
 )
 from autorec.tune._trainable import (
+    planned_resources_fn,
     resolve_train_fn,
     resources_for,
     run_trial,
@@ -44,6 +45,7 @@ __all__ = [
     "genome_from_config",
     "genome_from_sample",
     "load_options",
+    "planned_resources_fn",
     "resolve_train_fn",
     "resources_for",
     "resume_search",

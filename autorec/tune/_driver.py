@@ -42,6 +42,8 @@ from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
 from autorec.tune._trainable import (
     DEFAULT_TRAIN_FN,
+    data_dims,
+    planned_resources_fn,
     resolve_train_fn,
     resources_for,
     run_trial,
@@ -89,11 +91,13 @@ class SearchOptions:
     run_dir: str | None = None
     address: str | None = None
     num_cpus: int | None = None
-    cpus_per_trial: float = 1.0
+    cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
     max_failures: int = 2
     objectives: str | None = None
     train_fn: str = DEFAULT_TRAIN_FN
+    #: purchase histories: K rolling X -> Y training windows (autorec.data, 1 = the paper's)
+    train_windows: int = 1
 
     def validate(self) -> None:
         if self.population < 2:
@@ -111,7 +115,7 @@ class SearchOptions:
                                    "pass a value between 0 and 1")
         if self.epochs < 1:
             raise AutorecError("option --epochs", f"got {self.epochs}", "pass 1 or more")
-        if self.cpus_per_trial <= 0:
+        if self.cpus_per_trial is not None and self.cpus_per_trial <= 0:
             raise AutorecError("option --cpus-per-trial", f"got {self.cpus_per_trial}",
                                "pass a positive number")
         if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
@@ -198,6 +202,7 @@ def start_ray(
         "logging_level": logging.WARNING if quiet else logging.INFO,
         "log_to_driver": not quiet,
         "configure_logging": True,
+        "runtime_env": {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}},  # thread policy (issue 6)
     }
     if address:
         try:
@@ -506,13 +511,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _load_data(family: str, data: str | None, split: str | None, seed: int) -> Any:
+def _load_data(
+    family: str, data: str | None, split: str | None, seed: int, train_windows: int = 1
+) -> Any:
     """The data set for a family, loaded once in the driver."""
     from autorec.data import load_purchase_data, load_session_data
 
     if family == "drnn":
         return load_session_data(data, split, seed=seed)
-    return load_purchase_data(data, split, seed=seed)
+    return load_purchase_data(data, split, seed=seed, train_windows=train_windows)
 
 
 def objectives_for(options: SearchOptions, family: str) -> tuple[str, ...]:
@@ -557,6 +564,37 @@ def _train_options(options: SearchOptions, family: str) -> Any:
     names = {o.lstrip("-") for o in objectives_for(options, family)}
     return TrainOptions(max_epochs=options.epochs, seed=options.seed,
                         test=not names <= _CHEAP_OBJECTIVES)
+
+
+def trial_resources_fn(
+    options: SearchOptions, data: Any, cluster: Mapping[str, float]
+) -> Callable[[Mapping[str, Any]], dict[str, float]]:
+    """``config -> {"cpu": .., "gpu": ..}`` for ``tune.with_resources``.
+
+    ``--gpus-per-trial`` given (pinned): that many GPUs and ``--cpus-per-trial`` (default 1)
+    CPUs for every trial, as before the planner. Not given: the planner
+    (:func:`autorec.tune._trainable.planned_resources_fn`) on the trial's genome, the data's
+    sizes and the Ray cluster (``cluster``: ``ray.cluster_resources()``; the GPU memory is
+    the smallest local GPU's, 24 GiB when the driver sees none); ``--cpus-per-trial``, when
+    given, still fixes the CPUs. Data the driver cannot size (a test's stand-in) keeps the
+    old default: one CPU, and one GPU when the cluster has GPUs."""
+    from autorec.sharding import Cluster
+
+    cpus = options.cpus_per_trial
+    n_gpus = float(cluster.get("GPU", 0.0))
+    gpus = options.gpus_per_trial
+    dims = data_dims(data) if gpus is None else None
+    if dims is None:
+        pinned_cpus = 1.0 if cpus is None else cpus
+        pinned_gpus = (1.0 if n_gpus >= 1 else 0.0) if gpus is None else gpus
+
+        def pinned(config: Mapping[str, Any]) -> dict[str, float]:
+            return resources_for(config, cpus_per_trial=pinned_cpus,
+                                 gpus_per_trial=pinned_gpus)
+
+        return pinned
+    local = Cluster.local(cpus=max(1.0, float(cluster.get("CPU", 1.0))), gpus=int(n_gpus))
+    return planned_resources_fn(dims, local, cpus_per_trial=cpus)
 
 
 def run_search(
@@ -667,16 +705,15 @@ def _execute(
 
     dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=quiet)
     if data is None:
-        data = _load_data(family, options.data, options.split, options.seed)
+        data = _load_data(
+            family, options.data, options.split, options.seed, options.train_windows
+        )
     fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
-    gpus = options.gpus_per_trial
-    if gpus is None:
-        cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-        gpus = 1.0 if float(cluster.get("GPU", 0.0)) >= 1 else 0.0
-    cpus = options.cpus_per_trial
+    cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    wanted_fn = trial_resources_fn(options, data, cluster)
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
-        wanted = resources_for(config, cpus_per_trial=cpus, gpus_per_trial=gpus)
+        wanted = wanted_fn(config)
         return PlacementGroupFactory([{"CPU": wanted.get("cpu", 1.0),
                                        "GPU": wanted.get("gpu", 0.0)}])
 

@@ -6,6 +6,12 @@ store (``tune.with_parameters``), never reloaded per trial. Each epoch is report
 outcome (``final=True``, ``fitness``, ``status``, metrics, ``n_params``, ``epochs``). A trial
 whose training raises scores fitness 0 with status ``"error"`` and ends normally, so the
 search goes on (a *lost worker* is retried by Tune's ``FailureConfig``).
+
+Resources: unless the user pins ``--gpus-per-trial``, every trial asks Tune for what the
+planner gives its genome (:func:`planned_resources_fn`, issue 7): half a CPU for a tiny
+network, one CPU, a fraction of a GPU, one GPU, or ``k`` GPUs -- inside the trial Ray shows
+them as ``cuda:0..k-1``, which become the trainer's ``devices`` (the item layers sharded
+over them when ``k > 1``), and ``max(1, floor(cpus))`` torch threads.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import logging
 import math
 import time
 import traceback
@@ -26,6 +33,8 @@ from autorec.tune._searcher import genome_from_config
 
 __all__ = [
     "DEFAULT_TRAIN_FN",
+    "data_dims",
+    "planned_resources_fn",
     "resolve_train_fn",
     "resources_for",
     "run_trial",
@@ -35,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_TRAIN_FN = "autorec.train:train_genome"
+
+logger = logging.getLogger(__name__)
 
 TrainFn = Callable[..., Any]
 
@@ -59,12 +70,63 @@ def resolve_train_fn(spec: str) -> TrainFn:
 def resources_for(
     config: Mapping[str, Any], *, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0
 ) -> dict[str, float]:
-    """Resources one trial asks for: ``cpus_per_trial`` CPUs, and ``gpus_per_trial`` GPUs
-    when the cluster has GPUs. The hook a size-aware planner replaces (DESIGN "Ray Tune":
-    CPU only, one GPU or k GPUs from the genome's estimated memory)."""
+    """Resources one trial asks for when the user pins them (``--gpus-per-trial``):
+    ``cpus_per_trial`` CPUs, and ``gpus_per_trial`` GPUs when positive. Unpinned searches
+    use :func:`planned_resources_fn` (DESIGN "Ray Tune": CPU only, a fraction of a GPU, one
+    GPU or k GPUs from the genome's estimated memory)."""
     resources = {"cpu": float(cpus_per_trial)}
     if gpus_per_trial > 0:
         resources["gpu"] = float(gpus_per_trial)
+    return resources
+
+
+def data_dims(data: Any) -> dict[str, int] | None:
+    """Sizes the networks of a search are built for (``n_pages``, ``n_items``, ``n_users``),
+    from the data the driver loaded: session data's training split; purchase data's larger
+    catalogue of the validation and the real protocol (a trial trains on both). ``None``
+    for anything else (tests pass stand-ins)."""
+    from autorec.data.types import PurchaseData, SessionData
+    from autorec.train import _batching
+
+    if isinstance(data, SessionData):
+        return _batching.session_dims(data.split.train)
+    if isinstance(data, PurchaseData):
+        both = [_batching.purchase_dims(p, data.log) for p in (data.validation, data.protocol)]
+        return max(both, key=lambda d: d["n_items"])
+    return None
+
+
+def planned_resources_fn(
+    dims: Mapping[str, int],
+    cluster: Any,
+    *,
+    cpus_per_trial: float | None = None,
+) -> Callable[[Mapping[str, Any]], dict[str, float]]:
+    """``config -> {"cpu": .., "gpu": ..}`` from the planner (:mod:`autorec.sharding`): the
+    trial's genome is rebuilt from its flat config (:func:`genome_from_config`) and
+    :func:`autorec.sharding.make_resources_fn` (``dims``, ``cluster``) picks half a CPU for a
+    tiny network, one CPU, a fraction of a GPU, one GPU or ``k`` GPUs (the trial then shards
+    its item layers over ``cuda:0..k-1``, see :func:`_devices_and_threads`).
+    ``cpus_per_trial`` (the user's ``--cpus-per-trial``) replaces the planned CPU count. A
+    genome the planner refuses (it would not fit the cluster) gets one CPU, plus one GPU
+    when the cluster has any, and is left to fail in training (fitness 0) -- the search
+    goes on."""
+    from autorec.sharding import make_resources_fn
+
+    plan = make_resources_fn(dims, cluster)
+
+    def resources(config: Mapping[str, Any]) -> dict[str, float]:
+        try:
+            wanted = dict(plan({"genome": genome_from_config(config)}))
+        except AutorecError as err:
+            logger.warning("trial %s: %s", config.get("genome_key", "?"), err)
+            wanted = {"cpu": 1.0}
+            if getattr(cluster, "gpus", 0):
+                wanted["gpu"] = 1.0
+        if cpus_per_trial is not None:
+            wanted["cpu"] = float(cpus_per_trial)
+        return wanted
+
     return resources
 
 
@@ -91,20 +153,25 @@ def trial_dirname(config: Mapping[str, Any], trial_id: str) -> str:
     return f"{trial_name(config)}-{trial_id}"
 
 
+def threads_for(cpus: float) -> int:
+    """Torch threads of a trial given ``cpus`` CPUs: ``max(1, floor(cpus))``."""
+    return max(1, math.floor(cpus))
+
+
 def _devices_and_threads(options: Any) -> Any:
     """``options`` with devices/threads set to what Tune gave this trial."""
     try:
         ctx = tune.get_context()
         resources = ctx.get_trial_resources().required_resources
-        cpus = int(resources.get("CPU", 0))
+        cpu_share = float(resources.get("CPU", 0))
         gpu_share = float(resources.get("GPU", 0))
         gpus = max(1, int(gpu_share)) if gpu_share > 0 else 0  # a fraction still gets cuda:0
     except Exception:  # not inside Tune (direct call in tests)
         return options
     changes: dict[str, Any] = {}
-    if cpus >= 1:
-        changes["threads"] = cpus
-    if gpus >= 1:
+    if cpu_share > 0:  # half a CPU (a tiny network's plan) still runs one torch thread
+        changes["threads"] = threads_for(cpu_share)
+    if gpus >= 1:  # k GPUs (the planner's multi-GPU plan): item layers sharded over them
         changes["devices"] = tuple(f"cuda:{i}" for i in range(gpus))
     if changes and dataclasses.is_dataclass(options) and not isinstance(options, type):
         fields = {f.name for f in dataclasses.fields(options)}

@@ -1,7 +1,7 @@
 """Epochs saved by the early-stopped fitness vs full R-epoch training (issue 6, #4).
 
     PYTHONPATH=. python examples/benchmarks/bench_early_stopping.py
-        [--space drnn] [--genomes 4] [--epochs 30] [--pi 0.005] [--window 3] [--threads N]
+        [--space drnn] [--genomes 4] [--epochs 30] [--pi auto] [--window 3] [--threads N]
 
 Samples ``--genomes`` genomes from a search space (seeded) and trains each on the built-in
 synthetic data (sessions for ``drnn``, purchase histories for predictor spaces) twice with
@@ -32,6 +32,7 @@ from _bench import load_note, print_machine
 from autorec.data import load_purchase_data, load_session_data
 from autorec.genome import SearchSpace
 from autorec.train import TrainOptions, train_genome
+from autorec.train._types import parse_pi
 
 
 def main() -> None:
@@ -39,7 +40,9 @@ def main() -> None:
     ap.add_argument("--space", default="drnn")
     ap.add_argument("--genomes", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=30, help="R")
-    ap.add_argument("--pi", type=float, default=0.005)
+    ap.add_argument(
+        "--pi", type=parse_pi, default="auto", help="auto (noise-adaptive, default) or a number"
+    )
     ap.add_argument("--window", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)

@@ -47,7 +47,7 @@ from _bench import (
 from autorec.models import Dims, build_model
 from autorec.models.batches import purchase_batch
 from autorec.train._loop import Hyper, model_loss
-from autorec.train.optim import make_optimizer, set_threads
+from autorec.train.optim import make_optimizer, row_sparse_parameters, set_threads
 
 
 def peak_mm(n: int, repeats: int = 5) -> float:
@@ -98,6 +98,7 @@ def main() -> None:
         hyper.optimizer,
         learning_rate=hyper.learning_rate,
         momentum=hyper.momentum,
+        sparse=row_sparse_parameters(model),  # lazy updates of the row-sparse item tables
     )
     model.train()
     print(

@@ -37,6 +37,14 @@ random search).
   trial-epochs (``1/ratio`` x fewer); ``not reached`` (printed ``>1``, counted as +inf in the
   median) when the GA's best stays below random search's best.
 
+**Paired start.** Both arms draw from ``numpy.random.default_rng(seed)`` with the same calls
+(``integers`` / ``uniform`` per gene, in schema order), so on the predictor spaces random
+search's first ``--population`` configs are the GA's generation 0 (same genome keys; observed
+on every seed): the arms differ only in what they do with the rest of the budget (breed vs.
+keep sampling) -- common random numbers, which lowers the variance of the per-seed
+difference. (Not so on the DRNN space: a bool gene is ``random() < 0.5`` in autorec and a
+two-way ``choice`` in Tune, so the streams part there, and its height clamp differs too.)
+
 Trial-epochs do not depend on the machine's load; wall times do (printed for information).
 Results (both arms' trial sequences, the table, the command, the machine) are written to
 ``OUT/results.json``; the GA's run directories to ``OUT/seed-N/ga``, Tune's folders of the
@@ -194,13 +202,17 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
     options = _train_options(SearchOptions(space=args.space, epochs=args.epochs, seed=seed),
                              str(space.family))
     finished: list[Evaluation] = []
+    seen: set[str] = set()
 
     class BudgetStopper(tune.Stopper):
         """Records each trial's final result (driver side, in finishing order) and stops the
-        experiment once the finished trials have spent ``budget`` trial-epochs."""
+        experiment once the finished trials have spent ``budget`` trial-epochs. Tune hands
+        the stopper a function trainable's last result twice (as reported, then again with
+        ``done=True``), hence the trial ids seen."""
 
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-            if result.get("final"):
+            if result.get("final") and trial_id not in seen:
+                seen.add(trial_id)
                 finished.append(evaluation_from_result(str(result.get("genome_key", "")),
                                                        result, False))
             return False

@@ -58,13 +58,27 @@ def make_batch(
     }
 
 
-def make_optimizer(genome: Genome, params: Any) -> torch.optim.Optimizer:
+def make_optimizer(genome: Genome, model: torch.nn.Module) -> Any:
+    """The trainer's optimiser (autorec.train.optim): the genome's over the dense parameters,
+    its lazy row-sparse counterpart over the item tables (row-sparse gradients)."""
+    from autorec.train.optim import make_optimizer as make
+    from autorec.train.optim import row_sparse_parameters
+
     g = genome.genes
-    if g["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=1e-3)
-    return torch.optim.SGD(
-        params, lr=1e-3, momentum=float(g["momentum"]), nesterov=g["optimizer"] == "nesterov"
+    name = str(g["optimizer"])
+    return make(
+        model.parameters(),
+        name,
+        learning_rate=1e-3,
+        momentum=0.9 if name == "adam" else float(g["momentum"]),
+        sparse=row_sparse_parameters(model),
     )
+
+
+def dense_nbytes(t: torch.Tensor) -> int:
+    """Bytes of ``t``; a row-sparse gradient counts at its dense size (what the memory
+    planner budgets: an upper bound of its real size)."""
+    return t.numel() * t.element_size() if t.is_sparse else t.nbytes
 
 
 def measure(genome: Genome, dims: Dims, batch: int, cache: Path, mean: int = 16) -> dict[str, int]:
@@ -75,7 +89,7 @@ def measure(genome: Genome, dims: Dims, batch: int, cache: Path, mean: int = 16)
     model = build_model(genome, dims, cache_dir=cache)
     param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     b = make_batch(genome, dims, batch, torch.Generator().manual_seed(0), mean)
-    opt = make_optimizer(genome, model.parameters())
+    opt = make_optimizer(genome, model)
     seen: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -92,7 +106,7 @@ def measure(genome: Genome, dims: Dims, batch: int, cache: Path, mean: int = 16)
     return {
         "n_params": sum(p.numel() for p in model.parameters()),
         "params": sum(p.nbytes for p in model.parameters()),
-        "grads": sum(p.grad.nbytes for p in model.parameters() if p.grad is not None),
+        "grads": sum(dense_nbytes(p.grad) for p in model.parameters() if p.grad is not None),
         "optimizer": sum(
             t.nbytes
             for state in opt.state.values()

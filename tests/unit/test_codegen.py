@@ -31,6 +31,7 @@ from autorec.models import (
     user_histories,
 )
 from autorec.models.batches import history_weights
+from autorec.train.optim import make_optimizer, row_sparse_parameters
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("AUTOREC_UPDATE_GOLDEN") == "1"
@@ -295,7 +296,14 @@ def test_genomes_build_train_and_match_param_formula(name: str, tmp_path: Path) 
     assert n_params(model) == param_count(spec_for(genome, dims))
     batch = _tiny_session_batch(genome) if genome.family == "drnn" else _tiny_purchase_batch()
     n_rows = len(batch["target_offsets" if genome.family == "drnn" else "y_offsets"])
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    # the item tables' gradients are row-sparse: Adam + SparseAdam (autorec.train.optim)
+    opt = make_optimizer(
+        model.parameters(),
+        "adam",
+        learning_rate=0.02,
+        momentum=0.9,
+        sparse=row_sparse_parameters(model),
+    )
     model.train()
     losses = []
     for _ in range(8):

@@ -137,3 +137,58 @@ def test_load_purchase_data_facade(tmp_path: Path) -> None:
     f.write_text(PURCHASES)
     with pytest.raises(AutorecError, match="no train"):
         load_purchase_data(f, "2020-06-01,2020-07-01,2020-08-01,2020-09-01")
+
+
+# Rolling training windows: X = [Jan 1, Jan 21), Y = [Jan 21, Jan 31), Z = [Jan 31, Feb 10);
+# the step dyz - dxy is 10 days.
+WINDOWS_SPLIT = "2020-01-01,2020-01-21,2020-01-31,2020-02-10"
+WINDOWS_PURCHASES = """user_id,item_id,timestamp
+A,i1,2020-01-02
+A,i2,2020-01-05
+A,i3,2020-01-15
+A,i4,2020-01-25
+B,i1,2020-01-03
+B,i2,2020-01-12
+B,i2,2020-01-22
+C,i3,2020-01-04
+C,i4,2020-01-06
+C,i1,2020-02-05
+D,i5,2020-02-01
+"""
+
+
+def test_rolling_train_windows_hand_worked(tmp_path: Path) -> None:
+    f = tmp_path / "purchases.csv"
+    f.write_text(WINDOWS_PURCHASES)
+    wlog = build_purchase_log(read_events(f))
+    dates = parse_purchase_split(WINDOWS_SPLIT)
+    one = build_protocol(wlog, dates)
+    three = build_protocol(wlog, dates, train_windows=3)
+    # Catalogue = products bought in [Jan 1, Jan 31), the same for every K: i1..i4 (i5 only
+    # in Z).
+    assert wlog.items.decode(three.catalogue).tolist() == ["i1", "i2", "i3", "i4"]
+    assert three.popularity.tolist() == one.popularity.tolist() == [2, 3, 2, 2]
+    # k = 0 (the paper's window) X = [Jan 1, Jan 21) -> Y = [Jan 21, Jan 31): A (X {i1, i2,
+    # i3}, Y {i4}) and B (X {i1, i2}, Y {i2}); C has no Y. Ages to Jan 21.
+    assert wlog.users.decode(one.train.customers).tolist() == ["A", "B"]
+    # k = 1: X_1 = [Jan 1, Jan 11) -> Y_1 = [Jan 11, Jan 21): A (X {i1, i2}, Y {i3}, ages to
+    # Jan 11: 9 and 6); B has one product in X_1, C none in Y_1. k = 2 would need X_2 =
+    # [Jan 1, Jan 1): empty, skipped.
+    assert wlog.users.decode(three.train.customers).tolist() == ["A", "B", "A"]
+    assert _rows(three.train.input_ptr, three.train.input_item) == [[0, 1, 2], [0, 1], [0, 1]]
+    assert _rows(three.train.input_ptr, three.train.input_age_days) == [
+        [19.0, 16.0, 6.0], [18.0, 9.0], [9.0, 6.0]
+    ]
+    assert _rows(three.train.target_ptr, three.train.target_item) == [[3], [1], [2]]
+    assert three.train.n_customers == 3 and one.train.n_customers == 2
+    # The test examples (XY -> Z) do not depend on K: C (XY {i3, i4}, Z {i1}).
+    assert wlog.users.decode(three.test.customers).tolist() == ["C"]
+    assert _rows(three.test.input_ptr, three.test.input_item) == _rows(
+        one.test.input_ptr, one.test.input_item
+    )
+    assert _rows(three.test.target_ptr, three.test.target_item) == [[0]]
+    # K = 2 is the same as K = 3 here (the third window is empty).
+    two = build_protocol(wlog, dates, train_windows=2)
+    assert two.train.customers.tolist() == three.train.customers.tolist()
+    with pytest.raises(AutorecError, match="--train-windows"):
+        build_protocol(wlog, dates, train_windows=0)

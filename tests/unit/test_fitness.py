@@ -73,7 +73,7 @@ def test_diverged_exception_gives_zero() -> None:
     def fn(e: int) -> EpochScores:
         raise Diverged("loss inf at batch 3")
 
-    out = run_early_stopped(fn, max_epochs=5)
+    out = run_early_stopped(fn, max_epochs=5, pi=0.005)
     assert out.status == "diverged" and out.fitness == 0.0 and out.epochs == 0
 
 
@@ -83,7 +83,7 @@ def test_exception_gives_zero_with_traceback() -> None:
             raise RuntimeError("shape mismatch")
         return EpochScores(1.0, 1.0, 0.5)
 
-    out = run_early_stopped(fn, max_epochs=5, window=3)
+    out = run_early_stopped(fn, max_epochs=5, pi=0.005, window=3)
     assert out.status == "error" and out.fitness == 0.0
     assert out.error is not None and "RuntimeError: shape mismatch" in out.error
     assert "Traceback" in out.error
@@ -93,3 +93,50 @@ def test_wall_limit_is_unsettled() -> None:
     fn, calls = _scripted([0.1 * i for i in range(10)])
     out = run_early_stopped(fn, max_epochs=10, pi=0.0, window=2, max_wall_s=0.0)
     assert out.status == "unsettled" and len(calls) == 1
+
+
+# ---- adaptive π (pi="auto"): two binomial standard errors of the validation accuracy --------
+
+
+def test_auto_pi_is_two_binomial_standard_errors() -> None:
+    from autorec.train.fitness import auto_pi
+
+    assert auto_pi(0.2, 842) == pytest.approx(2 * math.sqrt(0.2 * 0.8 / 842))  # ~0.0276
+    assert auto_pi(0.5, 100) == pytest.approx(0.1)
+    assert auto_pi(0.0, 50) == pytest.approx(0.002)  # the floor
+    assert auto_pi(0.3, 10**9) == pytest.approx(0.002)
+    with pytest.raises(ValueError):
+        auto_pi(0.3, 0)
+
+
+def test_auto_pi_stops_within_sampling_noise() -> None:
+    # spread 0.02 over the last 3 epochs: inside the noise of 842 samples (π ≈ 0.028),
+    # outside it for 100 000 samples (π ≈ 0.0025)
+    accs = [0.05, 0.15, 0.19, 0.21, 0.20, 0.21, 0.20, 0.21]
+    fn, calls = _scripted(accs)
+    out = run_early_stopped(fn, max_epochs=8, pi="auto", window=3, n_val=842)
+    assert out.status == "ok" and calls == [0, 1, 2, 3, 4]
+    fn, calls = _scripted(accs)
+    out = run_early_stopped(fn, max_epochs=8, pi="auto", window=3, n_val=100_000)
+    assert out.status == "unsettled" and len(calls) == 8
+
+
+def test_auto_pi_needs_the_validation_size() -> None:
+    fn, _ = _scripted([0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="n_val"):
+        run_early_stopped(fn, max_epochs=3, pi="auto", window=2)
+
+
+def test_train_options_pi_default_and_parsing() -> None:
+    from autorec.errors import AutorecError
+    from autorec.train import DEFAULT_PI, TrainOptions
+    from autorec.train._types import parse_pi
+
+    assert DEFAULT_PI == "auto" and TrainOptions().pi == "auto"
+    assert TrainOptions(pi=0.01).pi == 0.01
+    assert parse_pi("auto") == "auto" and parse_pi("0.005") == 0.005
+    for bad in ("often", "-1"):
+        with pytest.raises(AutorecError, match="--pi"):
+            parse_pi(bad)
+    with pytest.raises(AutorecError, match="--pi"):
+        TrainOptions(pi="sometimes")  # type: ignore[arg-type]

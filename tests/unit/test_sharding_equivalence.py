@@ -63,7 +63,7 @@ def test_sharded_training_equals_unsharded(
     plain = _build(genome, ("cpu",), tmp_path)
     sharded = _build(genome, ("cpu",) * k, tmp_path)
     assert is_sharded(sharded) and not is_sharded(plain)
-    opts = [make_optimizer(genome, m.parameters()) for m in (plain, sharded)]
+    opts = [make_optimizer(genome, m) for m in (plain, sharded)]
     for step in range(4):
         batch = make_batch(genome, DIMS, 16, torch.Generator().manual_seed(step), mean=4)
         losses = []

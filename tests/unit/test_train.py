@@ -256,3 +256,94 @@ def test_train_genome_purchases(tiny_purchases) -> None:  # type: ignore[no-unty
     assert set(res.test_metrics) >= {"precision@10", "pcc@10", "n_customers"}
     # the returned model was retrained on the real protocol's catalogue
     assert res.dims["n_items"] == tiny_purchases.protocol.n_items
+
+
+# ---- row-sparse item tables: lazy optimisers (autorec.train.optim) ------------------------
+
+
+def _table_step(name: str, sparse: bool, momentum: float) -> torch.Tensor:
+    torch.manual_seed(0)
+    bag = torch.nn.EmbeddingBag(6, 3, mode="sum", sparse=sparse)
+    from autorec.train.optim import row_sparse_parameters
+
+    opt = make_optimizer(
+        bag.parameters(),
+        name,
+        learning_rate=0.1,
+        momentum=momentum,
+        sparse=row_sparse_parameters(bag),
+    )
+    for rows in ([0, 1], [1, 2], [0, 1]):
+        opt.zero_grad(set_to_none=True)
+        bag(torch.tensor(rows), torch.tensor([0])).pow(2).sum().backward()  # type: ignore[no-untyped-call]
+        opt.step()
+    return bag.weight.detach().clone()
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adam"])
+def test_row_sparse_tables_get_a_lazy_optimizer(name: str) -> None:
+    from autorec.train.optim import LazySGD, SplitOptimizer
+
+    torch.manual_seed(0)
+    bag = torch.nn.EmbeddingBag(6, 3, sparse=True)
+    lin = torch.nn.Linear(3, 2)
+    model = torch.nn.ModuleDict({"bag": bag, "lin": lin})
+    from autorec.train.optim import apply_step_decay, row_sparse_parameters
+
+    assert row_sparse_parameters(model) == [bag.weight]
+    opt = make_optimizer(
+        model.parameters(), name, learning_rate=0.1, momentum=0.5, sparse=[bag.weight]
+    )
+    assert isinstance(opt, SplitOptimizer)
+    lazy = torch.optim.SparseAdam if name == "adam" else LazySGD
+    assert isinstance(opt.sparse, lazy)
+    apply_step_decay(opt, 0.1, 1, 1, 2.0)  # the schedule reaches both halves
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05]
+    # untouched rows never move (rows 3..5 are never in a batch)
+    before = _table_step(name, sparse=True, momentum=0.5)
+    torch.manual_seed(0)
+    init = torch.nn.EmbeddingBag(6, 3, mode="sum").weight.detach()
+    torch.testing.assert_close(before[3:], init[3:])
+    assert not torch.allclose(before[:3], init[:3])
+
+
+def test_lazy_sgd_without_momentum_equals_dense_sgd() -> None:
+    torch.testing.assert_close(
+        _table_step("sgd", sparse=True, momentum=0.0),
+        _table_step("sgd", sparse=False, momentum=0.0),
+    )
+
+
+def test_thread_policy_small_networks_use_one_thread() -> None:
+    from autorec.train import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
+
+    assert threads_for(SMALL_NETWORK_PARAMS - 1, 2) == 1
+    assert threads_for(SMALL_NETWORK_PARAMS, 2) == 2
+    assert threads_for(10**9, None) >= 1
+    was = torch.get_num_threads()
+    try:
+        assert apply_thread_policy(10, 4) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(was)
+
+
+def test_init_item_prior_sets_output_bias_to_target_log_odds() -> None:
+    """The trainer's output-bias initialisation: each item's log-odds among the targets."""
+    import numpy as np
+    import torch
+
+    from autorec.data.types import CustomerExamples
+    from autorec.genome import load_genome
+    from autorec.models import Dims, build_model
+    from autorec.train._trainer import _init_item_prior
+
+    genome = load_genome("examples/genomes/ml100k_predictor.yaml")
+    model = build_model(genome, Dims(n_pages=0, n_items=4, n_users=3))
+    ex = CustomerExamples(
+        customers=np.array([0, 1, 2]), input_ptr=np.array([0, 1, 2, 3]),
+        input_item=np.array([0, 1, 2]), input_age_days=np.zeros(3, dtype=np.float32),
+        target_ptr=np.array([0, 2, 3, 4]), target_item=np.array([0, 1, 0, 3]),
+    )
+    _init_item_prior(model, ex, 4)
+    p = (np.array([2, 1, 0, 1]) + 0.5) / 4.0  # (count + 1/2) / (customers + 1)
+    assert torch.allclose(model.out.bias, torch.tensor(np.log(p / (1 - p)), dtype=torch.float32))

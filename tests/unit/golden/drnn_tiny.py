@@ -41,8 +41,10 @@ def act(x: torch.Tensor) -> torch.Tensor:
 
 def make_item_input(num_rows: int, dim: int, devices: tuple[str, ...] = ("cpu",)) -> nn.Module:
     """Item-sized sparse input: ``m(idx, offsets, per_sample_weights=None)`` -> [bags, dim], the
-    (weighted) sum of the rows of each bag. One device for now; sharding replaces this factory."""
-    return nn.EmbeddingBag(num_rows, dim, mode="sum", device=devices[0])
+    (weighted) sum of the rows of each bag. Row-sparse gradient (``sparse=True``): a batch's
+    gradient holds only the rows of its items, and the trainer's optimiser updates only those.
+    One device for now; sharding replaces this factory."""
+    return nn.EmbeddingBag(num_rows, dim, mode="sum", sparse=True, device=devices[0])
 
 
 def make_item_output(

@@ -53,8 +53,10 @@ def act(x: torch.Tensor) -> torch.Tensor:
 
 def make_item_input(num_rows: int, dim: int, devices: tuple[str, ...] = ("cpu",)) -> nn.Module:
     """Item-sized sparse input: ``m(idx, offsets, per_sample_weights=None)`` -> [bags, dim], the
-    (weighted) sum of the rows of each bag. One device for now; sharding replaces this factory."""
-    return nn.EmbeddingBag(num_rows, dim, mode="sum", device=devices[0])
+    (weighted) sum of the rows of each bag. Row-sparse gradient (``sparse=True``): a batch's
+    gradient holds only the rows of its items, and the trainer's optimiser updates only those.
+    One device for now; sharding replaces this factory."""
+    return nn.EmbeddingBag(num_rows, dim, mode="sum", sparse=True, device=devices[0])
 
 
 def make_item_output(
@@ -76,6 +78,17 @@ def multi_hot(idx: torch.Tensor, offsets: torch.Tensor, like: torch.Tensor) -> t
     out = torch.zeros(len(offsets), N_ITEMS, dtype=like.dtype, device=like.device)
     ones = torch.ones(len(idx), dtype=like.dtype, device=like.device)
     return out.index_put_((bag_rows(offsets, len(idx)), idx), ones)
+
+
+def item_sq_norm(layer: nn.Module, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum of squares of an item layer's weight: every row, or only the distinct `rows` (lazy
+    L2 of a row-sparse table: the rows a batch touched, read with a row-sparse gradient). A
+    sharded layer sums its shards' parts on the primary device."""
+    if getattr(layer, "is_item_sharded", False):
+        return layer.sq_norm() if rows is None else layer.row_sq_norm(rows)
+    if rows is None:
+        return layer.weight.pow(2).sum()
+    return F.embedding(torch.unique(rows), layer.weight, sparse=True).pow(2).sum()
 
 
 def td(age: torch.Tensor, days: float) -> torch.Tensor:
@@ -167,6 +180,14 @@ class Net(nn.Module):
         self.hidden_means = means
         return self.out(self.drop(h))
 
+    def init_item_prior(self, log_odds: torch.Tensor) -> None:
+        """Set the output layer's bias B_L to the items' prior log-odds log(p / (1 - p)), p an
+        item's frequency among the training targets (a standard output-bias initialisation):
+        the untrained network then predicts each item's base rate instead of Sigm(0) = 1/2,
+        so training starts from popularity rather than from a loss dominated by the bias."""
+        with torch.no_grad():
+            self.out.bias.copy_(log_odds.to(self.out.bias))
+
     def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """Soft-split cost (eq. 7-9): auto term (X positives weighted WA1 * Td(age, TO),
         products outside XY weighted WA0) + predict term (Y weighted WP1, products
@@ -178,14 +199,19 @@ class Net(nn.Module):
         neg = WA0 * (1 - torch.maximum(x, y))
         return -(pos * F.logsigmoid(logits) + neg * F.logsigmoid(-logits)).sum(-1).mean()
 
-    def penalty(self) -> torch.Tensor:
+    def penalty(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """Penalties (eq. 3/6):
-        lambda sum_j |W_j|^2 over weight matrices +
+        lambda sum_j |W_j|^2 over weight matrices: exact on the hidden and output layers;
+        lazy on the item-sized input table (row-sparse gradient): only the rows of this
+        batch's purchases are penalised, the standard lazy-regularisation approximation
+        of eq. 3's lambda sum |W|^2 (its gradient would make every row's update dense) +
         beta sum_j KL(rho, rho_hat_j) over hidden layers (latest forward)."""
-        penalty = L2 * torch.stack([p.pow(2).sum() for p in self.parameters() if p.dim() > 1]).sum()
+        norms = [item_sq_norm(self.input.bag, batch["x_idx"]), item_sq_norm(self.out, None)]
+        norms += [layer.weight.pow(2).sum() for layer in self.hidden]
+        penalty = L2 * torch.stack(norms).sum()
         penalty = penalty + BETA * torch.stack([kl_sparsity(m) for m in self.hidden_means]).sum()
         return penalty
 
     def loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """Data loss + penalties."""
-        return self.data_loss(batch, logits) + self.penalty()
+        return self.data_loss(batch, logits) + self.penalty(batch, logits)
