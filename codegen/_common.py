@@ -173,13 +173,15 @@ class SampledLogits:
 def sample_candidates(
     positives: list[torch.Tensor], generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Candidate items of a training batch (sampled output), shared by its rows: the positives P
-    of every row plus NEGATIVES items drawn uniformly with replacement from the catalogue with
+    """Candidate items of a training batch (sampled output), shared by its rows: the exact set P
+    (every row's positives, and items the network scores far above the rest such as a session's
+    viewed items) plus NEGATIVES items drawn uniformly with replacement from the catalogue with
     `generator` (a proposal Q = 1 / N_ITEMS). Returns the sorted distinct items and the weight of
     each in the loss's sums over items: 1 for P (its terms are exact), and for an item j outside P
     drawn c_j times c_j / (NEGATIVES * Q) = c_j * N_ITEMS / NEGATIVES -- importance weights whose
     log is the logQ correction log(c_j) - log(NEGATIVES * Q). E[sum_j c_j f(j) / (NEGATIVES Q)]
-    = sum_j f(j), so every sum over items outside P is estimated without bias."""
+    = sum_j f(j), so every sum over items outside P is estimated without bias (draws that land in
+    P are dropped)."""
     pos = torch.cat(positives)
     drawn = torch.randint(0, N_ITEMS, (NEGATIVES,), generator=generator).to(pos.device)
     cols, inverse = torch.unique(torch.cat([pos, drawn]), return_inverse=True)

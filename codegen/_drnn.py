@@ -388,13 +388,23 @@ def _net(spec: DrnnSpec) -> str:
     init = "\n".join(parts_init) + "\n"
 
     cols = ", cols" if sampled else ""
+    # The view path lifts the viewed items far above the rest: scored exactly (weight 1), they
+    # no longer dominate the sampled estimate of the softmax normaliser through rare draws.
+    exact = 'batch["target_idx"]' + (', batch["viewed_idx"]' if spec.view_path else "")
     fwd = []
     if sampled:
         fwd += [
             "        cols, weight = None, None",
             "        if self.training:  # sampled output: the batch's candidate items only",
-            '            cols, weight = sample_candidates([batch["target_idx"]], self.sampler)',
         ]
+        if spec.view_path:  # the call no longer fits one line (ruff format's layout)
+            fwd += [
+                "            cols, weight = sample_candidates(",
+                f"                [{exact}], self.sampler",
+                "            )",
+            ]
+        else:
+            fwd.append(f"            cols, weight = sample_candidates([{exact}], self.sampler)")
     fwd.append(f"        logits = self.heads(self.stack(batch){cols})")
     if spec.fnn:
         fwd.append(

@@ -42,8 +42,31 @@ def _uses_td(spec: PredictorSpec) -> bool:
     return spec.decay_mode == "parametric" or "recent" in _terms(spec)[2]
 
 
+def _softmax_terms(spec: PredictorSpec) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Terms of the multinomial likelihood (``loss: softmax``; Mult-DAE, Liang et al. 2018,
+    "Variational Autoencoders for Collaborative Filtering", eq. 2): the target distributions
+    (each normalised per customer by ``share``); no negative terms. Predictor mode: Y alone.
+    Soft / equal: the auto term (Td(age, TO)-weighted X in soft mode, X in equal mode) times
+    WA1 plus the predict term (Y) times WP1 -- our reading of eq. 7-9 with a softmax output."""
+    if spec.split_mode == "predictor":
+        return ["share(y)"], [], ["y"], []
+    auto = "recent" if spec.split_mode == "soft" else "x"
+    pos, needed, used = [], set(), []
+    if spec.wa1:
+        pos.append(f"WA1 * share({auto})")
+        needed.add(auto)
+        used.append("WA1")
+    if spec.wp1:
+        pos.append("WP1 * share(y)")
+        needed.add("y")
+        used.append("WP1")
+    return pos, [], [n for n in ("y", "x", "recent") if n in needed], used
+
+
 def _terms(spec: PredictorSpec) -> tuple[list[str], list[str], list[str], list[str]]:
     """(positive terms, negative terms, dense targets needed, weight constants used)."""
+    if spec.loss == "softmax":
+        return _softmax_terms(spec)
     if spec.split_mode == "predictor":
         pos = ["W1 * y"] if spec.w1 else []
         neg = ["W0 * (1 - y)"] if spec.w0 else []
@@ -77,6 +100,10 @@ def _constants(spec: PredictorSpec) -> str:
     ]
     if spec.noise:
         rows.append(("NOISE", spec.noise, "std of the Gaussian noise xi on input weights"))
+    if spec.input_dropout:
+        rows.append(
+            ("INPUT_DROPOUT", spec.input_dropout, "probability of dropping an input purchase")
+        )
     if spec.dropout:
         rows.append(("DROPOUT", spec.dropout, "dropout on hidden activations"))
     if spec.decay_mode == "parametric":
@@ -159,6 +186,14 @@ class SparseInput(nn.Module):
         return self.bag(idx, offsets, per_sample_weights=weight) + self.bias
 '''
 
+SHARE = '''\
+def share(target: torch.Tensor) -> torch.Tensor:
+    """Each row of `target` divided by its sum: a distribution over the items (rows summing to
+    0 stay 0), the normalised target of the multinomial likelihood."""
+    total = target.sum(-1, keepdim=True)
+    return target / torch.where(total > 0, total, torch.ones_like(total))
+'''
+
 KL = '''\
 def kl_sparsity(mean: torch.Tensor) -> torch.Tensor:
     """sum_j KL(RHO, rho_hat_j) over a layer's units; rho_hat_j (mean activation over the
@@ -181,11 +216,29 @@ def _input_weight(spec: PredictorSpec) -> str:
         "learnt": "the learnt bin weight of its age (eq. 4)",
     }[spec.decay_mode]
     noise = ""
+    if spec.input_norm:
+        what += (
+            ",\n        divided by the L2 norm of the customer's weights (Mult-DAE's normalised"
+            "\n        input, Liang et al. 2018: a long history does not saturate layer 1)"
+        )
+        noise += (
+            '        rows = bag_rows(batch["x_offsets"], len(weight))\n'
+            '        norm = torch.zeros(len(batch["x_offsets"]), dtype=weight.dtype, '
+            "device=weight.device)\n"
+            "        norm = norm.index_add(0, rows, weight * weight).sqrt()\n"
+            "        weight = weight / norm.clamp(min=1e-12)[rows]\n"
+        )
+    if spec.input_dropout:
+        what += (
+            ",\n        each dropped with probability INPUT_DROPOUT in training (survivors scaled"
+            "\n        1 / (1 - INPUT_DROPOUT): the denoising input corruption of Mult-DAE)"
+        )
+        noise += "        weight = F.dropout(weight, INPUT_DROPOUT, self.training)\n"
     if spec.noise:
         what += (
             ",\n        plus Gaussian noise xi (std NOISE) in training only, on the bought entries"
         )
-        noise = (
+        noise += (
             "        if self.training:\n"
             "            weight = weight + NOISE * torch.randn_like(weight)\n"
         )
@@ -222,6 +275,19 @@ def _cost_lines(spec: PredictorSpec, *, sampled: bool) -> list[str]:
         decay = 'td(batch["x_age"], TO)'
         prefix, _, args = hot("x", decay).partition("(")
         lines.append(call(f"recent = {prefix}", args[:-1], "        "))
+    if spec.loss == "softmax":
+        if not pos:
+            lines.append(f"        return {z}.sum() * 0.0  # every cost weight is 0")
+            return lines
+        lines.append(f"        target = {' + '.join(pos)}")
+        if sampled:
+            lines.append(
+                "        log_z = torch.logsumexp(z + logits.weight.log(), -1, keepdim=True)"
+            )
+            lines.append("        return -(target * (z - log_z)).sum(-1).mean()")
+        else:
+            lines.append("        return -(target * F.log_softmax(logits, -1)).sum(-1).mean()")
+        return lines
     cost_parts = []
     if pos:
         lines.append(f"        pos = {' + '.join(pos)}")
@@ -317,6 +383,17 @@ def _net(spec: PredictorSpec) -> str:
         "        products outside XY weighted WA0) + predict term (Y weighted WP1, products\n"
         "        outside Y weighted WP0); summed over products, averaged over the batch.",
     }[spec.split_mode]
+    if spec.loss == "softmax":
+        loss_doc = {
+            "predictor": "Multinomial likelihood (Mult-DAE, Liang et al. 2018, eq. 2) against Y:\n"
+            "        -sum_p share(y)_p log softmax(logits)_p, averaged over the batch.",
+            "equal": "Equally weighted cost with a multinomial likelihood (eq. 7-9 read with a\n"
+            "        softmax output): -sum_p (WA1 share(x) + WP1 share(y))_p log softmax_p,\n"
+            "        averaged over the batch (no negative terms).",
+            "soft": "Soft-split cost with a multinomial likelihood (eq. 7-9 read with a softmax\n"
+            "        output): -sum_p (WA1 share(x Td(age, TO)) + WP1 share(y))_p log softmax_p,\n"
+            "        averaged over the batch (no negative terms).",
+        }[spec.split_mode]
     dispatch = []
     if sampled:
         loss_doc += (
@@ -330,6 +407,8 @@ def _net(spec: PredictorSpec) -> str:
         loss_doc += "\n        ShardedLogits go to the shard-aware loss (same value)."
         _, _, _, used = _terms(spec)
         kwargs = ["batch", "logits", f'split_mode="{spec.split_mode}"']
+        if spec.loss == "softmax":
+            kwargs.append('loss="softmax"')
         kwargs += [f"{name.lower()}={name}" for name in used]
         if "recent" in needed:
             kwargs.append("to=TO")
@@ -350,10 +429,19 @@ def _net(spec: PredictorSpec) -> str:
                 "torch.Tensor",
             )
             + "\n"
-            '        """The cost over the candidate items of a training batch (sampled output): '
-            "the\n        positives' terms exact, each sampled item's negative term times its "
-            "weight, an\n        unbiased estimate of the sum over every item outside the "
-            'positives."""\n' + "\n".join(_cost_lines(spec, sampled=True)) + "\n"
+            + (
+                '        """The cost over the candidate items of a training batch (sampled '
+                "output): the\n        positives' terms exact, each sampled item's negative term "
+                "times its weight, an\n        unbiased estimate of the sum over every item "
+                'outside the positives."""\n'
+                if spec.loss == "bce"
+                else '        """Sampled softmax over the candidate items of a training batch: '
+                "the log-partition\n        is estimated by logsumexp of z + log weight (the "
+                "logQ correction; exact for the\n        positives, which are all "
+                'candidates)."""\n'
+            )
+            + "\n".join(_cost_lines(spec, sampled=True))
+            + "\n"
         )
 
     pen_terms = []
@@ -422,7 +510,7 @@ def _net(spec: PredictorSpec) -> str:
 '''
     init_body = "\n".join(init) + "\n"
     fwd_body = "\n".join(fwd) + "\n"
-    prior = "" if spec.sharded else PRIOR
+    prior = PRIOR_SHARDED if spec.sharded else PRIOR
     return f'''\
 class Net(nn.Module):
     """Predictor / auto-encoder: forward(batch) -> logits; loss(batch, logits) -> scalar."""
@@ -450,6 +538,12 @@ PRIOR = '''\
 '''
 
 
+#: Net.init_item_prior (sharded): every shard of the output layer takes its slice of the bias.
+PRIOR_SHARDED = PRIOR.replace(
+    "self.out.bias.copy_(log_odds.to(self.out.bias))", "self.out.copy_bias_(log_odds)"
+)
+
+
 def render_predictor(spec: PredictorSpec) -> str:
     _, _, needed, _ = _terms(spec)
     sampled = spec.output == "sampled"
@@ -463,6 +557,7 @@ def render_predictor(spec: PredictorSpec) -> str:
         SAMPLED if sampled else "",
         TD if _uses_td(spec) else "",
         RECENT if "recent" in needed else "",
+        SHARE if spec.loss == "softmax" else "",
         KL if spec.beta else "",
         LEARNT_DECAY if spec.decay_mode == "learnt" else "",
         SPARSE_INPUT,

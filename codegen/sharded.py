@@ -510,6 +510,13 @@ class ShardedLinear(_PinnedShards):
                 bias = bias.index_put((mine,), shard.bias[local].to(self.primary))
         return weight, bias if self.has_bias else None
 
+    @torch.no_grad()
+    def copy_bias_(self, values: Tensor) -> None:
+        """Copy an unsharded ``[n_items]`` bias into the shards (each takes its slice)."""
+        for s, shard in enumerate(self.parts):
+            if shard.bias is not None:
+                shard.bias.copy_(values[self.starts[s] : self.starts[s + 1]].to(shard.bias))
+
     def forward(self, x: Tensor) -> ShardedLogits:
         blocks = []
         for shard, device in zip(self.parts, self.devices, strict=True):
@@ -915,20 +922,31 @@ def predictor_sharded_data_loss(
     wp1: float = 0.0,
     wp0: float = 0.0,
     to: float = 1.0,
+    loss: str = "bce",
 ) -> Tensor:
     """The generated predictor's cost on sharded logits, summed over products and averaged
     over the batch: eq. 3 (``split_mode="predictor"``: ``w1`` on Y, ``w0`` outside Y) or
     eq. 7-9 (``"equal"``/``"soft"``: auto term ``wa1`` on X -- weighted ``Td(age, to)`` (eq. 5)
     in soft mode, the most recent purchase of a repeated product counting -- and ``wa0``
-    outside XY; predict term ``wp1`` on Y and ``wp0`` outside Y)."""
+    outside XY; predict term ``wp1`` on Y and ``wp0`` outside Y).
+    ``loss="softmax"``: the multinomial likelihood (Mult-DAE) -- softmax cross-entropy against
+    Y normalised per row (predictor), or ``wa1`` times that against the (Td-weighted) X plus
+    ``wp1`` times that against Y (soft/equal); the negative weights are unused."""
     x, x_off = batch["x_idx"], batch["x_offsets"]
     y, y_off = batch["y_idx"], batch["y_offsets"]
-    if split_mode == "predictor":
-        return sharded_bce(logits, [(y, y_off, None, w1)], [(y, y_off, w0)])
     value = None
     if split_mode == "soft":
         age = batch["x_age"]
         value = torch.where(age >= 0, 1.0 / (1.0 + age.clamp(min=0.0) / to), torch.zeros_like(age))
+    if loss == "softmax":
+        if split_mode == "predictor":
+            return sharded_softmax_ce(logits, y, y_off)
+        total = wp1 * sharded_softmax_ce(logits, y, y_off)
+        if wa1:
+            total = total + wa1 * sharded_softmax_ce(logits, x, x_off, value)
+        return total
+    if split_mode == "predictor":
+        return sharded_bce(logits, [(y, y_off, None, w1)], [(y, y_off, w0)])
     xy, xy_off = union_bags([(x, x_off), (y, y_off)], x_off.numel())
     return sharded_bce(
         logits,

@@ -20,6 +20,7 @@ __all__ = [
     "DECAY_MODES",
     "DRNN_LOSSES",
     "OUTPUTS",
+    "PREDICTOR_LOSSES",
     "SPLIT_MODES",
     "DrnnSpec",
     "NetworkSpec",
@@ -35,12 +36,18 @@ DRNN_LOSSES = ("softmax", "bce")
 DECAY_MODES = ("none", "parametric", "learnt")
 #: Predictor cost: predictor (eq. 3), equally weighted or soft split (eq. 7-9).
 SPLIT_MODES = ("predictor", "equal", "soft")
+#: Predictor likelihood: per-item weighted BCE (eq. 3 / 7-9) or a multinomial one (softmax over
+#: the products against the per-customer normalised targets; Mult-DAE, Liang et al. 2018).
+PREDICTOR_LOSSES = ("bce", "softmax")
 #: Output side in training: every item's logit, or the batch's positives plus sampled items.
 OUTPUTS = ("full", "sampled")
 #: Fields every spec ends with (how the network is trained and placed, not its structure);
 #: the generated header lists them only when they differ from these defaults, so a full,
 #: unsharded network's source does not mention them.
 EXECUTION_DEFAULTS: dict[str, object] = {"output": "full", "negatives": None, "sharded": False}
+#: Later predictor fields, listed in the header only when they differ from these defaults (the
+#: defaults are the behaviour before the fields existed, so earlier sources are unchanged).
+OPTIONAL_DEFAULTS: dict[str, object] = {"loss": "bce", "input_dropout": 0.0, "input_norm": False}
 
 
 class SpecError(ValueError):
@@ -119,11 +126,8 @@ class NetworkSpec:
         the execution fields (``output``, ``negatives``, ``sharded``) only where they differ
         from their defaults."""
         pairs = [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
-        return [
-            (name, value)
-            for name, value in pairs
-            if name not in EXECUTION_DEFAULTS or value != EXECUTION_DEFAULTS[name]
-        ]
+        omit = {**EXECUTION_DEFAULTS, **(OPTIONAL_DEFAULTS if self.family == "predictor" else {})}
+        return [(name, value) for name, value in pairs if name not in omit or value != omit[name]]
 
     def _check_execution(self) -> None:
         """``output`` full (``negatives`` None) or sampled (``negatives`` >= 1 items drawn per
@@ -203,6 +207,10 @@ class PredictorSpec(NetworkSpec):
     ``Td(age, ti)`` (eq. 5) or a learnt weight per age bin (eq. 4). ``split_mode``:
     ``predictor`` (eq. 3 with ``w1``/``w0``), ``equal`` (eq. 7-9 with ``Td(., to) = 1``) or
     ``soft`` (eq. 7-9). Weights of the other modes are kept but unused by the renderer.
+    ``loss``: ``bce`` (eq. 3 / 7-9) or ``softmax`` (multinomial likelihood, Mult-DAE; the
+    negative weights are unused). ``input_dropout``: probability of dropping each input
+    purchase in training (denoising auto-encoder input corruption, Mult-DAE). ``input_norm``:
+    divide each customer's input weights by their L2 norm (Mult-DAE's normalised input).
     """
 
     family: ClassVar[str] = "predictor"
@@ -228,10 +236,20 @@ class PredictorSpec(NetworkSpec):
     output: str = "full"
     negatives: int | None = None
     sharded: bool = False
+    loss: str = "bce"
+    input_dropout: float = 0.0
+    input_norm: bool = False
 
     def __post_init__(self) -> None:
         _units("units", self.units)
         _choice("activation", self.activation, ACTIVATIONS)
+        _choice("loss", self.loss, PREDICTOR_LOSSES)
+        _bool("input_norm", self.input_norm)
+        object.__setattr__(
+            self,
+            "input_dropout",
+            _float("input_dropout", self.input_dropout, high=1.0, high_open=True),
+        )
         _choice("decay_mode", self.decay_mode, DECAY_MODES)
         _choice("split_mode", self.split_mode, SPLIT_MODES)
         set_ = object.__setattr__

@@ -79,6 +79,10 @@ def search(
         "--train-windows", min=1,
         help="Purchase histories: K rolling X->Y training windows (only purchases before "
              "dyz); 1 = the paper's protocol.")] = 1,
+    autoencoder: Annotated[bool, typer.Option(
+        "--autoencoder",
+        help="Purchase histories: add one XY->XY auto-encoder training example per customer "
+             "(every customer's history in [dx, dyz); never Z).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
@@ -90,7 +94,7 @@ def search(
         p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
         address=address, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial, max_failures=max_failures, train_fn=train_fn,
-        objectives=objectives, train_windows=train_windows,
+        objectives=objectives, train_windows=train_windows, autoencoder=autoencoder,
     )
     options.validate()
     try:

@@ -24,16 +24,24 @@ def parse_devices(text: str) -> tuple[str, ...]:
 
 
 def load_data_for(
-    family: str, data: str | None, split: str | None, seed: int, train_windows: int = 1
+    family: str,
+    data: str | None,
+    split: str | None,
+    seed: int,
+    train_windows: int = 1,
+    autoencoder: bool = False,
 ) -> Any:
     """The data a family trains on: sessions for ``drnn``, purchase histories for
     ``predictor`` (``data`` None: the built-in synthetic data of that kind) with
-    ``train_windows`` rolling training windows (purchase histories only; 1 = the paper's)."""
+    ``train_windows`` rolling training windows (purchase histories only; 1 = the paper's) and,
+    with ``autoencoder``, one XY -> XY auto-encoder training example per customer."""
     from autorec.data import load_purchase_data, load_session_data
 
     if family == "drnn":
         return load_session_data(data, split, seed=seed)
-    return load_purchase_data(data, split, seed=seed, train_windows=train_windows)
+    return load_purchase_data(
+        data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
+    )
 
 
 def data_info(data: Any, path: str | None, split: str | None) -> dict[str, Any]:
@@ -122,6 +130,14 @@ def train(
             "k*(dyz-dxy), k < K; only purchases before dyz); 1 = the paper's protocol.",
         ),
     ] = 1,
+    autoencoder: Annotated[
+        bool,
+        typer.Option(
+            "--autoencoder",
+            help="Purchase histories: add one XY->XY auto-encoder training example per customer "
+            "(every customer's history in [dx, dyz), as the baselines see it; never Z).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     save: Annotated[
         Path | None,
@@ -165,7 +181,7 @@ def train(
             f"genome {genome_file} has decay_mode {genome.genes.get('decay_mode')!r}",
             "use a predictor genome with decay_mode: learnt, or drop --decay-plot",
         )
-    dataset = load_data_for(genome.family, data, split, seed, train_windows)
+    dataset = load_data_for(genome.family, data, split, seed, train_windows, autoencoder)
     cpu0 = time.process_time()
     result = train_genome(genome, dataset, options)
     cpu_s = time.process_time() - cpu0
@@ -173,6 +189,8 @@ def train(
     info = data_info(dataset, data, split)
     if train_windows != 1:
         info["train_windows"] = train_windows
+    if autoencoder:
+        info["autoencoder"] = True
     out["cpu_s"] = cpu_s
     out["data"] = info
     if save is not None and result.model is not None:

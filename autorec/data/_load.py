@@ -194,6 +194,7 @@ def load_purchase_data(
     seed: int = 0,
     min_rating: float = DEFAULT_MIN_RATING,
     train_windows: int = 1,
+    autoencoder: bool = False,
 ) -> PurchaseData:
     """The purchase-history protocol on ``path`` (``None`` = synthetic purchase histories).
 
@@ -202,20 +203,22 @@ def load_purchase_data(
     ``PurchaseData.validation`` is the same protocol with the dates one month earlier.
     ``train_windows`` = K adds K − 1 rolling X_k → Y_k training windows to both protocols
     (:mod:`autorec.data._purchases`, step 6; uses only purchases before each protocol's dyz,
-    as the baselines do); 1 = the paper's protocol.
+    as the baselines do); 1 = the paper's protocol. ``autoencoder`` adds one XY → XY
+    auto-encoder training example per customer to both protocols (step 7; off by default).
     """
     key = ("purchase_data", *_path_key(path), split, top_p, min_purchases, max_purchases,
-           float(min_rating), seed, train_windows)
+           float(min_rating), seed, train_windows, autoencoder)
 
     def make() -> PurchaseData:
         log = load_purchase_log(path, min_rating=min_rating, seed=seed)
         dates = default_purchase_split(log) if split is None else parse_purchase_split(split)
         protocol = build_protocol(log, dates, top_p=top_p, min_purchases=min_purchases,
-                                  max_purchases=max_purchases, train_windows=train_windows)
+                                  max_purchases=max_purchases, train_windows=train_windows,
+                                  autoencoder=autoencoder)
         validation = build_protocol(
             log, shift_month_back(dates), top_p=top_p, min_purchases=min_purchases,
             max_purchases=max_purchases, where="--split (validation, one month earlier)",
-            train_windows=train_windows,
+            train_windows=train_windows, autoencoder=autoencoder,
         )
         source = load_events(path, min_rating=min_rating, kind="purchases", seed=seed).source
         return PurchaseData(protocol=protocol, validation=validation, log=log, source=source)

@@ -31,6 +31,14 @@ Steps, in this order (each a vectorised numpy pass):
    Fair to the baselines: every example uses only purchases before dyz, the same information
    itemknn / ALS / popularity are fitted on ([dx, dyz)); the test window Z is never read.
    The validation protocol gets the same K on its own (month-shifted) dates.
+7. **Auto-encoder examples** (``autoencoder=True``, an autorec option; off by default): the
+   training examples also get, for every customer with ``min_purchases`` .. ``max_purchases``
+   distinct catalogue products in XY = [dx, dyz), one example whose input is that history
+   (ages relative to dyz) and whose target is the same set of products -- the auto-encoder of
+   the soft-split paper (eq. 8) trained on every customer's history, the information itemknn /
+   ALS / popularity are fitted on (test customers' XY inputs included). With input dropout
+   (Mult-DAE's denoising) the network learns to predict a customer's other products from
+   part of the history. Z is never read; the validation protocol uses its own dates.
 
 Customers are the source's ``user_id``; logs without user ids use the ``session_id``.
 """
@@ -223,9 +231,11 @@ def build_protocol(
     where: str = "--split",
     check: bool = True,
     train_windows: int = 1,
+    autoencoder: bool = False,
 ) -> PurchaseProtocol:
     """The purchase-history protocol on ``dates`` (module docstring, steps 1-4), with
-    ``train_windows`` rolling training windows (step 6; 1 = the paper's protocol)."""
+    ``train_windows`` rolling training windows (step 6; 1 = the paper's protocol) and, with
+    ``autoencoder``, one XY → XY auto-encoder training example per customer (step 7)."""
     if train_windows < 1:
         raise AutorecError("--train-windows", f"must be at least 1, got {train_windows}",
                            "give K >= 1 (1 = the paper's single X -> Y training window)")
@@ -260,6 +270,9 @@ def build_protocol(
         if end_x <= dx:
             break
         windows.append(_examples(user, cat_in, time, (dx, end_x), (end_x, end_y),
+                                 min_purchases, max_purchases))
+    if autoencoder:
+        windows.append(_examples(user, cat_in, time, (dx, dyz), (dx, dyz),
                                  min_purchases, max_purchases))
     train = _concat_examples(windows)
     test = _examples(user, cat_in, time, (dx, dyz), (dyz, dz), min_purchases, max_purchases)

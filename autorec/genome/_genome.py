@@ -28,6 +28,7 @@ import yaml
 from autorec.errors import AutorecError
 from autorec.genome._schema import (
     FAMILIES,
+    KEY_OMITTED_DEFAULTS,
     SCHEMAS,
     Family,
     GeneValue,
@@ -206,7 +207,11 @@ class Genome:
 
 def _make_key(family: str, values: Mapping[str, GeneValue]) -> str:
     act = active_genes(family, values)
-    payload = {"family": family, **{k: canonical_value(v) for k, v in values.items() if k in act}}
+    omitted = KEY_OMITTED_DEFAULTS.get(family, {})  # type: ignore[call-overload]
+    payload = {"family": family, **{
+        k: canonical_value(v) for k, v in values.items()
+        if k in act and not (k in omitted and v == omitted[k])
+    }}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 

@@ -15,7 +15,15 @@ operators agree:
   the input, eq. 6); with ``split_mode: predictor`` the soft-split genes ``to, wa1, wa0, wp1,
   wp0`` are inactive (eq. 3 uses ``w1, w0``); with ``split_mode`` ``soft`` or ``equal`` the eq. 3
   weights ``w1, w0`` are inactive (eq. 7-9 use ``wa*``/``wp*``), and with ``equal`` (the paper's
-  "equally weighted" model, ``to`` = 10^6, i.e. no output decay) ``to`` is inactive too.
+  "equally weighted" model, ``to`` = 10^6, i.e. no output decay) ``to`` is inactive too;
+  with ``loss: softmax`` (a multinomial likelihood, Mult-DAE: Liang et al. 2018, "Variational
+  Autoencoders for Collaborative Filtering", eq. 2) there are no negative terms, so the
+  negative weights ``w0``, ``wa0``, ``wp0`` are inactive, and in ``split_mode: predictor`` so
+  is ``w1`` (the single normalised term has no weight).
+
+Genes added after keys were first published (the predictor family's ``loss``,
+``input_dropout`` and ``input_norm``: :data:`KEY_OMITTED_DEFAULTS`) are left out of the key
+while they hold their default, so the keys of earlier genomes (and caches, run dirs) stay valid.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from autorec.errors import AutorecError
 __all__ = [
     "ACTIVATIONS",
     "FAMILIES",
+    "KEY_OMITTED_DEFAULTS",
     "MAX_LAYERS",
     "SCHEMAS",
     "Family",
@@ -175,7 +184,16 @@ def _predictor() -> list[GeneSchema]:
                doc="input decay days (eq. 5/6; decay_mode: parametric)"),
         _choice("activation", "relu", ACTIVATIONS),
         _float("noise", 0.0, 0.0, doc="input noise xi (eq. 3)"),
+        _float("input_dropout", 0.0, 0.0, 1.0, high_open=True,
+               doc="denoising: drop each input purchase with this probability in training "
+                   "(survivors scaled 1/(1-p); Mult-DAE, Liang et al. 2018)"),
+        _bool("input_norm", False,
+              doc="divide each customer's input weights by their L2 norm (Mult-DAE's "
+                  "normalised input, Liang et al. 2018)"),
         _float("dropout", 0.0, 0.0, 1.0, high_open=True),
+        _choice("loss", "bce", ("bce", "softmax"), group="split",
+                doc="bce: weighted cross-entropy (eq. 3 / 7-9); softmax: multinomial "
+                    "likelihood over the products, targets normalised per customer (Mult-DAE)"),
         _float("w1", 1.0, 0.0, doc="cost weight of purchased products (eq. 3)"),
         _float("w0", 1.0, 0.0, doc="cost weight of non-purchased products (eq. 3)"),
         _float("l2", 0.0, 0.0, doc="L2 penalty lambda (eq. 3)"),
@@ -201,6 +219,13 @@ def _index(genes: list[GeneSchema]) -> dict[str, GeneSchema]:
         out[g.name] = g
     return out
 
+
+#: Genes left out of the canonical key while they hold this value (added after keys were
+#: published; their default keeps the earlier behaviour, so earlier keys stay valid).
+KEY_OMITTED_DEFAULTS: Mapping[Family, Mapping[str, GeneValue]] = {
+    "drnn": {},
+    "predictor": {"loss": "bce", "input_dropout": 0.0, "input_norm": False},
+}
 
 SCHEMAS: Mapping[Family, Mapping[str, GeneSchema]] = {
     "drnn": _index(_drnn()),
@@ -247,6 +272,10 @@ def active_genes(family: str, values: Mapping[str, GeneValue]) -> frozenset[str]
             inactive.update(("w1", "w0"))
             if mode == "equal":
                 inactive.add("to")
+        if values.get("loss") == "softmax":
+            inactive.update(("w0", "wa0", "wp0"))
+            if mode == "predictor":
+                inactive.add("w1")
     return frozenset(n for n in schema if n not in inactive)
 
 

@@ -43,7 +43,7 @@ DRNN_GENES = (
 PREDICTOR_GENES = (
     "layers", "units_1", "units_2", "units_3", "units_4", "decay_mode", "ti", "activation",
     "noise", "dropout", "w1", "w0", "l2", "beta", "rho", "split_mode", "to", "wa1", "wa0",
-    "wp1", "wp0", "output", "negatives",
+    "wp1", "wp0", "output", "negatives", "loss", "input_dropout", "input_norm",
 )  # fmt: skip
 
 
@@ -140,6 +140,9 @@ def spec_for(genome: Genome, dims: Dims, *, sharded: bool = False) -> codegen.Ne
                 wp0=float(g["wp0"]),
                 n_items=int(dims.n_items),
                 **_execution(g, sharded),
+                loss=str(g["loss"]),
+                input_dropout=float(g["input_dropout"]),
+                input_norm=bool(g["input_norm"]),
             )
     except codegen.SpecError as err:
         field = "length/units" if err.field.startswith("units") else err.field

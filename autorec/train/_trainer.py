@@ -41,9 +41,9 @@ from autorec.data.types import (
 from autorec.errors import AutorecError
 from autorec.evaluation import evaluate_customers, evaluate_sessions
 from autorec.train import _batching
-from autorec.train._loop import Batch, Hyper, data_loss_of, fit_model
+from autorec.train._loop import Batch, Hyper, fit_model
 from autorec.train._progress import EpochProgress
-from autorec.train._scoring import hits_per_row
+from autorec.train._scoring import hits_per_row, reference_loss
 from autorec.train._threads import apply_thread_policy
 from autorec.train._types import EpochReport, Status, TrainOptions, TrainResult
 from autorec.train.fitness import FitOutcome
@@ -151,7 +151,7 @@ class _SessionTask:
                 self.device,
             )
             logits = model(batch)
-            loss_sum += float(data_loss_of(model, batch, logits)) * len(rows)
+            loss_sum += reference_loss(logits, batch["target_idx"], batch["target_offsets"])
             empty = torch.zeros(0, dtype=torch.long, device=logits.device)
             offs = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
             top = topk_of(logits, empty, offs, self.k)
@@ -193,7 +193,7 @@ class _PurchaseTask:
             rows = np.arange(start, min(n, start + self.eval_batch_size), dtype=np.int64)
             batch = _to(_batching.purchase_batch(self.genome, self.val, rows), self.device)
             logits = model(batch)
-            loss_sum += float(data_loss_of(model, batch, logits)) * len(rows)
+            loss_sum += reference_loss(logits, batch["y_idx"], batch["y_offsets"])
             top = topk_of(logits, batch["x_idx"], batch["x_offsets"], self.k)
             hits = hits_per_row(top, batch["y_idx"], batch["y_offsets"])
             prec_sum += float(hits.sum()) / self.k
@@ -292,7 +292,7 @@ def _train_sessions(
 
 def _init_item_prior(model: torch.nn.Module, examples: CustomerExamples, n_items: int) -> None:
     """Output-bias initialisation from the training targets (generated
-    ``Net.init_item_prior``, one-device predictor networks): each item's log-odds
+    ``Net.init_item_prior``, sharded or not): each item's log-odds
     log(p / (1 - p)) with p = (customers whose targets hold it + 1/2) / (customers + 1)."""
     init = getattr(model, "init_item_prior", None)
     if init is None:

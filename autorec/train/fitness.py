@@ -4,7 +4,9 @@
 
 on the validation split, where *accuracy* is top-1 accuracy for sessions and Precision@K
 for purchase histories (configurable, :class:`autorec.train.TrainOptions`) and *loss* is
-the mean validation loss of the network's own loss function.
+the mean validation multinomial cross-entropy of the item scores against the targets over the
+full catalogue -- one genome-independent loss, so genes that rescale a genome's own training
+cost cannot buy fitness (:func:`autorec.train._scoring.reference_loss`).
 
 The paper trains "for at most R epochs. If the accuracy is bounded by a predefined
 threshold π, we return the estimated fit value and terminate the learning process

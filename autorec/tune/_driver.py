@@ -98,6 +98,8 @@ class SearchOptions:
     train_fn: str = DEFAULT_TRAIN_FN
     #: purchase histories: K rolling X -> Y training windows (autorec.data, 1 = the paper's)
     train_windows: int = 1
+    #: purchase histories: add one XY -> XY auto-encoder training example per customer
+    autoencoder: bool = False
 
     def validate(self) -> None:
         if self.population < 2:
@@ -512,14 +514,21 @@ def _versions() -> dict[str, str]:
 
 
 def _load_data(
-    family: str, data: str | None, split: str | None, seed: int, train_windows: int = 1
+    family: str,
+    data: str | None,
+    split: str | None,
+    seed: int,
+    train_windows: int = 1,
+    autoencoder: bool = False,
 ) -> Any:
     """The data set for a family, loaded once in the driver."""
     from autorec.data import load_purchase_data, load_session_data
 
     if family == "drnn":
         return load_session_data(data, split, seed=seed)
-    return load_purchase_data(data, split, seed=seed, train_windows=train_windows)
+    return load_purchase_data(
+        data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
+    )
 
 
 def objectives_for(options: SearchOptions, family: str) -> tuple[str, ...]:
@@ -706,7 +715,8 @@ def _execute(
     dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=quiet)
     if data is None:
         data = _load_data(
-            family, options.data, options.split, options.seed, options.train_windows
+            family, options.data, options.split, options.seed, options.train_windows,
+            options.autoencoder,
         )
     fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
     cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]

@@ -98,3 +98,20 @@ def test_bad_option_is_a_user_error(predictor_yaml: Path) -> None:
     res = runner.invoke(_app(), ["train", str(predictor_yaml), "--accuracy", "top1"])
     assert isinstance(res.exception, AutorecError)
     assert "accuracy" in str(res.exception)
+
+
+def test_train_autoencoder_softmax(tmp_path: Path) -> None:
+    path = tmp_path / "sm.yaml"
+    path.write_text(
+        "family: predictor\nunits_1: 16\nloss: softmax\ninput_dropout: 0.5\ninput_norm: true\n"
+        "learning_rate: 0.003\nbatch_size: 64\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(
+        _app(),
+        ["train", str(path), "--epochs", "2", "--window", "2", "--pi", "1", "--autoencoder",
+         "--threads", "1", "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["status"] == "ok" and out["data"]["autoencoder"] is True

@@ -99,6 +99,10 @@ def _all_specs() -> list[codegen.NetworkSpec]:
         for split in codegen.SPLIT_MODES:
             specs.append(replace(TINY_SOFT, decay_mode=decay, split_mode=split, units=(8,)))
     specs.append(replace(TINY_SOFT, noise=0.0, dropout=0.0, beta=0.0, l2=0.0, wa0=0.0, wp0=0.5))
+    for split in codegen.SPLIT_MODES:  # the multinomial likelihood (loss: softmax)
+        specs.append(
+            replace(TINY_SOFT, loss="softmax", split_mode=split, input_dropout=0.5, input_norm=True)
+        )
     return specs
 
 
@@ -482,3 +486,105 @@ def test_purchase_batch_hand_worked() -> None:
     assert b["x_age"].tolist() == [3, 30, 2, 10, 400]
     assert b["y_idx"].tolist() == [6, 2]
     assert b["y_offsets"].tolist() == [0, 1]
+
+
+# --------------------------------------------------------------------------- softmax likelihood
+
+
+def _softmax_module(tmp_path: Path, **change: Any) -> Any:
+    spec = replace(
+        TINY_SOFT, noise=0.0, dropout=0.0, beta=0.0, l2=0.0, decay_mode="none", loss="softmax",
+        **change,
+    )
+    return codegen.load_module(codegen.write_source(spec, tmp_path / "sm.py"))
+
+
+def _bags(*rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = torch.tensor([i for r in rows for i in r], dtype=torch.long)
+    offsets = torch.tensor(np.cumsum([0] + [len(r) for r in rows[:-1]]), dtype=torch.long)
+    return idx, offsets
+
+
+def test_softmax_cost_hand_worked(tmp_path: Path) -> None:
+    # predictor mode: -sum_p (y_p / |y|) log softmax(z)_p, averaged over customers.
+    # Row 0: z = 0 over 7 items, Y = {1, 3}: log 7. Row 1: z_0 = log 2, else 0 (partition 8),
+    # Y = {0}: -log(2/8) = log 4. Mean: (log 7 + log 4) / 2.
+    net = _softmax_module(tmp_path, split_mode="predictor").Net()
+    y, y_off = _bags([1, 3], [0])
+    x, x_off = _bags([2], [5])
+    batch = {"x_idx": x, "x_offsets": x_off, "x_age": torch.zeros(2), "y_idx": y,
+             "y_offsets": y_off}
+    z = torch.zeros(2, 7)
+    z[1, 0] = math.log(2.0)
+    expect = (math.log(7.0) + math.log(4.0)) / 2
+    assert float(net.data_loss(batch, z)) == pytest.approx(expect, rel=1e-6)
+    # equal mode: WA1 * (auto term on X) + WP1 * (predict term on Y), each target normalised.
+    # Row 0 alone: 0.5 * log 7 (X = {2}) + 2 * log 7 (Y = {1, 3}).
+    eq = _softmax_module(tmp_path, split_mode="equal", wa1=0.5, wp1=2.0).Net()
+    one = {"x_idx": x[:1], "x_offsets": x_off[:1], "x_age": torch.zeros(1), "y_idx": y[:2],
+           "y_offsets": y_off[:1]}
+    assert float(eq.data_loss(one, torch.zeros(1, 7))) == pytest.approx(2.5 * math.log(7.0))
+    # the shard-aware loss gives the same values
+    from codegen.sharded import predictor_sharded_data_loss
+
+    got = predictor_sharded_data_loss(batch, z, split_mode="predictor", loss="softmax")
+    assert float(got) == pytest.approx(expect, rel=1e-6)
+    got = predictor_sharded_data_loss(
+        one, torch.zeros(1, 7), split_mode="equal", wa1=0.5, wp1=2.0, loss="softmax"
+    )
+    assert float(got) == pytest.approx(2.5 * math.log(7.0), rel=1e-6)
+
+
+def test_softmax_soft_split_weights_x_by_output_decay(tmp_path: Path) -> None:
+    # soft mode: the auto target is Td(age, TO)-weighted X, normalised: X = {2 (age 0),
+    # 4 (age TO)} -> Td = 1, 1/2 -> shares 2/3, 1/3; z_2 = log 2 (partition 8), z_4 = 0.
+    net = _softmax_module(tmp_path, split_mode="soft", to=4.0, wa1=1.0, wp1=0.0).Net()
+    batch = {"x_idx": torch.tensor([2, 4]), "x_offsets": torch.tensor([0]),
+             "x_age": torch.tensor([0.0, 4.0]), "y_idx": torch.tensor([1]),
+             "y_offsets": torch.tensor([0])}
+    z = torch.zeros(1, 7)
+    z[0, 2] = math.log(2.0)
+    expect = -(2 / 3 * math.log(2 / 8) + 1 / 3 * math.log(1 / 8))
+    assert float(net.data_loss(batch, z)) == pytest.approx(expect, rel=1e-6)
+    source = (tmp_path / "sm.py").read_text()
+    assert "logsigmoid" not in source and "WA0" not in source and "WP0" not in source
+
+
+def test_softmax_and_input_dropout_absent_by_default_and_emitted_when_used(tmp_path: Path) -> None:
+    plain = codegen.render(TINY_SOFT)
+    assert "share(" not in plain and "INPUT_DROPOUT" not in plain and "loss =" not in plain
+    spec = replace(TINY_SOFT, noise=0.0, decay_mode="none", input_dropout=0.5)
+    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "d.py"))
+    net = mod.Net()
+    batch = {"x_age": torch.zeros(1000)}
+    torch.manual_seed(0)
+    net.train()
+    w = net.input_weight(batch)
+    assert set(w.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled 1 / (1 - p)
+    assert 400 < int((w == 0).sum()) < 600
+    net.eval()
+    assert net.input_weight(batch).eq(1.0).all()
+
+
+def test_sampled_softmax_trains(tmp_path: Path) -> None:
+    spec = replace(TINY_SOFT, loss="softmax", split_mode="soft", output="sampled", negatives=5)
+    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "s.py"))
+    torch.manual_seed(0)
+    net = mod.Net()
+    batch = purchase_batch(_hand_examples(), np.arange(3))
+    net.train()
+    logits = net(batch)
+    loss = net.loss(batch, logits)
+    assert torch.isfinite(loss)
+    loss.backward()
+
+
+def test_input_norm_divides_by_the_customers_l2_norm(tmp_path: Path) -> None:
+    spec = replace(TINY_SOFT, noise=0.0, decay_mode="none", input_norm=True)
+    assert "input_norm = True" in codegen.render(spec)
+    assert "norm.index_add" not in codegen.render(TINY_SOFT)
+    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "n.py"))
+    # customer 0 bought 4 products (weights 1/2 each), customer 1 one (weight 1)
+    batch = {"x_age": torch.zeros(5), "x_offsets": torch.tensor([0, 4])}
+    got = mod.Net().eval().input_weight(batch)
+    torch.testing.assert_close(got, torch.tensor([0.5, 0.5, 0.5, 0.5, 1.0]))

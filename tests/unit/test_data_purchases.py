@@ -192,3 +192,29 @@ def test_rolling_train_windows_hand_worked(tmp_path: Path) -> None:
     assert two.train.customers.tolist() == three.train.customers.tolist()
     with pytest.raises(AutorecError, match="--train-windows"):
         build_protocol(wlog, dates, train_windows=0)
+
+
+def test_autoencoder_examples_hand_worked(tmp_path: Path) -> None:
+    f = tmp_path / "purchases.csv"
+    f.write_text(WINDOWS_PURCHASES)
+    wlog = build_purchase_log(read_events(f))
+    dates = parse_purchase_split(WINDOWS_SPLIT)
+    one = build_protocol(wlog, dates)
+    ae = build_protocol(wlog, dates, autoencoder=True)
+    # After the X -> Y examples (A, B) come one XY -> XY example per customer with >= 2
+    # catalogue products in XY = [Jan 1, Jan 31): A {i1..i4}, B {i1, i2} (i2 twice: aged by
+    # Jan 22), C {i3, i4} (its Feb 5 purchase is in Z, never read); ages to Jan 31.
+    assert wlog.users.decode(ae.train.customers).tolist() == ["A", "B", "A", "B", "C"]
+    ex = ae.train
+    assert _rows(ex.input_ptr, ex.input_item)[2:] == [[0, 1, 2, 3], [0, 1], [2, 3]]
+    assert _rows(ex.target_ptr, ex.target_item)[2:] == [[0, 1, 2, 3], [0, 1], [2, 3]]
+    assert _rows(ex.input_ptr, ex.input_age_days)[2:] == [
+        [29.0, 26.0, 16.0, 6.0], [28.0, 9.0], [27.0, 25.0]
+    ]
+    assert _rows(ex.input_ptr, ex.input_item)[:2] == _rows(one.train.input_ptr,
+                                                          one.train.input_item)
+    # the test examples and the catalogue are unchanged; min_purchases applies
+    assert ae.test.customers.tolist() == one.test.customers.tolist()
+    assert ae.catalogue.tolist() == one.catalogue.tolist()
+    three = build_protocol(wlog, dates, autoencoder=True, min_purchases=3, check=False)
+    assert wlog.users.decode(three.train.customers).tolist() == ["A", "A"]

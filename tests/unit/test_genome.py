@@ -120,6 +120,37 @@ def test_key_rounds_floats_and_is_stable() -> None:
     assert hash(a) == hash(b)
 
 
+def test_predictor_loss_gene_rules_and_key() -> None:
+    # softmax (multinomial likelihood) has no negative terms: w0, wa0, wp0 inactive, and w1
+    # (eq. 3's positive weight) too; bce keeps today's rules
+    sm = pred(loss="softmax", split_mode="predictor")
+    assert {"w1", "w0", "wa0", "wp0"}.isdisjoint(sm.active) and "loss" in sm.active
+    soft = pred(loss="softmax", split_mode="soft")
+    assert {"wa1", "wp1", "to"} <= soft.active and {"wa0", "wp0", "w1"}.isdisjoint(soft.active)
+    assert {"w1", "w0"} <= pred(loss="bce").active
+    assert pred(loss="softmax", w0=0.1, w1=5.0).key == pred(loss="softmax", w0=3.0).key
+    assert pred(loss="softmax", split_mode="soft", wa0=0.1, wp0=0.9).key == pred(
+        loss="softmax", split_mode="soft", wa0=2.0, wp0=0.0).key
+    assert pred(loss="softmax").key != pred(loss="bce").key
+    assert pred(input_dropout=0.5).key != pred().key
+    assert pred(input_norm=True).key != pred().key
+    with pytest.raises(AutorecError, match="loss"):
+        pred(loss="hinge")
+    with pytest.raises(AutorecError, match="input_dropout"):
+        pred(input_dropout=1.0)
+
+
+def test_later_genes_at_default_leave_earlier_keys_unchanged() -> None:
+    import hashlib
+    import json
+
+    g = pred(split_mode="soft", wa0=0.3)
+    later = ("loss", "input_dropout", "input_norm")
+    old = {k: v for k, v in g.genes.items() if k in g.active and k not in later}
+    text = json.dumps({"family": "predictor", **old}, sort_keys=True, separators=(",", ":"))
+    assert g.key == hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
 # -- files --------------------------------------------------------------------------------------
 def test_yaml_round_trip(tmp_path: Path) -> None:
     g = SearchSpace.from_yaml("drnn").sample(np.random.default_rng(3))

@@ -258,6 +258,25 @@ def test_train_genome_purchases(tiny_purchases) -> None:  # type: ignore[no-unty
     assert res.dims["n_items"] == tiny_purchases.protocol.n_items
 
 
+def test_train_genome_softmax_autoencoder() -> None:
+    """The multinomial likelihood with input dropout trains on the auto-encoder examples."""
+    from autorec.data import load_purchase_data
+    from autorec.genome import Genome
+    from autorec.train import train_genome
+
+    data = load_purchase_data(None, None, seed=0, autoencoder=True)
+    plain = load_purchase_data(None, None, seed=0)
+    assert data.protocol.train.n_customers > plain.protocol.train.n_customers
+    assert data.protocol.test.n_customers == plain.protocol.test.n_customers
+    g = Genome.from_dict(
+        {"family": "predictor", "units_1": 32, "learning_rate": 0.003, "batch_size": 64,
+         "loss": "softmax", "input_dropout": 0.5}
+    )
+    res = train_genome(g, data, TrainOptions(max_epochs=4, pi=1.0, window=2))
+    assert res.status == "ok", res.error
+    assert np.isfinite(res.loss) and set(res.test_metrics) >= {"precision@10"}
+
+
 # ---- row-sparse item tables: lazy optimisers (autorec.train.optim) ------------------------
 
 
