@@ -175,6 +175,17 @@ def default_run_dir(space: str, now: datetime | None = None) -> Path:
     return Path("autorec_runs") / f"{stamp}-{name}"
 
 
+def _token_hint() -> str:
+    """How to sign in to the dashboard when Ray's token authentication is on (the default for
+    a local cluster since Ray 2.5x): the page asks for the token kept in ~/.ray/auth_token."""
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
+        return ""
+    token_file = Path.home() / ".ray" / "auth_token"
+    if not token_file.is_file():
+        return ""
+    return f"  (sign in with the token in {token_file}, or `ray get-auth-token`)"
+
+
 # --------------------------------------------------------------------------------------
 # Ray
 # --------------------------------------------------------------------------------------
@@ -226,7 +237,7 @@ def start_ray(
     if url and not str(url).startswith("http"):
         url = f"http://{url}"
     if url:
-        print(f"Ray dashboard: {url}", file=err)
+        print(f"Ray dashboard: {url}{_token_hint()}", file=err)
     elif not address:
         print("Ray dashboard is not running; the search continues without it", file=err)
     return str(url) if url else None
