@@ -188,8 +188,9 @@ def evaluate_sessions(
     k_max = ks[-1]
     n = len(samples.session)
     parts = [
-        _check_topk(ranker.topk_sessions(log, batch, k_max), len(batch.session), k_max,
-                    "topk_sessions")
+        _check_topk(
+            ranker.topk_sessions(log, batch, k_max), len(batch.session), k_max, "topk_sessions"
+        )
         for batch in iter_sample_batches(samples, batch_size)
     ]
     recs = np.concatenate(parts) if parts else np.zeros((0, k_max), dtype=np.int64)

@@ -224,9 +224,7 @@ def path_compression(
     return PathCompression(p_sess, p_item, l1, l2, ratio)
 
 
-def path_compression_ratio(
-    top1: npt.ArrayLike, log: SessionLog, samples: SessionSamples
-) -> float:
+def path_compression_ratio(top1: npt.ArrayLike, log: SessionLog, samples: SessionSamples) -> float:
     """Path compression ratio ``L2 / L1`` (DRNN paper Sec. V.D, Table II), averaged over every
     (session, bought item ``t``) pair of the sessions that have samples.
 

@@ -47,7 +47,10 @@ def make_baseline(name: str, **params: object) -> Baseline:
     try:
         return cls(**params)
     except TypeError as err:
-        raise AutorecError(f"baseline {name}", f"bad parameters {params!r} ({err})",
-                           "see the baseline's docstring for its hyper-parameters") from err
+        raise AutorecError(
+            f"baseline {name}",
+            f"bad parameters {params!r} ({err})",
+            "see the baseline's docstring for its hyper-parameters",
+        ) from err
     except ValueError as err:
         raise AutorecError(f"baseline {name}", str(err), "pass a valid value") from err

@@ -132,9 +132,7 @@ class ALS(Baseline):
         b_row = np.repeat(np.arange(train.n_sessions), np.diff(train.buy_ptr))
         rows = np.concatenate([v_row[keep], b_row])
         cols = np.concatenate([page_items[keep], train.buy])
-        vals = np.concatenate(
-            [np.ones(int(keep.sum())), np.full(train.buy.size, self.buy_weight)]
-        )
+        vals = np.concatenate([np.ones(int(keep.sum())), np.full(train.buy.size, self.buy_weight)])
         mat = sp.csr_matrix((vals, (rows, cols)), shape=(train.n_sessions, n_items))
         mat.sum_duplicates()
         self._train(mat)

@@ -201,9 +201,7 @@ class Baseline(ABC):
     def _rows_per_batch(self, n_items: int) -> int:
         return max(1, self.max_cells // max(1, n_items))
 
-    def _rank(
-        self, scores: np.ndarray, excl_idx: IntArray, excl_off: IntArray, k: int
-    ) -> IntArray:
+    def _rank(self, scores: np.ndarray, excl_idx: IntArray, excl_off: IntArray, k: int) -> IntArray:
         _, order = self._require(self._kind or "")
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size, dtype=np.int64)
@@ -225,9 +223,7 @@ class Baseline(ABC):
             batch = slice_samples(samples, start, min(n, start + step))
             b = len(batch.session)
             scores = self._score_sessions(log, batch)
-            parts.append(
-                self._rank(scores, np.zeros(0, np.int64), np.zeros(b, np.int64), k)
-            )
+            parts.append(self._rank(scores, np.zeros(0, np.int64), np.zeros(b, np.int64), k))
         return np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
     def topk_customers(self, examples: CustomerExamples, k: int) -> IntArray:

@@ -101,8 +101,11 @@ def run_baseline(
     model = make_baseline(name, **(params or {}))
     t0 = time.perf_counter()
     events = load_events(
-        data_path, min_rating=min_rating, session_timeout_s=session_timeout_s,
-        kind=kind, seed=seed,  # type: ignore[arg-type]
+        data_path,
+        min_rating=min_rating,
+        session_timeout_s=session_timeout_s,
+        kind=kind,  # type: ignore[arg-type]  # checked against the two kinds just above
+        seed=seed,
     )
     if events.kind == "purchases" and name == "session-views":
         raise AutorecError(
@@ -113,8 +116,9 @@ def run_baseline(
         )
     result: dict[str, Any] = {"baseline": name, "params": {}}
     if events.kind == "sessions":
-        sdata = load_session_data(data_path, split, seed=seed, min_rating=min_rating,
-                                  session_timeout_s=session_timeout_s)
+        sdata = load_session_data(
+            data_path, split, seed=seed, min_rating=min_rating, session_timeout_s=session_timeout_s
+        )
         t_load = time.perf_counter() - t0
         with progress(f"fitting {name}", enabled=show_progress):
             model.fit(sdata)
@@ -123,8 +127,12 @@ def run_baseline(
         with progress(f"evaluating {name} on the test prefixes", enabled=show_progress):
             metrics = evaluate_sessions(model, sdata.split.test, sdata.test_samples, ks=ks)
         metrics["n_samples"] = int(metrics["n_samples"])
-        result["data"] = {"path": _path(data_path), "source": sdata.source, "kind": "sessions",
-                          "split": _split_text(sdata)}
+        result["data"] = {
+            "path": _path(data_path),
+            "source": sdata.source,
+            "kind": "sessions",
+            "split": _split_text(sdata),
+        }
         result["protocol"] = "sessions"
     else:
         pdata = load_purchase_data(data_path, split, seed=seed, min_rating=min_rating)
@@ -142,14 +150,22 @@ def run_baseline(
             f"pcc@{k}": raw[f"pcc@{k}"],
             f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
         }
-        result["data"] = {"path": _path(data_path), "source": pdata.source, "kind": "purchases",
-                          "split": _split_text(pdata)}
+        result["data"] = {
+            "path": _path(data_path),
+            "source": pdata.source,
+            "kind": "purchases",
+            "split": _split_text(pdata),
+        }
         result["protocol"] = "purchases"
     total = time.perf_counter() - t0
     result["params"] = model.describe()
     result["metrics"] = metrics
-    result["wall_s"] = {"load": round(t_load, 3), "fit": round(t_fit, 3),
-                        "evaluate": round(total - t_load - t_fit, 3), "total": round(total, 3)}
+    result["wall_s"] = {
+        "load": round(t_load, 3),
+        "fit": round(t_fit, 3),
+        "evaluate": round(total - t_load - t_fit, 3),
+        "total": round(total, 3),
+    }
     return result
 
 
@@ -210,8 +226,16 @@ def baseline(
     if name == "als" and "seed" not in params:
         params["seed"] = seed
     result = run_baseline(
-        name, data, split, k=k, kind=kind, seed=seed, min_rating=min_rating,
-        session_timeout_s=timeout, params=params, show_progress=True,
+        name,
+        data,
+        split,
+        k=k,
+        kind=kind,
+        seed=seed,
+        min_rating=min_rating,
+        session_timeout_s=timeout,
+        params=params,
+        show_progress=True,
     )
     if as_json:
         emit_json(result)

@@ -59,8 +59,13 @@ def _human(info: dict[str, Any]) -> list[tuple[str, object]]:
         rows.append(("ignored", f"{count:,} rows: {reason}"))
     rows.append(("users", f"{info['users']:,}"))
     if "buying_sessions" in info:
-        rows.append(("sessions", f"{info['sessions']:,} ({info['buying_sessions']:,} with a "
-                                 f"purchase; {info['samples']:,} prefix samples)"))
+        rows.append(
+            (
+                "sessions",
+                f"{info['sessions']:,} ({info['buying_sessions']:,} with a "
+                f"purchase; {info['samples']:,} prefix samples)",
+            )
+        )
         rows.append(("pages", f"{info['pages']:,}"))
     elif info["sessions"]:
         rows.append(("sessions", f"{info['sessions']:,}"))
@@ -113,29 +118,43 @@ def synth(
     ],
     kind: Annotated[
         SynthKind,
-        typer.Option("--kind", help="sessions: browsing sessions with purchases (DRNN); "
-                     "purchases: dated purchase histories (predictor / auto-encoder)."),
+        typer.Option(
+            "--kind",
+            help="sessions: browsing sessions with purchases (DRNN); "
+            "purchases: dated purchase histories (predictor / auto-encoder).",
+        ),
     ] = SynthKind.sessions,
     seed: SeedOption = 0,
     size: Annotated[
         int | None,
-        typer.Option("--size", min=1, show_default=False,
-                     help="Number of sessions (default 3000) or customers (default 1500)."),
+        typer.Option(
+            "--size",
+            min=1,
+            show_default=False,
+            help="Number of sessions (default 3000) or customers (default 1500).",
+        ),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Write a synthetic data set (seeded; the same data every command uses when given no
     --data) as a generic events file that --data and `autorec data inspect` read back."""
     if out.exists() and out.is_dir():
-        raise AutorecError(str(out), "is a folder", "give a file name ending in .csv, "
-                           ".parquet or .jsonl")
+        raise AutorecError(
+            str(out), "is a folder", "give a file name ending in .csv, .parquet or .jsonl"
+        )
     rng = np.random.default_rng(seed)
     if kind is SynthKind.sessions:
-        events = (synthesize_sessions(rng) if size is None
-                  else synthesize_sessions(rng, n_sessions=size, n_users=max(1, size // 5)))
+        events = (
+            synthesize_sessions(rng)
+            if size is None
+            else synthesize_sessions(rng, n_sessions=size, n_users=max(1, size // 5))
+        )
     else:
-        events = (synthesize_purchases(rng) if size is None
-                  else synthesize_purchases(rng, n_customers=size))
+        events = (
+            synthesize_purchases(rng)
+            if size is None
+            else synthesize_purchases(rng, n_customers=size)
+        )
     written = write_events(events, out)
     info = {
         "path": str(written),

@@ -83,7 +83,8 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Re-score a saved network on validation and test data."""
-    from autorec.cli.train import load_data_for, print_json
+    from autorec.cli.train import print_json
+    from autorec.data import load_family_data
     from autorec.train.saving import load_saved
 
     saved = load_saved(saved_dir)
@@ -91,7 +92,7 @@ def evaluate(
     path = data if data is not None else trained_on.get("path")
     chosen_split = split if split is not None else trained_on.get("split")
     start = time.perf_counter()
-    dataset = load_data_for(saved.genome.family, path, chosen_split, seed)
+    dataset = load_family_data(saved.genome.family, path, chosen_split, seed=seed)
     metrics = evaluate_saved(saved, dataset, k=k)
     out: dict[str, Any] = {
         "saved": str(saved_dir),

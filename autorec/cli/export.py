@@ -25,22 +25,27 @@ def _finite(obj: Any) -> Any:
 def export(
     source: Annotated[
         Path,
-        typer.Argument(metavar="RUN_DIR",
-                       help="Search run dir (best genome) or an `autorec train --save` folder."),
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="Search run dir (best genome) or an `autorec train --save` folder.",
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Bundle folder to write (replaced "
-                                                    "atomically when it is a bundle).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Bundle folder to write (replaced atomically when it is a bundle)."
+        ),
+    ],
     retrain_all: Annotated[
         bool,
-        typer.Option("--retrain-all",
-                     help="Retrain on all data up to the last date before export."),
+        typer.Option(
+            "--retrain-all", help="Retrain on all data up to the last date before export."
+        ),
     ] = False,
     data: Annotated[
         str | None, typer.Option("--data", help="Override the run's data path.")
     ] = None,
-    split: Annotated[
-        str | None, typer.Option("--split", help="Override the run's split.")
-    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Override the run's split.")] = None,
     devices: Annotated[str, typer.Option("--devices", help="Training devices, e.g. cpu.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     progress: Annotated[
@@ -53,20 +58,36 @@ def export(
     from autorec.export import export_bundle
 
     summary = export_bundle(
-        source, out, retrain_all=retrain_all, data=data, split=split,
+        source,
+        out,
+        retrain_all=retrain_all,
+        data=data,
+        split=split,
         devices=tuple(d.strip() for d in devices.split(",") if d.strip()),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     manifest = summary["manifest"]
     if as_json:
-        typer.echo(json.dumps(_finite({
-            "bundle": summary["bundle"], "model_version": manifest["model_version"],
-            "family": manifest["family"], "genome_key": manifest["genome_key"],
-            "files": manifest["files"], "metrics": summary["metrics"].get("test_metrics"),
-            "data_card": summary["data_card"],
-        }), indent=1))
+        typer.echo(
+            json.dumps(
+                _finite(
+                    {
+                        "bundle": summary["bundle"],
+                        "model_version": manifest["model_version"],
+                        "family": manifest["family"],
+                        "genome_key": manifest["genome_key"],
+                        "files": manifest["files"],
+                        "metrics": summary["metrics"].get("test_metrics"),
+                        "data_card": summary["data_card"],
+                    }
+                ),
+                indent=1,
+            )
+        )
         return
     typer.echo(f"bundle {summary['bundle']}  model_version {manifest['model_version']}")
-    typer.echo(f"family {manifest['family']}  items {manifest['n_items']}  "
-               f"how: {summary['data_card']['how']}")
+    typer.echo(
+        f"family {manifest['family']}  items {manifest['n_items']}  "
+        f"how: {summary['data_card']['how']}"
+    )
     typer.echo(f"test metrics: {summary['metrics'].get('test_metrics')}")

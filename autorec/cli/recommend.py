@@ -28,14 +28,18 @@ def recommend(
     ] = 1024,
     protocol_test: Annotated[
         bool,
-        typer.Option("--protocol-test",
-                     help="Purchases: rank exactly the protocol's test customers from their XY "
-                          "window and report Precision@K against Z (equals `autorec train`'s)."),
+        typer.Option(
+            "--protocol-test",
+            help="Purchases: rank exactly the protocol's test customers from their XY "
+            "window and report Precision@K against Z (equals `autorec train`'s).",
+        ),
     ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Purchases: end of the input window (default: the "
-                                     "data card's end date)."),
+        typer.Option(
+            "--as-of",
+            help="Purchases: end of the input window (default: the data card's end date).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     progress: Annotated[
@@ -47,14 +51,24 @@ def recommend(
     session to SQLite or Parquet; rerunning replaces the table atomically."""
     from autorec.export import recommend as run
 
-    summary = run(bundle, out, data=data, split=split, k=k, batch_size=batch_size,
-                  protocol_test=protocol_test, as_of=as_of,
-                  progress=sys.stderr.isatty() if progress is None else progress)
+    summary = run(
+        bundle,
+        out,
+        data=data,
+        split=split,
+        k=k,
+        batch_size=batch_size,
+        protocol_test=protocol_test,
+        as_of=as_of,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
         return
-    typer.echo(f"{summary['rows']} rows for {summary['entities']} "
-               f"{'customers' if summary['family'] == 'predictor' else 'sessions'} → {out} "
-               f"(model_version {summary['model_version']}, {summary['wall_s']}s)")
+    typer.echo(
+        f"{summary['rows']} rows for {summary['entities']} "
+        f"{'customers' if summary['family'] == 'predictor' else 'sessions'} → {out} "
+        f"(model_version {summary['model_version']}, {summary['wall_s']}s)"
+    )
     if "metrics" in summary:
         typer.echo("  ".join(f"{k_} {v:.6g}" for k_, v in summary["metrics"].items()))

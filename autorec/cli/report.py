@@ -23,11 +23,16 @@ def report(
     build_report(rd)
     records = rd.read_records()
     gens = rd.read_generations()
-    out = {"report": str(rd.report), "plots": sorted(str(p) for p in rd.plots.glob("*.png")),
-           "generations": len(gens), "trials": len(records),
-           "finished": RunDir(rd.root).done.is_file()}
+    out = {
+        "report": str(rd.report),
+        "plots": sorted(str(p) for p in rd.plots.glob("*.png")),
+        "generations": len(gens),
+        "trials": len(records),
+        "finished": RunDir(rd.root).done.is_file(),
+    }
     if as_json:
         emit_json(out)
     else:
-        typer.echo(f"report: {out['report']} ({out['generations']} generations, "
-                   f"{out['trials']} trials)")
+        typer.echo(
+            f"report: {out['report']} ({out['generations']} generations, {out['trials']} trials)"
+        )

@@ -13,8 +13,9 @@ __all__ = ["resume"]
 
 def resume(
     run_dir: Annotated[str, typer.Argument(help="Run directory of the search to continue.")],
-    address: Annotated[str | None, typer.Option(
-        "--address", help="Join this Ray cluster instead of the one the search used.")
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Join this Ray cluster instead of the one the search used."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

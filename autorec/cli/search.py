@@ -19,82 +19,145 @@ def print_summary(summary: Any, as_json: bool) -> None:
     data = summary.to_json()
     best = data["best"]
     state = "finished" if data["finished"] else "stopped before the last generation"
-    typer.echo(f"search {state}: {data['generations']} generations, {data['trials']} trials "
-               f"({data['trained_this_session']} trained now, {data['replayed']} from the "
-               f"cache) in {data['wall_s']:.1f}s")
+    typer.echo(
+        f"search {state}: {data['generations']} generations, {data['trials']} trials "
+        f"({data['trained_this_session']} trained now, {data['replayed']} from the "
+        f"cache) in {data['wall_s']:.1f}s"
+    )
     if best["genome_key"] is not None:
-        typer.echo(f"best genome {best['genome_key']}  fitness {best['fitness']:.4f}  "
-                   f"status {best['status']}")
+        typer.echo(
+            f"best genome {best['genome_key']}  fitness {best['fitness']:.4f}  "
+            f"status {best['status']}"
+        )
         for name, value in (best["metrics"] or {}).items():
             typer.echo(f"  {name}: {value:.4g}")
     typer.echo(f"run dir: {data['run_dir']}")
-    typer.echo(f"report: {data['run_dir']}/report.html  best genome: "
-               f"{data['run_dir']}/best_genome.yaml")
+    typer.echo(
+        f"report: {data['run_dir']}/report.html  best genome: {data['run_dir']}/best_genome.yaml"
+    )
 
 
 def search(
-    space: Annotated[str, typer.Option(
-        "--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml.")] = "drnn",
+    space: Annotated[
+        str,
+        typer.Option("--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml."),
+    ] = "drnn",
     data: DataOption = None,
     split: SplitOption = None,
-    population: Annotated[int, typer.Option(
-        "--population", min=2, help="Genomes per generation.")] = 6,
-    generations: Annotated[int, typer.Option(
-        "--generations", min=0,
-        help="Generations bred after the initial population (G+1 populations in all).")] = 3,
-    algorithm: Annotated[str, typer.Option(
-        "--algorithm", help="GA strategy: paper (DRNN Algorithm 2), elitist or nsga2.")
+    population: Annotated[
+        int, typer.Option("--population", min=2, help="Genomes per generation.")
+    ] = 6,
+    generations: Annotated[
+        int,
+        typer.Option(
+            "--generations",
+            min=0,
+            help="Generations bred after the initial population (G+1 populations in all).",
+        ),
+    ] = 3,
+    algorithm: Annotated[
+        str,
+        typer.Option(
+            "--algorithm", help="GA strategy: paper (DRNN Algorithm 2), elitist or nsga2."
+        ),
     ] = "elitist",
     p_c: Annotated[float, typer.Option("--p-c", help="Crossover probability.")] = 0.7,
     p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = 0.3,
-    epochs: Annotated[int, typer.Option(
-        "--epochs", min=1, help="R: the most epochs one trial trains.")] = 8,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=1, help="R: the most epochs one trial trains.")
+    ] = 8,
     seed: SeedOption = 0,
-    run_dir: Annotated[str | None, typer.Option(
-        "--run-dir", help="Run directory (default ./autorec_runs/<timestamp>-<space>).")
+    run_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--run-dir", help="Run directory (default ./autorec_runs/<timestamp>-<space>)."
+        ),
     ] = None,
-    address: Annotated[str | None, typer.Option(
-        "--address", help="Join this Ray cluster (e.g. auto or HOST:6379) instead of "
-                          "starting a local Ray.")] = None,
-    num_cpus: Annotated[int | None, typer.Option(
-        "--num-cpus", min=1, help="CPUs of the local Ray (default: all).")] = None,
-    cpus_per_trial: Annotated[float | None, typer.Option(
-        "--cpus-per-trial", help="CPUs (and torch threads) per trial (default: the planner's: "
-                                 "half a CPU for tiny networks, else 1).")] = None,
-    gpus_per_trial: Annotated[float | None, typer.Option(
-        "--gpus-per-trial", help="GPUs per trial (default: the planner's from each genome's "
-                                 "estimated memory: none, a fraction, one or k sharded).")
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Join this Ray cluster (e.g. auto or HOST:6379) instead of starting a local Ray.",
+        ),
     ] = None,
-    max_failures: Annotated[int, typer.Option(
-        "--max-failures", min=0, help="Retries of a trial whose worker was lost.")] = 2,
-    train_fn: Annotated[str, typer.Option(
-        "--train-fn", hidden=True, help="MODULE:FUNCTION trainer (tests and demos).")
+    num_cpus: Annotated[
+        int | None, typer.Option("--num-cpus", min=1, help="CPUs of the local Ray (default: all).")
+    ] = None,
+    cpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--cpus-per-trial",
+            help="CPUs (and torch threads) per trial (default: the planner's: "
+            "half a CPU for tiny networks, else 1).",
+        ),
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--gpus-per-trial",
+            help="GPUs per trial (default: the planner's from each genome's "
+            "estimated memory: none, a fraction, one or k sharded).",
+        ),
+    ] = None,
+    max_failures: Annotated[
+        int, typer.Option("--max-failures", min=0, help="Retries of a trial whose worker was lost.")
+    ] = 2,
+    train_fn: Annotated[
+        str,
+        typer.Option("--train-fn", hidden=True, help="MODULE:FUNCTION trainer (tests and demos)."),
     ] = "autorec.train:train_genome",
-    objectives: Annotated[str | None, typer.Option(
-        "--objectives", help="nsga2 objectives, comma-separated: fitness, a metric such as "
-                             "val_pcc@10, or -name to minimise (default: fitness,-n_params "
-                             "for sessions; fitness,val_pcc@10,-n_params for purchases).")
+    objectives: Annotated[
+        str | None,
+        typer.Option(
+            "--objectives",
+            help="nsga2 objectives, comma-separated: fitness, a metric such as "
+            "val_pcc@10, or -name to minimise (default: fitness,-n_params "
+            "for sessions; fitness,val_pcc@10,-n_params for purchases).",
+        ),
     ] = None,
-    train_windows: Annotated[int, typer.Option(
-        "--train-windows", min=1,
-        help="Purchase histories: K rolling X->Y training windows (only purchases before "
-             "dyz); 1 = the paper's protocol.")] = 1,
-    autoencoder: Annotated[bool, typer.Option(
-        "--autoencoder",
-        help="Purchase histories: add one XY->XY auto-encoder training example per customer "
-             "(every customer's history in [dx, dyz); never Z).")] = False,
+    train_windows: Annotated[
+        int,
+        typer.Option(
+            "--train-windows",
+            min=1,
+            help="Purchase histories: K rolling X->Y training windows (only purchases before "
+            "dyz); 1 = the paper's protocol.",
+        ),
+    ] = 1,
+    autoencoder: Annotated[
+        bool,
+        typer.Option(
+            "--autoencoder",
+            help="Purchase histories: add one XY->XY auto-encoder training example per customer "
+            "(every customer's history in [dx, dyz); never Z).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
     from autorec.tune import SearchOptions, run_search
 
     options = SearchOptions(
-        space=space, data=str(data) if data is not None else None, split=split,
-        population=population, generations=generations, algorithm=algorithm, p_c=p_c,
-        p_m=p_m, epochs=epochs, seed=seed, run_dir=run_dir,
-        address=address, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial, max_failures=max_failures, train_fn=train_fn,
-        objectives=objectives, train_windows=train_windows, autoencoder=autoencoder,
+        space=space,
+        data=str(data) if data is not None else None,
+        split=split,
+        population=population,
+        generations=generations,
+        algorithm=algorithm,
+        p_c=p_c,
+        p_m=p_m,
+        epochs=epochs,
+        seed=seed,
+        run_dir=run_dir,
+        address=address,
+        num_cpus=num_cpus,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_failures=max_failures,
+        train_fn=train_fn,
+        objectives=objectives,
+        train_windows=train_windows,
+        autoencoder=autoencoder,
     )
     options.validate()
     try:

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from autorec.data import load_family_data
 from autorec.errors import AutorecError
 
-__all__ = ["data_info", "load_data_for", "parse_devices", "print_json", "train"]
+__all__ = ["data_info", "parse_devices", "print_json", "train"]
 
 
 def parse_devices(text: str) -> tuple[str, ...]:
@@ -21,27 +22,6 @@ def parse_devices(text: str) -> tuple[str, ...]:
     if not devices:
         raise AutorecError("option --devices", f"no device in {text!r}", "pass e.g. cpu")
     return devices
-
-
-def load_data_for(
-    family: str,
-    data: str | None,
-    split: str | None,
-    seed: int,
-    train_windows: int = 1,
-    autoencoder: bool = False,
-) -> Any:
-    """The data a family trains on: sessions for ``drnn``, purchase histories for
-    ``predictor`` (``data`` None: the built-in synthetic data of that kind) with
-    ``train_windows`` rolling training windows (purchase histories only; 1 = the paper's) and,
-    with ``autoencoder``, one XY -> XY auto-encoder training example per customer."""
-    from autorec.data import load_purchase_data, load_session_data
-
-    if family == "drnn":
-        return load_session_data(data, split, seed=seed)
-    return load_purchase_data(
-        data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
-    )
 
 
 def data_info(data: Any, path: str | None, split: str | None) -> dict[str, Any]:
@@ -181,7 +161,9 @@ def train(
             f"genome {genome_file} has decay_mode {genome.genes.get('decay_mode')!r}",
             "use a predictor genome with decay_mode: learnt, or drop --decay-plot",
         )
-    dataset = load_data_for(genome.family, data, split, seed, train_windows, autoencoder)
+    dataset = load_family_data(
+        genome.family, data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
+    )
     cpu0 = time.process_time()
     result = train_genome(genome, dataset, options)
     cpu_s = time.process_time() - cpu0

@@ -74,8 +74,10 @@ def _path_key(path: str | Path | None) -> tuple[str, int]:
         )
     resolved = p.resolve()
     if resolved.is_dir():
-        mtime = max([f.stat().st_mtime_ns for f in resolved.iterdir() if f.is_file()]
-                    + [resolved.stat().st_mtime_ns])
+        mtime = max(
+            [f.stat().st_mtime_ns for f in resolved.iterdir() if f.is_file()]
+            + [resolved.stat().st_mtime_ns]
+        )
     else:
         mtime = resolved.stat().st_mtime_ns
     return (str(resolved), mtime)
@@ -111,8 +113,9 @@ def load_events(
     del session_timeout_s
     if path is None:
         synth_kind = kind or "sessions"
-        return _cached(("events", "synthetic", synth_kind, seed),
-                       lambda: _synthetic(synth_kind, seed))
+        return _cached(
+            ("events", "synthetic", synth_kind, seed), lambda: _synthetic(synth_kind, seed)
+        )
     key = ("events", *_path_key(path), float(min_rating))
     return _cached(key, lambda: read_events(path, min_rating=min_rating))
 
@@ -154,14 +157,15 @@ def load_session_data(
     first page view). ``None`` = validation and test start at the 80 % and 90 % quantiles of
     session start times.
     """
-    key = ("session_data", *_path_key(path), split, float(min_rating), int(session_timeout_s),
-           seed)
+    key = ("session_data", *_path_key(path), split, float(min_rating), int(session_timeout_s), seed)
 
     def make() -> SessionData:
-        log = load_session_log(path, min_rating=min_rating, session_timeout_s=session_timeout_s,
-                               seed=seed)
-        val_start, test_start = (default_session_split(log) if split is None
-                                 else parse_session_split(split))
+        log = load_session_log(
+            path, min_rating=min_rating, session_timeout_s=session_timeout_s, seed=seed
+        )
+        val_start, test_start = (
+            default_session_split(log) if split is None else parse_session_split(split)
+        )
         parts = split_sessions(log, val_start, test_start)
         source = load_events(path, min_rating=min_rating, kind="sessions", seed=seed).source
         return SessionData(
@@ -180,8 +184,12 @@ def load_purchase_log(
 ) -> PurchaseLog:
     """All purchases of ``path`` (``None`` = synthetic purchase histories)."""
     key = ("purchase_log", *_path_key(path), float(min_rating), seed)
-    return _cached(key, lambda: build_purchase_log(
-        load_events(path, min_rating=min_rating, kind="purchases", seed=seed)))
+    return _cached(
+        key,
+        lambda: build_purchase_log(
+            load_events(path, min_rating=min_rating, kind="purchases", seed=seed)
+        ),
+    )
 
 
 def load_purchase_data(
@@ -206,19 +214,40 @@ def load_purchase_data(
     as the baselines do); 1 = the paper's protocol. ``autoencoder`` adds one XY → XY
     auto-encoder training example per customer to both protocols (step 7; off by default).
     """
-    key = ("purchase_data", *_path_key(path), split, top_p, min_purchases, max_purchases,
-           float(min_rating), seed, train_windows, autoencoder)
+    key = (
+        "purchase_data",
+        *_path_key(path),
+        split,
+        top_p,
+        min_purchases,
+        max_purchases,
+        float(min_rating),
+        seed,
+        train_windows,
+        autoencoder,
+    )
 
     def make() -> PurchaseData:
         log = load_purchase_log(path, min_rating=min_rating, seed=seed)
         dates = default_purchase_split(log) if split is None else parse_purchase_split(split)
-        protocol = build_protocol(log, dates, top_p=top_p, min_purchases=min_purchases,
-                                  max_purchases=max_purchases, train_windows=train_windows,
-                                  autoencoder=autoencoder)
+        protocol = build_protocol(
+            log,
+            dates,
+            top_p=top_p,
+            min_purchases=min_purchases,
+            max_purchases=max_purchases,
+            train_windows=train_windows,
+            autoencoder=autoencoder,
+        )
         validation = build_protocol(
-            log, shift_month_back(dates), top_p=top_p, min_purchases=min_purchases,
-            max_purchases=max_purchases, where="--split (validation, one month earlier)",
-            train_windows=train_windows, autoencoder=autoencoder,
+            log,
+            shift_month_back(dates),
+            top_p=top_p,
+            min_purchases=min_purchases,
+            max_purchases=max_purchases,
+            where="--split (validation, one month earlier)",
+            train_windows=train_windows,
+            autoencoder=autoencoder,
         )
         source = load_events(path, min_rating=min_rating, kind="purchases", seed=seed).source
         return PurchaseData(protocol=protocol, validation=validation, log=log, source=source)
@@ -271,12 +300,16 @@ def write_events(events: EventLog, out: str | Path) -> Path:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
         raise AutorecError(
-            str(out), f"cannot write format {suffix or 'none'!r}",
+            str(out),
+            f"cannot write format {suffix or 'none'!r}",
             "end the file name with .csv, .parquet or .jsonl",
         )
     if not out.parent.exists():
-        raise AutorecError(str(out), f"folder {out.parent} does not exist",
-                           "create the folder first or write elsewhere")
+        raise AutorecError(
+            str(out),
+            f"folder {out.parent} does not exist",
+            "create the folder first or write elsewhere",
+        )
     frame = events.frame
     columns = ["item_id", "timestamp", "event"]
     for col in ("session_id", "user_id"):
@@ -297,3 +330,23 @@ def write_events(events: EventLog, out: str | Path) -> Path:
         else:
             table.to_json(out, orient="records", lines=True)
     return out
+
+
+def load_family_data(
+    family: str,
+    path: str | Path | None,
+    split: str | None,
+    *,
+    seed: int = 0,
+    train_windows: int = 1,
+    autoencoder: bool = False,
+) -> SessionData | PurchaseData:
+    """The data a genome family trains on: sessions for ``drnn``, purchase histories for
+    ``predictor`` (``path`` None: the built-in synthetic data of that kind). ``train_windows``
+    and ``autoencoder`` shape the purchase-history training examples (see
+    :func:`load_purchase_data`); sessions ignore them."""
+    if family == "drnn":
+        return load_session_data(path, split, seed=seed)
+    return load_purchase_data(
+        path, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
+    )

@@ -110,7 +110,8 @@ def parse_purchase_split(split: str) -> SplitDates:
     parts = split.split(",")
     if len(parts) != 4:
         raise AutorecError(
-            "--split", f"expected DX,DXY,DYZ,DZ for purchase data, got {split!r}",
+            "--split",
+            f"expected DX,DXY,DYZ,DZ for purchase data, got {split!r}",
             "give four ISO dates, e.g. --split 1997-09-19,1998-03-26,1998-04-09,1998-04-23",
         )
     dates = [parse_date(p, "--split") for p in parts]
@@ -147,6 +148,7 @@ def default_purchase_split(log: PurchaseLog) -> SplitDates:
 
 def shift_month_back(dates: SplitDates) -> SplitDates:
     """All four dates one calendar month earlier (soft-split paper, Section 3.1)."""
+
     def back(d: datetime) -> datetime:
         result: datetime = (pd.Timestamp(d) - pd.DateOffset(months=1)).to_pydatetime()
         return result
@@ -237,17 +239,27 @@ def build_protocol(
     ``train_windows`` rolling training windows (step 6; 1 = the paper's protocol) and, with
     ``autoencoder``, one XY → XY auto-encoder training example per customer (step 7)."""
     if train_windows < 1:
-        raise AutorecError("--train-windows", f"must be at least 1, got {train_windows}",
-                           "give K >= 1 (1 = the paper's single X -> Y training window)")
+        raise AutorecError(
+            "--train-windows",
+            f"must be at least 1, got {train_windows}",
+            "give K >= 1 (1 = the paper's single X -> Y training window)",
+        )
     if top_p is not None and top_p < 1:
-        raise AutorecError("--top-p", f"must be at least 1, got {top_p}",
-                           "give the catalogue size P, or omit it for no clipping")
+        raise AutorecError(
+            "--top-p",
+            f"must be at least 1, got {top_p}",
+            "give the catalogue size P, or omit it for no clipping",
+        )
     if min_purchases < 1:
-        raise AutorecError("--min-purchases", f"must be at least 1, got {min_purchases}",
-                           "give a positive minimum (the protocol's default is 2)")
+        raise AutorecError(
+            "--min-purchases",
+            f"must be at least 1, got {min_purchases}",
+            "give a positive minimum (the protocol's default is 2)",
+        )
     if max_purchases is not None and max_purchases < min_purchases:
         raise AutorecError(
-            "--max-purchases", f"{max_purchases} is below --min-purchases {min_purchases}",
+            "--max-purchases",
+            f"{max_purchases} is below --min-purchases {min_purchases}",
             "give a maximum at least as large as the minimum",
         )
     dx, dxy, dyz, dz = (to_unix(d) for d in (dates.dx, dates.dxy, dates.dyz, dates.dz))
@@ -269,11 +281,13 @@ def build_protocol(
         end_x, end_y = dxy - k * step, dyz - k * step
         if end_x <= dx:
             break
-        windows.append(_examples(user, cat_in, time, (dx, end_x), (end_x, end_y),
-                                 min_purchases, max_purchases))
+        windows.append(
+            _examples(user, cat_in, time, (dx, end_x), (end_x, end_y), min_purchases, max_purchases)
+        )
     if autoencoder:
-        windows.append(_examples(user, cat_in, time, (dx, dyz), (dx, dyz),
-                                 min_purchases, max_purchases))
+        windows.append(
+            _examples(user, cat_in, time, (dx, dyz), (dx, dyz), min_purchases, max_purchases)
+        )
     train = _concat_examples(windows)
     test = _examples(user, cat_in, time, (dx, dyz), (dyz, dz), min_purchases, max_purchases)
     protocol = PurchaseProtocol(
@@ -282,8 +296,14 @@ def build_protocol(
     if check:
         for name, part in (("train (X→Y)", train), ("test (XY→Z)", test)):
             if part.n_customers == 0:
-                span = (f"purchases span {format_time(int(log.time.min()))} .. "
-                        f"{format_time(int(log.time.max()))}") if len(log.time) else "no purchases"
+                span = (
+                    (
+                        f"purchases span {format_time(int(log.time.min()))} .. "
+                        f"{format_time(int(log.time.max()))}"
+                    )
+                    if len(log.time)
+                    else "no purchases"
+                )
                 raise AutorecError(
                     where,
                     f"no {name} customers for dx={dates.dx:%Y-%m-%d} dxy={dates.dxy:%Y-%m-%d} "
@@ -297,4 +317,3 @@ def build_protocol(
 
 def parse_split_or_default(split: str | None, log: PurchaseLog) -> SplitDates:
     return default_purchase_split(log) if split is None else parse_purchase_split(split)
-

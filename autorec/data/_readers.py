@@ -56,10 +56,27 @@ FORMATS = (
 _COMPRESSION = (".gz", ".bz2", ".zip", ".xz", ".zst")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "item_id": ("item_id", "item", "itemid", "product_id", "productid", "product", "movie_id",
-                "movieid", "article_id"),
-    "user_id": ("user_id", "user", "userid", "customer_id", "customerid", "customer",
-                "visitor_id", "visitorid"),
+    "item_id": (
+        "item_id",
+        "item",
+        "itemid",
+        "product_id",
+        "productid",
+        "product",
+        "movie_id",
+        "movieid",
+        "article_id",
+    ),
+    "user_id": (
+        "user_id",
+        "user",
+        "userid",
+        "customer_id",
+        "customerid",
+        "customer",
+        "visitor_id",
+        "visitorid",
+    ),
     "session_id": ("session_id", "session", "sessionid"),
     "timestamp": ("timestamp", "time", "ts", "datetime", "date", "event_time"),
     "event": ("event", "event_type", "action", "type"),
@@ -88,7 +105,8 @@ def detect_format(path: Path) -> str:
     """The format of ``path`` (one of :data:`FORMATS`) or an :class:`AutorecError`."""
     if not path.exists():
         raise AutorecError(
-            str(path), "no such file or folder",
+            str(path),
+            "no such file or folder",
             "check the path (or omit --data for synthetic data)",
         )
     if path.is_dir():
@@ -163,7 +181,10 @@ def _read_raw(file: Path, fmt: str) -> pd.DataFrame:
         return _read_yoochoose(file)
     if fmt == "movielens-udata":
         return pd.read_csv(
-            file, sep="\t", header=None, names=["user_id", "item_id", "rating", "timestamp"],
+            file,
+            sep="\t",
+            header=None,
+            names=["user_id", "item_id", "rating", "timestamp"],
             dtype=str,
         )
     if fmt == "movielens-dat":
@@ -172,7 +193,8 @@ def _read_raw(file: Path, fmt: str) -> pd.DataFrame:
         parts = pd.read_csv(file, sep=":", header=None, dtype=str)
         if parts.shape[1] != 7:
             raise AutorecError(
-                str(file), f"expected 4 '::'-separated fields, found {(parts.shape[1] + 1) // 2}",
+                str(file),
+                f"expected 4 '::'-separated fields, found {(parts.shape[1] + 1) // 2}",
                 "use UserID::MovieID::Rating::Timestamp rows",
             )
         raw = parts.iloc[:, [0, 2, 4, 6]]
@@ -203,16 +225,21 @@ def _read_yoochoose(folder: Path) -> pd.DataFrame:
     ):
         file = folder / name
         head = pd.read_csv(file, nrows=0, dtype=str)
-        has_header = any(str(c).lower() in ("session_id", "timestamp", "item_id")
-                         for c in head.columns)
+        has_header = any(
+            str(c).lower() in ("session_id", "timestamp", "item_id") for c in head.columns
+        )
         part = pd.read_csv(
-            file, dtype=str, header=0 if has_header else None, names=None if has_header else names,
+            file,
+            dtype=str,
+            header=0 if has_header else None,
+            names=None if has_header else names,
         )
         part.columns = [str(c).lower() for c in part.columns]
         missing = [c for c in ("session_id", "timestamp", "item_id") if c not in part.columns]
         if missing:
             raise AutorecError(
-                str(file), f"missing column(s) {', '.join(missing)}",
+                str(file),
+                f"missing column(s) {', '.join(missing)}",
                 f"use the YOOCHOOSE layout: {','.join(names)}",
             )
         part = part[["session_id", "timestamp", "item_id"]].copy()
@@ -234,12 +261,14 @@ def _map_columns(raw: pd.DataFrame, where: str) -> dict[str, str]:
     cols = ", ".join(str(c) for c in raw.columns) or "none"
     if "item_id" not in mapping:
         raise AutorecError(
-            where, f"no item column (columns: {cols})",
+            where,
+            f"no item column (columns: {cols})",
             "name the item column item_id (or item, product_id, movieId)",
         )
     if "timestamp" not in mapping:
         raise AutorecError(
-            where, f"no timestamp column (columns: {cols})",
+            where,
+            f"no timestamp column (columns: {cols})",
             "add a timestamp column (ISO-8601 or unix seconds)",
         )
     return mapping
@@ -281,7 +310,8 @@ def parse_timestamps(series: pd.Series, where: str) -> IntArray:
             row = int(np.flatnonzero(bad)[np.flatnonzero(still)[0]])
             raise AutorecError(
                 f"{where}: column timestamp",
-                f"cannot parse {series.iloc[row]!r} (data row {row + 1})", fix,
+                f"cannot parse {series.iloc[row]!r} (data row {row + 1})",
+                fix,
             )
         out[bad] = _unix(numeric.to_numpy(dtype=np.float64))
     return out
@@ -308,7 +338,8 @@ def _numbers(series: pd.Series, where: str, field: str) -> npt.NDArray[np.float6
     if bool(bad.any()):
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise AutorecError(
-            f"{where}: column {field}", f"not a number: {series.iloc[row]!r} (data row {row + 1})",
+            f"{where}: column {field}",
+            f"not a number: {series.iloc[row]!r} (data row {row + 1})",
             f"write {field} as a number",
         )
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -319,15 +350,21 @@ def normalise_events(raw: pd.DataFrame, where: str, *, min_rating: float = 3.5) 
     source_rows = len(raw)
     cols = _map_columns(raw, where)
     n = len(raw)
-    user = _ids(raw[cols["user_id"]]) if "user_id" in cols else pd.Series(pd.NA, index=raw.index,
-                                                                          dtype="string")
-    session = (_ids(raw[cols["session_id"]]) if "session_id" in cols
-               else pd.Series(pd.NA, index=raw.index, dtype="string"))
+    user = (
+        _ids(raw[cols["user_id"]])
+        if "user_id" in cols
+        else pd.Series(pd.NA, index=raw.index, dtype="string")
+    )
+    session = (
+        _ids(raw[cols["session_id"]])
+        if "session_id" in cols
+        else pd.Series(pd.NA, index=raw.index, dtype="string")
+    )
     item = _ids(raw[cols["item_id"]])
-    rating = (_numbers(raw[cols["rating"]], where, "rating") if "rating" in cols
-              else np.full(n, np.nan))
-    dwell = (_numbers(raw[cols["dwell"]], where, "dwell") if "dwell" in cols
-             else np.full(n, np.nan))
+    rating = (
+        _numbers(raw[cols["rating"]], where, "rating") if "rating" in cols else np.full(n, np.nan)
+    )
+    dwell = _numbers(raw[cols["dwell"]], where, "dwell") if "dwell" in cols else np.full(n, np.nan)
     stamps = parse_timestamps(raw[cols["timestamp"]].reset_index(drop=True), where)
     ignored: dict[str, int] = {}
     keep = np.ones(n, dtype=bool)
@@ -369,7 +406,8 @@ def normalise_events(raw: pd.DataFrame, where: str, *, min_rating: float = 3.5) 
     if frame.empty:
         detail = "; ".join(f"{k}: {v}" for k, v in ignored.items()) or "the file has no data rows"
         raise AutorecError(
-            where, f"no events left after filtering {source_rows} rows ({detail})",
+            where,
+            f"no events left after filtering {source_rows} rows ({detail})",
             "check the event/rating columns or lower --min-rating",
         )
     frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)

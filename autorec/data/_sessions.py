@@ -99,12 +99,16 @@ def build_session_log(events: EventLog, *, session_timeout_s: int = 1800) -> Ses
     where = events.source
     if not bool((frame["event"] == "view").any()):
         raise AutorecError(
-            where, f"no page views (a {events.kind} log); the session protocol needs view events",
+            where,
+            f"no page views (a {events.kind} log); the session protocol needs view events",
             "use a log with view events, or a purchase-history command",
         )
     if session_timeout_s <= 0:
-        raise AutorecError("--timeout", f"must be positive, got {session_timeout_s}",
-                           "give the inactivity timeout in seconds, e.g. 1800")
+        raise AutorecError(
+            "--timeout",
+            f"must be positive, got {session_timeout_s}",
+            "give the inactivity timeout in seconds, e.g. 1800",
+        )
     key = _session_keys(frame, session_timeout_s, where)
     has_key = key.notna().to_numpy()
     is_view = (frame["event"] == "view").to_numpy(dtype=bool) & has_key
@@ -233,13 +237,15 @@ def parse_session_split(split: str) -> tuple[datetime, datetime]:
     parts = [p for p in split.split(",")]
     if len(parts) != 2:
         raise AutorecError(
-            "--split", f"expected VAL_START,TEST_START for session data, got {split!r}",
+            "--split",
+            f"expected VAL_START,TEST_START for session data, got {split!r}",
             "give two ISO dates, e.g. --split 2014-06-01,2014-06-16",
         )
     val_start, test_start = (parse_date(p, "--split") for p in parts)
     if not val_start < test_start:
         raise AutorecError(
-            "--split", f"dates out of order: {parts[0].strip()} is not before {parts[1].strip()}",
+            "--split",
+            f"dates out of order: {parts[0].strip()} is not before {parts[1].strip()}",
             "give VAL_START before TEST_START",
         )
     return val_start, test_start
@@ -276,8 +282,11 @@ def split_sessions(
     n_buys = np.diff(log.buy_ptr)
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if int((n_buys[part] > 0).sum()) == 0:
-            first, last = (format_time(log.start.min()), format_time(log.start.max())
-                           ) if log.n_sessions else ("-", "-")
+            first, last = (
+                (format_time(log.start.min()), format_time(log.start.max()))
+                if log.n_sessions
+                else ("-", "-")
+            )
             raise AutorecError(
                 where,
                 f"the {name} period has no session with a purchase ({len(part)} sessions; "

@@ -121,7 +121,8 @@ def synthesize_sessions(
     s_start = np.sort(t0 + rng.integers(0, days * _DAY, size=n_sessions))
     use_fav = rng.random(n_sessions) < 0.75
     s_cat = np.where(
-        use_fav, fav[s_user, rng.integers(0, 2, size=n_sessions)],
+        use_fav,
+        fav[s_user, rng.integers(0, 2, size=n_sessions)],
         rng.choice(n_categories, size=n_sessions, p=cat_p),
     )
     s_target = cats[s_cat, _sample_rows(rng, slot_w, s_cat)]
@@ -148,9 +149,13 @@ def synthesize_sessions(
     kind = np.where(last & buys[v_sess], 2, kind)
     item_v = np.select([kind == 2, kind == 3, kind == 4], [s_target[v_sess], other, popular], -1)
     page_names = np.where(
-        kind == 0, "page:home",
-        np.where(kind == 1, np.char.add("page:cat-", np.char.zfill(cat_v.astype(str), 2)),
-                 np.char.add("i", np.char.zfill(np.maximum(item_v, 0).astype(str), 4))),
+        kind == 0,
+        "page:home",
+        np.where(
+            kind == 1,
+            np.char.add("page:cat-", np.char.zfill(cat_v.astype(str), 2)),
+            np.char.add("i", np.char.zfill(np.maximum(item_v, 0).astype(str), 4)),
+        ),
     ).astype(object)
     gap = np.exp(rng.normal(np.log(20.0), 0.8, size=total))
     gap = gap * np.select([kind == 2, kind <= 1], [4.0, 0.5], 1.0)
@@ -176,16 +181,19 @@ def synthesize_sessions(
     sess_names = _names("s", np.arange(n_sessions), 5)
     user_names = _names("u", np.arange(n_users), 4)
     n_b = len(all_b_sess)
-    frame = _frame({
-        "user_id": np.concatenate([user_names[s_user[v_sess]], user_names[s_user[all_b_sess]]]),
-        "session_id": np.concatenate([sess_names[v_sess], sess_names[all_b_sess]]),
-        "item_id": np.concatenate([page_names, _names("i", all_b_item, 4)]),
-        "timestamp": np.concatenate([v_time, all_b_time]),
-        "event": np.concatenate([np.full(total, "view", dtype=object),
-                                 np.full(n_b, "buy", dtype=object)]),
-        "rating": np.full(total + n_b, np.nan),
-        "dwell": np.full(total + n_b, np.nan),
-    })
+    frame = _frame(
+        {
+            "user_id": np.concatenate([user_names[s_user[v_sess]], user_names[s_user[all_b_sess]]]),
+            "session_id": np.concatenate([sess_names[v_sess], sess_names[all_b_sess]]),
+            "item_id": np.concatenate([page_names, _names("i", all_b_item, 4)]),
+            "timestamp": np.concatenate([v_time, all_b_time]),
+            "event": np.concatenate(
+                [np.full(total, "view", dtype=object), np.full(n_b, "buy", dtype=object)]
+            ),
+            "rating": np.full(total + n_b, np.nan),
+            "dwell": np.full(total + n_b, np.nan),
+        }
+    )
     return EventLog(frame=frame, source="synthetic:sessions", kind="sessions")
 
 
@@ -223,8 +231,9 @@ def synthesize_purchases(
     table = np.where(cats[None, :, :] >= 0, w_item[:, np.maximum(cats, 0)], 0.0)
 
     # Customers: purchase counts, join dates, favourite categories.
-    counts = np.maximum(1, np.round(rng.lognormal(np.log(mean_purchases) - 0.5, 1.0,
-                                                  size=n_customers))).astype(np.int64)
+    counts = np.maximum(
+        1, np.round(rng.lognormal(np.log(mean_purchases) - 0.5, 1.0, size=n_customers))
+    ).astype(np.int64)
     counts = np.minimum(counts, 400)
     join = t0 + (rng.random(n_customers) * 0.7 * days * _DAY).astype(np.int64)
     cat_p = table.sum(axis=(0, 2))
@@ -242,22 +251,25 @@ def synthesize_purchases(
         when[moved] = w[:, 0] + (rng.random(len(w)) * (w[:, 1] - w[:, 0])).astype(np.int64)
     when = np.clip(when, t0, t_end - 1)
     use_fav = rng.random(n) < 0.7
-    cat = np.where(use_fav, fav[cust, rng.integers(0, 2, size=n)],
-                   rng.choice(n_categories, size=n, p=cat_p))
+    cat = np.where(
+        use_fav, fav[cust, rng.integers(0, 2, size=n)], rng.choice(n_categories, size=n, p=cat_p)
+    )
     week = np.minimum((when - t0) // (7 * _DAY), n_weeks - 1)
     flat = table.reshape(n_weeks * n_categories, -1)
     slot = _sample_rows(rng, flat, (week * n_categories + cat).astype(np.int64))
     item = cats[cat, slot]
 
-    frame = _frame({
-        "user_id": _names("c", cust, 5),
-        "session_id": np.full(n, pd.NA, dtype=object),
-        "item_id": _names("p", item, 4),
-        "timestamp": when,
-        "event": np.full(n, "buy", dtype=object),
-        "rating": np.full(n, np.nan),
-        "dwell": np.full(n, np.nan),
-    })
+    frame = _frame(
+        {
+            "user_id": _names("c", cust, 5),
+            "session_id": np.full(n, pd.NA, dtype=object),
+            "item_id": _names("p", item, 4),
+            "timestamp": when,
+            "event": np.full(n, "buy", dtype=object),
+            "rating": np.full(n, np.nan),
+            "dwell": np.full(n, np.nan),
+        }
+    )
     return EventLog(frame=frame, source="synthetic:purchases", kind="purchases")
 
 

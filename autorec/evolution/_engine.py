@@ -220,8 +220,9 @@ class Evolution:
         inds = [Individual(g, ev, (safe_fitness(ev.fitness),)) for g, ev in members]
         self._hof.update(inds)
         if self.strategy.multi_objective:
-            self._pareto.update([Individual(g, ev, self._objective_values(ev))
-                                 for g, ev in members])
+            self._pareto.update(
+                [Individual(g, ev, self._objective_values(ev)) for g, ev in members]
+            )
         fits = np.array([safe_fitness(ev.fitness) for _, ev in members], dtype=float)
         best_i = int(np.argmax(fits))
         record: dict[str, float] = {
@@ -240,22 +241,33 @@ class Evolution:
         self.done = closing >= self.generations
         if not self.done:
             ctx = StrategyContext(
-                rng=self.rng, toolbox=self.toolbox, population_size=self.population_size,
-                p_c=self.p_c, p_m=self.p_m, generation=closing,
+                rng=self.rng,
+                toolbox=self.toolbox,
+                population_size=self.population_size,
+                p_c=self.p_c,
+                p_m=self.p_m,
+                generation=closing,
                 objectives=lambda m: self._objective_values(m[1]),
-                archive=list(self._archive), known=self.cache.__contains__,
+                archive=list(self._archive),
+                known=self.cache.__contains__,
             )
             nxt: NextGeneration = self.strategy.select_next(members, ctx)
             if len(nxt.genomes) != self.population_size:
-                raise RuntimeError(f"strategy {self.strategy.name} returned "
-                                   f"{len(nxt.genomes)} genomes, expected "
-                                   f"{self.population_size}")
+                raise RuntimeError(
+                    f"strategy {self.strategy.name} returned "
+                    f"{len(nxt.genomes)} genomes, expected "
+                    f"{self.population_size}"
+                )
             self._archive = list(nxt.archive)
             self.generation = closing + 1
             self._start_generation([self.space.repair(g) for g in nxt.genomes])
         summary = GenerationSummary(
-            generation=closing, population=members, best=members[best_i],
-            best_ever=self.hall_of_fame[0], stats=record, done=self.done,
+            generation=closing,
+            population=members,
+            best=members[best_i],
+            best_ever=self.hall_of_fame[0],
+            stats=record,
+            done=self.done,
             pareto_front=self.pareto_front,
         )
         for fn in self.on_generation:
@@ -264,8 +276,10 @@ class Evolution:
     def _objective_values(self, ev: Evaluation) -> tuple[float, ...]:
         if ev.objectives:
             if len(ev.objectives) != len(self.objectives):
-                raise ValueError(f"evaluation {ev.key} has {len(ev.objectives)} objectives, "
-                                 f"expected {len(self.objectives)} ({', '.join(self.objectives)})")
+                raise ValueError(
+                    f"evaluation {ev.key} has {len(ev.objectives)} objectives, "
+                    f"expected {len(self.objectives)} ({', '.join(self.objectives)})"
+                )
             return tuple(safe_fitness(float(x)) for x in ev.objectives)
         out: list[float] = []
         for name in self.objectives:
@@ -329,8 +343,9 @@ class Evolution:
         mine = self.config()
         for k in ("family", "strategy", "population_size", "generations", "seed"):
             if cfg.get(k) != mine[k]:
-                raise ValueError(f"state was saved with {k}={cfg.get(k)!r}, "
-                                 f"this engine has {mine[k]!r}")
+                raise ValueError(
+                    f"state was saved with {k}={cfg.get(k)!r}, this engine has {mine[k]!r}"
+                )
         self.genomes = {k: Genome.from_dict(d) for k, d in state["genomes"].items()}
         self.cache = {k: Evaluation.from_dict(d) for k, d in state["cache"].items()}
         self.generation = int(state["generation"])
@@ -341,8 +356,11 @@ class Evolution:
         pending = [k for k in state["pending"] if k not in self.cache]
         to_ask = [k for k in state["to_ask"] if k not in self.cache]
         if requeue_pending:
-            ordered = [k for k in dict.fromkeys(g.key for g in self._members)
-                       if k in set(pending) | set(to_ask)]
+            ordered = [
+                k
+                for k in dict.fromkeys(g.key for g in self._members)
+                if k in set(pending) | set(to_ask)
+            ]
             self._to_ask = ordered
             self._pending = set()
         else:

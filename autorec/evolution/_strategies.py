@@ -112,21 +112,28 @@ def make_strategy(name: str, **params: Any) -> Strategy:
     """Build a registered strategy: ``paper``, ``elitist`` (default of the CLI) or ``nsga2``."""
     cls = STRATEGIES.get(name)
     if cls is None:
-        raise AutorecError("--algorithm", f"unknown strategy {name!r}{suggest(name, STRATEGIES)}",
-                           f"use one of {', '.join(STRATEGIES)}")
+        raise AutorecError(
+            "--algorithm",
+            f"unknown strategy {name!r}{suggest(name, STRATEGIES)}",
+            f"use one of {', '.join(STRATEGIES)}",
+        )
     try:
         return cls(**params)
     except TypeError as exc:
-        raise AutorecError("--algorithm", f"bad parameters for strategy {name!r}: {exc}",
-                           f"see {cls.__name__}'s documentation") from None
+        raise AutorecError(
+            "--algorithm",
+            f"bad parameters for strategy {name!r}: {exc}",
+            f"see {cls.__name__}'s documentation",
+        ) from None
 
 
 # -- selection helpers (numpy Generator instead of the global `random`) ------------------------
 T = TypeVar("T")
 
 
-def sel_tournament(items: Sequence[T], k: int, tournsize: int, rng: np.random.Generator,
-                   key: Callable[[T], float]) -> list[T]:
+def sel_tournament(
+    items: Sequence[T], k: int, tournsize: int, rng: np.random.Generator, key: Callable[[T], float]
+) -> list[T]:
     """DEAP ``selTournament`` with an explicit generator: ``k`` times, the best of
     ``tournsize`` aspirants drawn with replacement (ties: the first drawn)."""
     chosen: list[T] = []
@@ -137,8 +144,13 @@ def sel_tournament(items: Sequence[T], k: int, tournsize: int, rng: np.random.Ge
     return chosen
 
 
-def sel_tournament_dcd(items: Sequence[T], k: int, rng: np.random.Generator,
-                       rank: Callable[[T], int], crowding: Callable[[T], float]) -> list[T]:
+def sel_tournament_dcd(
+    items: Sequence[T],
+    k: int,
+    rng: np.random.Generator,
+    rank: Callable[[T], int],
+    crowding: Callable[[T], float],
+) -> list[T]:
     """Binary tournament of NSGA-II (Deb 2002): lower front rank wins, then larger crowding
     distance, then the first drawn. ``k`` picks with replacement."""
     chosen: list[T] = []
@@ -236,8 +248,7 @@ class ElitistStrategy(Strategy):
 
     name = "elitist"
 
-    def __init__(self, tournament_size: int = 3, elite: int = 1,
-                 novelty_retries: int = 3) -> None:
+    def __init__(self, tournament_size: int = 3, elite: int = 1, novelty_retries: int = 3) -> None:
         if tournament_size < 1:
             raise ValueError("tournament_size must be >= 1")
         if elite < 0:
@@ -249,8 +260,11 @@ class ElitistStrategy(Strategy):
         self.novelty_retries = int(novelty_retries)
 
     def params(self) -> dict[str, Any]:
-        return {"tournament_size": self.tournament_size, "elite": self.elite,
-                "novelty_retries": self.novelty_retries}
+        return {
+            "tournament_size": self.tournament_size,
+            "elite": self.elite,
+            "novelty_retries": self.novelty_retries,
+        }
 
     def select_next(self, population: Sequence[Member], ctx: StrategyContext) -> NextGeneration:
         n = ctx.population_size
@@ -264,8 +278,9 @@ class ElitistStrategy(Strategy):
             if g.key not in seen:
                 seen.add(g.key)
                 elites.append(g)
-        parents = sel_tournament(list(population), n - len(elites), self.tournament_size,
-                                 ctx.rng, _fit)
+        parents = sel_tournament(
+            list(population), n - len(elites), self.tournament_size, ctx.rng, _fit
+        )
         children = _vary([m[0] for m in parents], ctx)
         children = _novel(children, ctx, self.novelty_retries)
         return NextGeneration(elites + children)
@@ -311,8 +326,9 @@ class NSGA2Strategy(Strategy):
             for ind in front:
                 rank[ind.key] = r
                 crowd[ind.key] = float(ind.fitness.crowding_dist)
-        parents = sel_tournament_dcd(survivors, n, ctx.rng, lambda i: rank[i.key],
-                                     lambda i: crowd[i.key])
+        parents = sel_tournament_dcd(
+            survivors, n, ctx.rng, lambda i: rank[i.key], lambda i: crowd[i.key]
+        )
         children = _vary([p.genome for p in parents], ctx)
         children = _novel(children, ctx, self.novelty_retries)
         return NextGeneration(children, [ind.member for ind in survivors])

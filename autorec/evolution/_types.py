@@ -89,8 +89,11 @@ def fitness_class(n_objectives: int) -> type[base.Fitness]:
     """A private Fitness subclass maximising ``n_objectives`` values (no ``creator``)."""
     if n_objectives < 1:
         raise ValueError("at least one objective is needed")
-    return type(f"AutorecFitness{n_objectives}", (base.Fitness,),
-                {"weights": (1.0,) * n_objectives, "__module__": __name__})
+    return type(
+        f"AutorecFitness{n_objectives}",
+        (base.Fitness,),
+        {"weights": (1.0,) * n_objectives, "__module__": __name__},
+    )
 
 
 class Individual:

@@ -179,8 +179,9 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
         )
         if len(page_item) != len(contents.page_ids):
             raise ValueError("page_item and page_ids differ in length")
-        _json_dump({"pages": [str(p) for p in contents.page_ids], "page_item": page_item},
-                   tmp / PAGE_MAP)
+        _json_dump(
+            {"pages": [str(p) for p in contents.page_ids], "page_item": page_item}, tmp / PAGE_MAP
+        )
     if contents.user_ids is not None:
         _json_dump([str(u) for u in contents.user_ids], tmp / USER_MAP)
     _json_dump(dict(contents.metrics), tmp / METRICS)
@@ -276,8 +277,11 @@ def write_bundle(contents: BundleContents, out: str | Path) -> dict[str, Any]:
     target = Path(out).absolute()
     if target.exists():
         if not target.is_dir():
-            raise AutorecError(f"--out {out}", "exists and is not a folder",
-                               "pass a new folder name or an existing bundle to replace")
+            raise AutorecError(
+                f"--out {out}",
+                "exists and is not a folder",
+                "pass a new folder name or an existing bundle to replace",
+            )
         if any(target.iterdir()) and not (target / MANIFEST).is_file():
             raise AutorecError(
                 f"--out {out}",
@@ -342,28 +346,31 @@ def _read_json(path: Path, name: str) -> Any:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except json.JSONDecodeError as err:
-        raise AutorecError(f"bundle file {path}", f"{name} is not valid JSON ({err.msg})",
-                           _REEXPORT) from None
+        raise AutorecError(
+            f"bundle file {path}", f"{name} is not valid JSON ({err.msg})", _REEXPORT
+        ) from None
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The verified manifest of the bundle at ``path`` (format and checksums checked)."""
     root = Path(path)
     if not root.is_dir():
-        raise AutorecError(f"bundle {path}", "no such folder",
-                           "pass the folder written by `autorec export`")
+        raise AutorecError(
+            f"bundle {path}", "no such folder", "pass the folder written by `autorec export`"
+        )
     mpath = root / MANIFEST
     if not mpath.is_file():
-        raise AutorecError(f"bundle {path}", "has no manifest.json, so it is not an autorec bundle",
-                           _REEXPORT)
+        raise AutorecError(
+            f"bundle {path}", "has no manifest.json, so it is not an autorec bundle", _REEXPORT
+        )
     manifest = _read_json(mpath, MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise AutorecError(f"bundle file {mpath}", "is not an autorec bundle manifest",
-                           _REEXPORT)
+        raise AutorecError(f"bundle file {mpath}", "is not an autorec bundle manifest", _REEXPORT)
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise AutorecError(f"bundle file {mpath}",
-                           f"format_version {version!r} is not an integer", _REEXPORT)
+        raise AutorecError(
+            f"bundle file {mpath}", f"format_version {version!r} is not an integer", _REEXPORT
+        )
     if version > FORMAT_VERSION:
         raise AutorecError(
             f"bundle {path}",
@@ -410,8 +417,9 @@ def import_model_module(path: Path) -> types.ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # a syntax error etc. in the bundle's own source
-        raise AutorecError(f"bundle file {path}", f"fails to import ({type(err).__name__}: {err})",
-                           _REEXPORT) from None
+        raise AutorecError(
+            f"bundle file {path}", f"fails to import ({type(err).__name__}: {err})", _REEXPORT
+        ) from None
     return module
 
 

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import torch
 import yaml
 
+from autorec.data import load_family_data
 from autorec.data.types import PurchaseData, SessionData, SessionLog
 from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
@@ -61,14 +62,6 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _load_data(family: str, path: str | None, split: str | None, seed: int) -> Any:
-    from autorec.data import load_purchase_data, load_session_data
-
-    if family == "drnn":
-        return load_session_data(path, split, seed=seed)
-    return load_purchase_data(path, split, seed=seed)
-
-
 def _day_after_last(time: npt.NDArray[np.int64]) -> datetime:
     last = datetime.fromtimestamp(int(time.max()), tz=timezone.utc)
     return last.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -83,8 +76,9 @@ def _purchases_all(data: PurchaseData) -> PurchaseData:
     end = _day_after_last(data.log.time)
     dates = SplitDates(d.dx, end - (d.dyz - d.dxy), end, end + (d.dz - d.dyz))
     everything = build_protocol(data.log, dates, check=False)
-    return PurchaseData(protocol=everything, validation=data.protocol, log=data.log,
-                        source=data.source)
+    return PurchaseData(
+        protocol=everything, validation=data.protocol, log=data.log, source=data.source
+    )
 
 
 def _concat_sessions(logs: list[SessionLog]) -> SessionLog:
@@ -103,9 +97,17 @@ def _concat_sessions(logs: list[SessionLog]) -> SessionLog:
         return np.concatenate(parts).astype(np.int64)
 
     return replace(
-        first, session_ids=cat("session_ids"), user=cat("user"), start=cat("start"),
-        page_ptr=ptr("page_ptr"), page=cat("page"), view_time=cat("view_time"),
-        dwell=cat("dwell"), buy_ptr=ptr("buy_ptr"), buy=cat("buy"), buy_time=cat("buy_time"),
+        first,
+        session_ids=cat("session_ids"),
+        user=cat("user"),
+        start=cat("start"),
+        page_ptr=ptr("page_ptr"),
+        page=cat("page"),
+        view_time=cat("view_time"),
+        dwell=cat("dwell"),
+        buy_ptr=ptr("buy_ptr"),
+        buy=cat("buy"),
+        buy_time=cat("buy_time"),
     )
 
 
@@ -115,7 +117,8 @@ def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
     result = train_genome(genome, data, options)
     if result.model is None or result.status in ("error", "diverged"):
         raise AutorecError(
-            what, f"training genome {genome.key} ended {result.status}: "
+            what,
+            f"training genome {genome.key} ended {result.status}: "
             f"{(result.error or '').strip().splitlines()[-1:] or ''}",
             "check the genome with `autorec train GENOME.yaml` on the same data",
         )
@@ -130,19 +133,31 @@ def _sessions_all(genome: Any, data: SessionData, epochs: int, options: Any) -> 
     s = data.split
     full = _concat_sessions([s.train, s.valid, s.test])
     everything = SessionData(
-        split=replace(s, train=full), train_samples=session_samples(full),
-        valid_samples=data.valid_samples, test_samples=data.test_samples, source=data.source,
+        split=replace(s, train=full),
+        train_samples=session_samples(full),
+        valid_samples=data.valid_samples,
+        test_samples=data.test_samples,
+        source=data.source,
     )
-    fixed = TrainOptions(max_epochs=epochs, window=epochs, pi=math.inf, seed=options.seed,
-                         devices=options.devices, threads=options.threads, test=False,
-                         progress=options.progress)
+    fixed = TrainOptions(
+        max_epochs=epochs,
+        window=epochs,
+        pi=math.inf,
+        seed=options.seed,
+        devices=options.devices,
+        threads=options.threads,
+        test=False,
+        progress=options.progress,
+    )
     return _train(genome, everything, fixed, "--retrain-all")
 
 
 def _dates_card(data: Any, end: datetime | None) -> dict[str, str]:
     if isinstance(data, SessionData):
-        return {"val_start": data.split.val_start.isoformat(),
-                "test_start": data.split.test_start.isoformat()}
+        return {
+            "val_start": data.split.val_start.isoformat(),
+            "test_start": data.split.test_start.isoformat(),
+        }
     d = data.protocol.dates
     out = {k: getattr(d, k).isoformat() for k in ("dx", "dxy", "dyz", "dz")}
     out["end"] = (end or d.dz).isoformat()
@@ -167,16 +182,25 @@ def _split_string(data: Any) -> str:
 def _counts(data: Any) -> dict[str, int]:
     if isinstance(data, SessionData):
         s = data.split
-        return {"train_sessions": s.train.n_sessions, "valid_sessions": s.valid.n_sessions,
-                "test_sessions": s.test.n_sessions, "pages": len(s.train.pages),
-                "items": len(s.train.items), "users": len(s.train.users),
-                "train_samples": len(data.train_samples.session),
-                "test_samples": len(data.test_samples.session)}
+        return {
+            "train_sessions": s.train.n_sessions,
+            "valid_sessions": s.valid.n_sessions,
+            "test_sessions": s.test.n_sessions,
+            "pages": len(s.train.pages),
+            "items": len(s.train.items),
+            "users": len(s.train.users),
+            "train_samples": len(data.train_samples.session),
+            "test_samples": len(data.test_samples.session),
+        }
     p = data.protocol
-    return {"purchases": len(data.log.time), "customers": len(data.log.users),
-            "items": len(data.log.items), "train_customers": p.train.n_customers,
-            "test_customers": p.test.n_customers, "validation_customers":
-            data.validation.test.n_customers}
+    return {
+        "purchases": len(data.log.time),
+        "customers": len(data.log.users),
+        "items": len(data.log.items),
+        "train_customers": p.train.n_customers,
+        "test_customers": p.test.n_customers,
+        "validation_customers": data.validation.test.n_customers,
+    }
 
 
 def _source_info(source: Path) -> dict[str, Any]:
@@ -185,25 +209,44 @@ def _source_info(source: Path) -> dict[str, Any]:
         info = json.loads((source / "train.json").read_text(encoding="utf-8"))
         opts = info.get("options") or {}
         dat = info.get("data") or {}
-        return {"kind": "train", "saved": source, "genome_file": source / "genome.yaml",
-                "data": dat.get("path"), "split": dat.get("split"),
-                "seed": int(opts.get("seed", 0)),
-                "epochs": int(opts.get("max_epochs", 30)), "options": opts}
+        return {
+            "kind": "train",
+            "saved": source,
+            "genome_file": source / "genome.yaml",
+            "data": dat.get("path"),
+            "split": dat.get("split"),
+            "seed": int(opts.get("seed", 0)),
+            "epochs": int(opts.get("max_epochs", 30)),
+            "options": opts,
+        }
     if (source / "config.yaml").is_file():
         config = yaml.safe_load((source / "config.yaml").read_text(encoding="utf-8")) or {}
         if not (source / "best_genome.yaml").is_file():
-            raise AutorecError(f"run dir {source}", "has no best_genome.yaml yet",
-                               "wait for the search's first generation to finish, or resume it")
+            raise AutorecError(
+                f"run dir {source}",
+                "has no best_genome.yaml yet",
+                "wait for the search's first generation to finish, or resume it",
+            )
         saved = source / "best_model"
-        return {"kind": "search", "saved": saved if (saved / "train.json").is_file() else None,
-                "genome_file": source / "best_genome.yaml", "data": config.get("data"),
-                "split": config.get("split"), "seed": int(config.get("seed", 0)),
-                "epochs": int(config.get("epochs", 30)), "options": {}}
+        return {
+            "kind": "search",
+            "saved": saved if (saved / "train.json").is_file() else None,
+            "genome_file": source / "best_genome.yaml",
+            "data": config.get("data"),
+            "split": config.get("split"),
+            "seed": int(config.get("seed", 0)),
+            "epochs": int(config.get("epochs", 30)),
+            "options": {},
+        }
     if (source / "manifest.json").is_file():
-        raise AutorecError(str(source), "is already a bundle",
-                           "pass the search run dir or the `autorec train --save` folder")
+        raise AutorecError(
+            str(source),
+            "is already a bundle",
+            "pass the search run dir or the `autorec train --save` folder",
+        )
     raise AutorecError(
-        str(source), "is neither a search run dir (config.yaml + best_genome.yaml) nor an "
+        str(source),
+        "is neither a search run dir (config.yaml + best_genome.yaml) nor an "
         "`autorec train --save` folder (train.json)",
         "pass the folder `autorec search` or `autorec train --save` wrote",
     )
@@ -229,8 +272,11 @@ def export_bundle(
 
     src = Path(source)
     if not src.is_dir():
-        raise AutorecError(str(source), "no such folder",
-                           "pass a search run dir or an `autorec train --save` folder")
+        raise AutorecError(
+            str(source),
+            "no such folder",
+            "pass a search run dir or an `autorec train --save` folder",
+        )
     info = _source_info(src)
     from autorec.train._trainer import _device
 
@@ -239,9 +285,10 @@ def export_bundle(
     data_path = data if data is not None else info["data"]
     split = split if split is not None else info["split"]
     seed = int(info["seed"])
-    dataset = _load_data(genome.family, data_path, split, seed)
-    options = TrainOptions(max_epochs=info["epochs"], seed=seed, devices=devices,
-                           threads=threads, progress=progress)
+    dataset = load_family_data(genome.family, data_path, split, seed=seed)
+    options = TrainOptions(
+        max_epochs=info["epochs"], seed=seed, devices=devices, threads=threads, progress=progress
+    )
     metrics: dict[str, Any]
     end: datetime | None = None
     how: str
@@ -258,8 +305,11 @@ def export_bundle(
             dataset = _purchases_all(dataset)
             result = _train(genome, dataset, options, "--retrain-all")
             how = "retrained on all data (purchases: Y' ends at the last date)"
-            metrics = {**result.summary(), "holdout_metrics": dict(result.val_metrics),
-                       "test_metrics": {}}
+            metrics = {
+                **result.summary(),
+                "holdout_metrics": dict(result.val_metrics),
+                "test_metrics": {},
+            }
         else:
             result = _train(genome, dataset, options, f"export {source}")
             metrics = result.summary()
@@ -286,8 +336,11 @@ def export_bundle(
         item_ids = log.items.raw
         page_ids, page_item = log.pages.raw, log.page_item
         protocol = "sessions"
-        inputs = {"width": int(genome.genes["width"]), "n_pages": len(log.pages),
-                  "dwell_cap_s": _DWELL_CAP_S}
+        inputs = {
+            "width": int(genome.genes["width"]),
+            "n_pages": len(log.pages),
+            "dwell_cap_s": _DWELL_CAP_S,
+        }
     else:
         item_ids = dataset.log.items.raw[dataset.protocol.catalogue]
         page_ids = page_item = None
@@ -331,8 +384,12 @@ def export_bundle(
     )
     manifest = write_bundle(contents, out)
     _verify(out, model, genome, dataset)
-    return {"bundle": str(Path(out)), "manifest": manifest, "metrics": contents.metrics,
-            "data_card": card}
+    return {
+        "bundle": str(Path(out)),
+        "manifest": manifest,
+        "metrics": contents.metrics,
+        "data_card": card,
+    }
 
 
 def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> None:
@@ -343,8 +400,9 @@ def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> 
     rows = np.arange(0, 8, dtype=np.int64)
     if isinstance(data, SessionData):
         n = len(data.train_samples.session)
-        batch = _batching.session_batch(genome, data.split.train, data.train_samples,
-                                        rows[rows < n])
+        batch = _batching.session_batch(
+            genome, data.split.train, data.train_samples, rows[rows < n]
+        )
     else:
         n = data.protocol.train.n_customers
         batch = _batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
@@ -359,5 +417,8 @@ def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> 
         batch = {k: v.cpu() for k, v in batch.items()}
     got = bundle.score(batch)
     if not torch.allclose(want, got, atol=1e-6, rtol=0):
-        raise AutorecError(f"bundle {out}", "scores differ from the trained network after "
-                           "loading", "report this as a bug")
+        raise AutorecError(
+            f"bundle {out}",
+            "scores differ from the trained network after loading",
+            "report this as a bug",
+        )

@@ -78,8 +78,12 @@ class _Progress:
         )
 
         self._bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
             transient=False,
         )
         self._bar.start()
@@ -102,8 +106,11 @@ def _parse_day(text: str, where: str) -> datetime:
 def _card_dates(bundle: Bundle) -> dict[str, datetime]:
     dates = bundle.data_card.get("dates")
     if not isinstance(dates, Mapping):
-        raise AutorecError(f"bundle file {bundle.path / 'data_card.json'}",
-                           "has no split dates", "re-export the bundle")
+        raise AutorecError(
+            f"bundle file {bundle.path / 'data_card.json'}",
+            "has no split dates",
+            "re-export the bundle",
+        )
     return {k: _parse_day(str(v), f"data_card dates.{k}") for k, v in dates.items()}
 
 
@@ -213,9 +220,17 @@ def _remap_sessions(log: SessionLog, bundle: Bundle) -> tuple[SessionLog, int]:
     np.cumsum(n_views, out=page_ptr[1:])
     np.cumsum(n_buys, out=buy_ptr[1:])
     remapped = replace(
-        log, page_ptr=page_ptr, page=page_new[kv], view_time=log.view_time[kv],
-        dwell=log.dwell[kv], buy_ptr=buy_ptr, buy=item_new[kb], buy_time=log.buy_time[kb],
-        pages=pages, items=items, page_item=np.asarray(bundle.page_item, dtype=np.int64),
+        log,
+        page_ptr=page_ptr,
+        page=page_new[kv],
+        view_time=log.view_time[kv],
+        dwell=log.dwell[kv],
+        buy_ptr=buy_ptr,
+        buy=item_new[kb],
+        buy_time=log.buy_time[kb],
+        pages=pages,
+        items=items,
+        page_item=np.asarray(bundle.page_item, dtype=np.int64),
     )
     return remapped, int((n_views == 0).sum())
 
@@ -251,8 +266,9 @@ def recommend(
     if k < 1:
         raise AutorecError("--k", f"must be at least 1, got {k}", "pass --k 10")
     if batch_size < 1:
-        raise AutorecError("--batch-size", f"must be at least 1, got {batch_size}",
-                           "pass --batch-size 1024")
+        raise AutorecError(
+            "--batch-size", f"must be at least 1, got {batch_size}", "pass --batch-size 1024"
+        )
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     card = b.data_card
     data_path = data if data is not None else card.get("data")
@@ -260,8 +276,12 @@ def recommend(
     loader_args = dict(card.get("loader_args", {}))
     t0 = time.perf_counter()
     summary: dict[str, Any] = {
-        "bundle": str(b.path), "out": str(out), "k": k, "family": b.family,
-        "model_version": b.model_version, "data": str(data_path) if data_path else None,
+        "bundle": str(b.path),
+        "out": str(out),
+        "k": k,
+        "family": b.family,
+        "model_version": b.model_version,
+        "data": str(data_path) if data_path else None,
     }
     writer = open_writer(out, b.model_version)
     if b.family == "predictor":
@@ -271,8 +291,9 @@ def recommend(
             pdata = load_purchase_data(data_path, split, **loader_args)
             plog = pdata.log
             examples = pdata.protocol.test
-            _check_catalogue(b, pdata.log.items.raw[pdata.protocol.catalogue],
-                             f"--data {data_path}")
+            _check_catalogue(
+                b, pdata.log.items.raw[pdata.protocol.catalogue], f"--data {data_path}"
+            )
             summary["mode"] = "protocol-test"
             dates = pdata.protocol.dates
             summary["input_window"] = [f"{dates.dx:%Y-%m-%d}", f"{dates.dyz:%Y-%m-%d}"]
@@ -281,8 +302,9 @@ def recommend(
             end = _parse_day(as_of, "--as-of") if as_of else d.get("end", d["dz"])
             start = end - (d["dyz"] - d["dx"])
             plog = load_purchase_log(data_path, **loader_args)
-            examples = latest_examples(plog, b.item_ids, int(start.timestamp()),
-                                       int(end.timestamp()))
+            examples = latest_examples(
+                plog, b.item_ids, int(start.timestamp()), int(end.timestamp())
+            )
             summary["mode"] = "latest"
             summary["input_window"] = [start.isoformat(), end.isoformat()]
         entity_raw = plog.users.raw[examples.customers]
@@ -321,8 +343,11 @@ def recommend(
 
 
 def _score_table(
-    out: str | Path, examples: CustomerExamples, entity_raw: npt.NDArray[np.str_],
-    bundle: Bundle, k: int,
+    out: str | Path,
+    examples: CustomerExamples,
+    entity_raw: npt.NDArray[np.str_],
+    bundle: Bundle,
+    k: int,
 ) -> dict[str, float]:
     """Read the written table back and score it against the test window Z (Precision@K,
     PCC@K; :mod:`autorec.metrics`), and count already-bought items in it (must be 0)."""
@@ -337,7 +362,7 @@ def _score_table(
     table[r, np.asarray(recs["rank"], dtype=np.int64) - 1] = c
     bought = 0
     for i in range(examples.n_customers):
-        inputs = examples.input_item[examples.input_ptr[i]:examples.input_ptr[i + 1]]
+        inputs = examples.input_item[examples.input_ptr[i] : examples.input_ptr[i + 1]]
         bought += int(np.isin(table[i][table[i] >= 0], inputs).sum())
     pcc, count = pcc_at_k(table, examples.target_ptr, examples.target_item, bundle.n_items)
     return {

@@ -79,8 +79,9 @@ def _rows(
     entity_ids: Sequence[str],
     item_ids: npt.NDArray[np.str_],
     scores: npt.NDArray[np.floating],
-) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_],
-           npt.NDArray[np.float64]]:
+) -> tuple[
+    npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.float64]
+]:
     """Flatten a batch into column arrays (vectorised), dropping -inf (excluded) entries."""
     b, k = item_ids.shape
     ent = np.repeat(np.asarray(entity_ids, dtype=np.str_), k)
@@ -111,8 +112,11 @@ class SQLiteRecWriter:
                 "PRIMARY KEY (entity_id, rank))"
             )
         except sqlite3.DatabaseError as err:
-            raise AutorecError(f"--out {self.path}", f"is not a usable SQLite database ({err})",
-                               "pass a new .sqlite file or a SQLite database") from None
+            raise AutorecError(
+                f"--out {self.path}",
+                f"is not a usable SQLite database ({err})",
+                "pass a new .sqlite file or a SQLite database",
+            ) from None
         self._con = con
         return self
 
@@ -127,8 +131,14 @@ class SQLiteRecWriter:
         mv = self.model_version
         self._con.executemany(
             f"INSERT INTO {TABLE}__new VALUES (?, ?, ?, ?, ?)",
-            zip(ent.tolist(), rank.tolist(), item.tolist(), sc.tolist(), [mv] * len(ent),
-                strict=True),
+            zip(
+                ent.tolist(),
+                rank.tolist(),
+                item.tolist(),
+                sc.tolist(),
+                [mv] * len(ent),
+                strict=True,
+            ),
         )
         self.rows += len(ent)
 
@@ -170,13 +180,15 @@ class ParquetRecWriter:
     def _schema(self) -> object:
         import pyarrow as pa
 
-        return pa.schema([
-            pa.field("entity_id", pa.string(), nullable=False),
-            pa.field("rank", pa.int32(), nullable=False),
-            pa.field("item_id", pa.string(), nullable=False),
-            pa.field("score", pa.float64(), nullable=False),
-            pa.field("model_version", pa.string(), nullable=False),
-        ])
+        return pa.schema(
+            [
+                pa.field("entity_id", pa.string(), nullable=False),
+                pa.field("rank", pa.int32(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("score", pa.float64(), nullable=False),
+                pa.field("model_version", pa.string(), nullable=False),
+            ]
+        )
 
     def __enter__(self) -> ParquetRecWriter:
         import pyarrow.parquet as pq
@@ -200,9 +212,13 @@ class ParquetRecWriter:
         assert isinstance(self._writer, pq.ParquetWriter)
         ent, rank, item, sc = _rows(entity_ids, item_ids, scores)
         table = pa.Table.from_arrays(
-            [pa.array(ent.tolist(), pa.string()), pa.array(rank, pa.int32()),
-             pa.array(item.tolist(), pa.string()), pa.array(sc, pa.float64()),
-             pa.array([self.model_version] * len(ent), pa.string())],
+            [
+                pa.array(ent.tolist(), pa.string()),
+                pa.array(rank, pa.int32()),
+                pa.array(item.tolist(), pa.string()),
+                pa.array(sc, pa.float64()),
+                pa.array([self.model_version] * len(ent), pa.string()),
+            ],
             schema=self._schema(),
         )
         self._writer.write_table(table)
@@ -258,8 +274,9 @@ def read_recommendations(path: str | Path) -> dict[str, npt.NDArray[np.generic]]
         return {c: table.column(c).to_numpy() for c in COLUMNS}
     con = sqlite3.connect(p)
     try:
-        rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} ORDER BY entity_id, rank"
-                           ).fetchall()
+        rows = con.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM {TABLE} ORDER BY entity_id, rank"
+        ).fetchall()
     finally:
         con.close()
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in COLUMNS]

@@ -58,15 +58,18 @@ class LoadedBundle:
         self.manifest: dict[str, Any] = _read(root, "manifest.json")
         version = self.manifest.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise BundleError(f"{root}: bundle format {version!r} is newer than this loader "
-                              f"reads ({FORMAT_VERSION}); use a newer load.py")
+            raise BundleError(
+                f"{root}: bundle format {version!r} is newer than this loader "
+                f"reads ({FORMAT_VERSION}); use a newer load.py"
+            )
         for name, digest in self.manifest["files"].items():
             path = os.path.join(root, name)
             if not os.path.isfile(path):
                 raise BundleError(f"{path}: missing; re-export the bundle")
             if _sha256(path) != digest:
-                raise BundleError(f"{path}: sha256 does not match manifest.json; "
-                                  "re-export the bundle")
+                raise BundleError(
+                    f"{path}: sha256 does not match manifest.json; re-export the bundle"
+                )
         net = self.manifest["net"]
         path = os.path.join(root, "model.py")
         spec = importlib.util.spec_from_file_location("bundle_model", path)
@@ -92,13 +95,17 @@ class LoadedBundle:
         logits: torch.Tensor = self.model(batch)
         return logits
 
-    def customer_batch(self, items: Sequence[str],
-                       ages: Sequence[float] | None = None) -> dict[str, torch.Tensor]:
+    def customer_batch(
+        self, items: Sequence[str], ages: Sequence[float] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Predictor batch of one customer: purchased raw item ids (unknown ids are dropped)
         and each purchase's age in days before now (default 0)."""
         ages = [0.0] * len(items) if ages is None else list(ages)
-        keep = [(self.item_index[i], a) for i, a in zip(items, ages, strict=True)
-                if i in self.item_index]
+        keep = [
+            (self.item_index[i], a)
+            for i, a in zip(items, ages, strict=True)
+            if i in self.item_index
+        ]
         long, flt = torch.long, torch.float32
         return {
             "x_idx": torch.tensor([j for j, _ in keep], dtype=long),
@@ -108,16 +115,23 @@ class LoadedBundle:
             "y_offsets": torch.zeros(1, dtype=long),
         }
 
-    def session_batch(self, pages: Sequence[str], dwell: Sequence[float] | None = None,
-                      history_items: Sequence[str] = ()) -> dict[str, torch.Tensor]:
+    def session_batch(
+        self,
+        pages: Sequence[str],
+        dwell: Sequence[float] | None = None,
+        history_items: Sequence[str] = (),
+    ) -> dict[str, torch.Tensor]:
         """DRNN batch of one session prefix: raw page ids in view order, seconds spent on
         each (θ; the last page's is unknown and set to 0), and the raw ids of items the user
         bought before the session. Unknown pages and items are dropped."""
         dwell = [0.0] * len(pages) if dwell is None else list(dwell)
         cap = float(self.inputs.get("dwell_cap_s", 3600.0))
         # θ: seconds clipped to [0, cap] (NaN -> 0); the prefix's last page has θ = 0
-        kept = [(self.page_index[p], min(max(float(d), 0.0), cap) if d == d else 0.0)
-                for p, d in zip(pages, dwell, strict=True) if p in self.page_index]
+        kept = [
+            (self.page_index[p], min(max(float(d), 0.0), cap) if d == d else 0.0)
+            for p, d in zip(pages, dwell, strict=True)
+            if p in self.page_index
+        ]
         if kept:
             kept[-1] = (kept[-1][0], 0.0)
         width = int(self.inputs["width"])
@@ -151,26 +165,35 @@ class LoadedBundle:
             "target_offsets": torch.zeros(1, dtype=long),
         }
 
-    def score_customer(self, items: Sequence[str],
-                       ages: Sequence[float] | None = None) -> torch.Tensor:
+    def score_customer(
+        self, items: Sequence[str], ages: Sequence[float] | None = None
+    ) -> torch.Tensor:
         """Scores [n_items] of one customer from raw item ids (purchase family)."""
         return self.score(self.customer_batch(items, ages))[0]
 
-    def score_session(self, pages: Sequence[str], dwell: Sequence[float] | None = None,
-                      history_items: Sequence[str] = ()) -> torch.Tensor:
+    def score_session(
+        self,
+        pages: Sequence[str],
+        dwell: Sequence[float] | None = None,
+        history_items: Sequence[str] = (),
+    ) -> torch.Tensor:
         """Scores [n_items] of one session from raw page ids (session family)."""
         return self.score(self.session_batch(pages, dwell, history_items))[0]
 
-    def top_k(self, scores: torch.Tensor, k: int = 10,
-              exclude: Sequence[str] = ()) -> list[tuple[str, float]]:
+    def top_k(
+        self, scores: torch.Tensor, k: int = 10, exclude: Sequence[str] = ()
+    ) -> list[tuple[str, float]]:
         """The k best (raw item id, score), ``exclude`` (e.g. already bought) left out."""
         scores = scores.clone()
         drop = [self.item_index[i] for i in exclude if i in self.item_index]
         if drop:
             scores[torch.tensor(drop)] = -math.inf
         values, index = torch.topk(scores, min(k, len(self.item_ids)))
-        return [(self.item_ids[int(j)], float(v)) for v, j in zip(values, index, strict=True)
-                if v != -math.inf]
+        return [
+            (self.item_ids[int(j)], float(v))
+            for v, j in zip(values, index, strict=True)
+            if v != -math.inf
+        ]
 
 
 def load(root: str) -> LoadedBundle:
@@ -201,8 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = args.items or []
         scores = bundle.score_customer(items, args.ages)
         exclude = items
-    out: dict[str, Any] = {"model_version": bundle.manifest["model_version"],
-                           "top": bundle.top_k(scores, args.k, exclude)}
+    out: dict[str, Any] = {
+        "model_version": bundle.manifest["model_version"],
+        "top": bundle.top_k(scores, args.k, exclude),
+    }
     if args.scores:
         out["scores"] = [float(s) for s in scores]
     print(json.dumps(out))

@@ -68,19 +68,27 @@ class Genome:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise AutorecError("genome", f"unknown family {self.family!r}"
-                               f"{suggest(str(self.family), FAMILIES)}",
-                               f"use one of {', '.join(FAMILIES)}")
+            raise AutorecError(
+                "genome",
+                f"unknown family {self.family!r}{suggest(str(self.family), FAMILIES)}",
+                f"use one of {', '.join(FAMILIES)}",
+            )
         schema = SCHEMAS[self.family]
         unknown = [k for k in self.genes if k not in schema]
         if unknown:
-            raise AutorecError("genome", f"unknown gene '{unknown[0]}' for family "
-                               f"{self.family}{suggest(unknown[0], schema)}",
-                               "remove it or fix its name")
+            raise AutorecError(
+                "genome",
+                f"unknown gene '{unknown[0]}' for family "
+                f"{self.family}{suggest(unknown[0], schema)}",
+                "remove it or fix its name",
+            )
         missing = [k for k in schema if k not in self.genes]
         if missing:
-            raise AutorecError("genome", f"missing gene(s) {', '.join(missing)}",
-                               "use Genome.from_dict to fill schema defaults")
+            raise AutorecError(
+                "genome",
+                f"missing gene(s) {', '.join(missing)}",
+                "use Genome.from_dict to fill schema defaults",
+            )
         values: dict[str, GeneValue] = {}
         for name, spec in schema.items():
             values[name] = canonical_value(check_value(spec, self.genes[name], "genome"))
@@ -94,13 +102,19 @@ class Genome:
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "genome") -> Genome:
         """Build from ``{"family": ..., gene: value, ...}``; missing genes take schema defaults."""
         if not isinstance(d, Mapping):
-            raise AutorecError(where, f"expected a mapping of genes, got {type(d).__name__}",
-                               "write 'family: drnn' and one 'gene: value' line per gene")
+            raise AutorecError(
+                where,
+                f"expected a mapping of genes, got {type(d).__name__}",
+                "write 'family: drnn' and one 'gene: value' line per gene",
+            )
         family = d.get("family")
         if family not in FAMILIES:
             got = "no 'family' key" if family is None else f"unknown family {family!r}"
-            raise AutorecError(where, got + suggest(str(family), FAMILIES),
-                               f"add 'family: {' or '.join(FAMILIES)}'")
+            raise AutorecError(
+                where,
+                got + suggest(str(family), FAMILIES),
+                f"add 'family: {' or '.join(FAMILIES)}'",
+            )
         fam = cast(Family, family)
         schema = SCHEMAS[fam]
         values: dict[str, GeneValue] = {}
@@ -108,9 +122,11 @@ class Genome:
             if k == "family":
                 continue
             if k not in schema:
-                raise AutorecError(where, f"unknown gene '{k}' for family {fam}"
-                                   f"{suggest(str(k), schema)}",
-                                   f"remove it or use one of: {', '.join(schema)}")
+                raise AutorecError(
+                    where,
+                    f"unknown gene '{k}' for family {fam}{suggest(str(k), schema)}",
+                    f"remove it or use one of: {', '.join(schema)}",
+                )
             values[str(k)] = check_value(schema[str(k)], v, where)
         for name, spec in schema.items():
             values.setdefault(name, spec.default)
@@ -143,8 +159,11 @@ class Genome:
         try:
             return self.genes[name]
         except KeyError:
-            raise AutorecError("genome", f"no gene '{name}' in family {self.family}"
-                               f"{suggest(name, self.genes)}", "use a schema gene name") from None
+            raise AutorecError(
+                "genome",
+                f"no gene '{name}' in family {self.family}{suggest(name, self.genes)}",
+                "use a schema gene name",
+            ) from None
 
     # typed accessors (mypy-friendly for code building networks from genes)
     def get_int(self, name: str) -> int:
@@ -208,10 +227,14 @@ class Genome:
 def _make_key(family: str, values: Mapping[str, GeneValue]) -> str:
     act = active_genes(family, values)
     omitted = KEY_OMITTED_DEFAULTS.get(family, {})  # type: ignore[call-overload]
-    payload = {"family": family, **{
-        k: canonical_value(v) for k, v in values.items()
-        if k in act and not (k in omitted and v == omitted[k])
-    }}
+    payload = {
+        "family": family,
+        **{
+            k: canonical_value(v)
+            for k, v in values.items()
+            if k in act and not (k in omitted and v == omitted[k])
+        },
+    }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
@@ -223,11 +246,15 @@ def load_genome(path: str | Path) -> Genome:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise AutorecError(where, f"cannot read genome file ({exc.strerror or exc})",
-                           "pass an existing genome YAML file") from None
+        raise AutorecError(
+            where,
+            f"cannot read genome file ({exc.strerror or exc})",
+            "pass an existing genome YAML file",
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise AutorecError(where, f"invalid YAML ({str(exc).splitlines()[0]})",
-                           "fix the YAML syntax") from None
+        raise AutorecError(
+            where, f"invalid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax"
+        ) from None
     return Genome.from_dict(data if data is not None else {}, where=where)

@@ -105,20 +105,44 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
-def _int(name: str, default: int, low: int | None = 1, high: int | None = None,
-         group: str = "", doc: str = "") -> GeneSchema:
+def _int(
+    name: str,
+    default: int,
+    low: int | None = 1,
+    high: int | None = None,
+    group: str = "",
+    doc: str = "",
+) -> GeneSchema:
     return GeneSchema(name, "int", default, low=low, high=high, group=group, doc=doc)
 
 
-def _float(name: str, default: float, low: float | None = 0.0, high: float | None = None, *,
-           low_open: bool = False, high_open: bool = False, group: str = "",
-           doc: str = "") -> GeneSchema:
-    return GeneSchema(name, "float", default, low=low, high=high, low_open=low_open,
-                      high_open=high_open, group=group, doc=doc)
+def _float(
+    name: str,
+    default: float,
+    low: float | None = 0.0,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    group: str = "",
+    doc: str = "",
+) -> GeneSchema:
+    return GeneSchema(
+        name,
+        "float",
+        default,
+        low=low,
+        high=high,
+        low_open=low_open,
+        high_open=high_open,
+        group=group,
+        doc=doc,
+    )
 
 
-def _choice(name: str, default: str, choices: tuple[str, ...], group: str = "",
-            doc: str = "") -> GeneSchema:
+def _choice(
+    name: str, default: str, choices: tuple[str, ...], group: str = "", doc: str = ""
+) -> GeneSchema:
     return GeneSchema(name, "str", default, choices=choices, group=group, doc=doc)
 
 
@@ -132,8 +156,12 @@ _UNITS_DEFAULT = (128, 128, 64, 64)
 def _units(family: Family) -> list[GeneSchema]:
     defaults = (256, 256, 256, 256) if family == "predictor" else _UNITS_DEFAULT
     return [
-        _int(f"units_{i}", defaults[i - 1], group=f"layer_{i}",
-             doc=f"units of hidden layer {i} (inactive above the depth)")
+        _int(
+            f"units_{i}",
+            defaults[i - 1],
+            group=f"layer_{i}",
+            doc=f"units of hidden layer {i} (inactive above the depth)",
+        )
         for i in range(1, MAX_LAYERS + 1)
     ]
 
@@ -146,8 +174,13 @@ def _training_genes() -> list[GeneSchema]:
         _int("batch_size", 128, doc="training batch size"),
         _int("lr_step", 100, doc="epochs between learning-rate divisions (paper: 100)"),
         _float("lr_factor", 5.0, 1.0, doc="learning-rate divisor every lr_step epochs (paper: 5)"),
-        _choice("output", "full", ("full", "sampled"), group="output",
-                doc="full softmax/sigmoid over all items, or sampled negatives"),
+        _choice(
+            "output",
+            "full",
+            ("full", "sampled"),
+            group="output",
+            doc="full softmax/sigmoid over all items, or sampled negatives",
+        ),
         _int("negatives", 128, group="output", doc="sampled negatives (output: sampled)"),
     ]
 
@@ -157,8 +190,14 @@ def _drnn() -> list[GeneSchema]:
     return [
         _int("width", 4, doc="states kept, w (DRNN Sec. III.B, Fig. 7)"),
         _int("length", 2, 1, MAX_LAYERS, group="depth", doc="hidden layers, l"),
-        _int("height", 0, 0, MAX_LAYERS - 1, group="depth",
-             doc="lowest hidden layers with a shortcut to the loss, h <= l-1 (Alg. 1, 19-24)"),
+        _int(
+            "height",
+            0,
+            0,
+            MAX_LAYERS - 1,
+            group="depth",
+            doc="lowest hidden layers with a shortcut to the loss, h <= l-1 (Alg. 1, 19-24)",
+        ),
         *_units("drnn"),
         _bool("fnn", False, group="fnn", doc="FNN branch over the purchase history"),
         _int("fnn_layers", 1, group="fnn", doc="hidden layers of the FNN branch"),
@@ -178,32 +217,69 @@ def _predictor() -> list[GeneSchema]:
     return [
         _int("layers", 1, 1, MAX_LAYERS, group="depth", doc="hidden layers, L-1 (eq. 3)"),
         *_units("predictor"),
-        _choice("decay_mode", "none", ("none", "parametric", "learnt"), group="decay",
-                doc="input time decay: none, parametric Td (eq. 5), learnt over 32 bins (eq. 4)"),
-        _float("ti", 40.0, 0.0, low_open=True, group="decay",
-               doc="input decay days (eq. 5/6; decay_mode: parametric)"),
+        _choice(
+            "decay_mode",
+            "none",
+            ("none", "parametric", "learnt"),
+            group="decay",
+            doc="input time decay: none, parametric Td (eq. 5), learnt over 32 bins (eq. 4)",
+        ),
+        _float(
+            "ti",
+            40.0,
+            0.0,
+            low_open=True,
+            group="decay",
+            doc="input decay days (eq. 5/6; decay_mode: parametric)",
+        ),
         _choice("activation", "relu", ACTIVATIONS),
         _float("noise", 0.0, 0.0, doc="input noise xi (eq. 3)"),
-        _float("input_dropout", 0.0, 0.0, 1.0, high_open=True,
-               doc="denoising: drop each input purchase with this probability in training "
-                   "(survivors scaled 1/(1-p); Mult-DAE, Liang et al. 2018)"),
-        _bool("input_norm", False,
-              doc="divide each customer's input weights by their L2 norm (Mult-DAE's "
-                  "normalised input, Liang et al. 2018)"),
+        _float(
+            "input_dropout",
+            0.0,
+            0.0,
+            1.0,
+            high_open=True,
+            doc="denoising: drop each input purchase with this probability in training "
+            "(survivors scaled 1/(1-p); Mult-DAE, Liang et al. 2018)",
+        ),
+        _bool(
+            "input_norm",
+            False,
+            doc="divide each customer's input weights by their L2 norm (Mult-DAE's "
+            "normalised input, Liang et al. 2018)",
+        ),
         _float("dropout", 0.0, 0.0, 1.0, high_open=True),
-        _choice("loss", "bce", ("bce", "softmax"), group="split",
-                doc="bce: weighted cross-entropy (eq. 3 / 7-9); softmax: multinomial "
-                    "likelihood over the products, targets normalised per customer (Mult-DAE)"),
+        _choice(
+            "loss",
+            "bce",
+            ("bce", "softmax"),
+            group="split",
+            doc="bce: weighted cross-entropy (eq. 3 / 7-9); softmax: multinomial "
+            "likelihood over the products, targets normalised per customer (Mult-DAE)",
+        ),
         _float("w1", 1.0, 0.0, doc="cost weight of purchased products (eq. 3)"),
         _float("w0", 1.0, 0.0, doc="cost weight of non-purchased products (eq. 3)"),
         _float("l2", 0.0, 0.0, doc="L2 penalty lambda (eq. 3)"),
         _float("beta", 0.0, 0.0, doc="KL sparsity weight (eq. 3)"),
-        _float("rho", 0.05, 0.0, 1.0, low_open=True, high_open=True,
-               doc="KL sparsity target (eq. 3)"),
-        _choice("split_mode", "predictor", ("predictor", "soft", "equal"), group="split",
-                doc="predictor (eq. 3), soft split or equally weighted (eq. 6-9)"),
-        _float("to", 4.0, 0.0, low_open=True, group="split",
-               doc="output decay days of the auto-encoder cost (eq. 8; split_mode: soft)"),
+        _float(
+            "rho", 0.05, 0.0, 1.0, low_open=True, high_open=True, doc="KL sparsity target (eq. 3)"
+        ),
+        _choice(
+            "split_mode",
+            "predictor",
+            ("predictor", "soft", "equal"),
+            group="split",
+            doc="predictor (eq. 3), soft split or equally weighted (eq. 6-9)",
+        ),
+        _float(
+            "to",
+            4.0,
+            0.0,
+            low_open=True,
+            group="split",
+            doc="output decay days of the auto-encoder cost (eq. 8; split_mode: soft)",
+        ),
         _float("wa1", 1.0, 0.0, doc="auto-encoder weight, purchased (eq. 8)"),
         _float("wa0", 1.0, 0.0, doc="auto-encoder weight, not purchased (eq. 8)"),
         _float("wp1", 1.0, 0.0, doc="predictor weight, purchased (eq. 9)"),
@@ -242,7 +318,7 @@ def layer_index(name: str) -> int | None:
     """``units_3`` -> 3; ``None`` for genes that are not per-layer."""
     if name.startswith("units_"):
         try:
-            return int(name[len("units_"):])
+            return int(name[len("units_") :])
         except ValueError:
             return None
     return None
@@ -286,8 +362,9 @@ def suggest(word: str, options: object) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def check_value(spec: GeneSchema, value: object, where: str,
-                values: Mapping[str, GeneValue] | None = None) -> GeneValue:
+def check_value(
+    spec: GeneSchema, value: object, where: str, values: Mapping[str, GeneValue] | None = None
+) -> GeneValue:
     """Validate one value against the gene's hard limits and return it with its canonical type.
 
     Integral floats are accepted for int genes (``2.0`` -> 2) and numeric strings such as
@@ -300,14 +377,18 @@ def check_value(spec: GeneSchema, value: object, where: str,
     if spec.type == "bool":
         if isinstance(value, bool):
             return value
-        raise AutorecError(where, f"gene '{name}' must be true or false, got {value!r}",
-                           "write true or false")
+        raise AutorecError(
+            where, f"gene '{name}' must be true or false, got {value!r}", "write true or false"
+        )
     if spec.type == "str":
         if isinstance(value, str) and value in spec.choices:
             return value
         hint = suggest(str(value), spec.choices) if isinstance(value, str) else ""
-        raise AutorecError(where, f"gene '{name}' has unknown value {value!r}{hint}",
-                           f"use one of {', '.join(spec.choices)}")
+        raise AutorecError(
+            where,
+            f"gene '{name}' has unknown value {value!r}{hint}",
+            f"use one of {', '.join(spec.choices)}",
+        )
     number: float | int
     if isinstance(value, bool):
         raise AutorecError(where, f"gene '{name}' must be a number, got {value!r}", fix_range)
@@ -317,8 +398,7 @@ def check_value(spec: GeneSchema, value: object, where: str,
         elif isinstance(value, float) and value.is_integer():
             number = int(value)
         else:
-            raise AutorecError(where, f"gene '{name}' must be an integer, got {value!r}",
-                               fix_range)
+            raise AutorecError(where, f"gene '{name}' must be an integer, got {value!r}", fix_range)
     else:
         if isinstance(value, int | float):
             number = float(value)
@@ -326,8 +406,9 @@ def check_value(spec: GeneSchema, value: object, where: str,
             try:
                 number = float(value)
             except ValueError:
-                raise AutorecError(where, f"gene '{name}' must be a number, got {value!r}",
-                                   fix_range) from None
+                raise AutorecError(
+                    where, f"gene '{name}' must be a number, got {value!r}", fix_range
+                ) from None
         else:
             raise AutorecError(where, f"gene '{name}' must be a number, got {value!r}", fix_range)
         if not math.isfinite(number):
@@ -338,12 +419,15 @@ def check_value(spec: GeneSchema, value: object, where: str,
     if spec.high is not None and (number > spec.high or (spec.high_open and number == spec.high)):
         bad = True
     if bad:
-        raise AutorecError(where, f"gene '{name}' = {value!r} is outside its hard limits",
-                           fix_range)
+        raise AutorecError(
+            where, f"gene '{name}' = {value!r} is outside its hard limits", fix_range
+        )
     if name == "height" and values is not None and "length" in values:
         length = int(values["length"])
         if number > length - 1:
             raise AutorecError(
-                where, f"gene 'height' = {number} must be at most length-1 = {length - 1}",
-                f"use a height in [0, {length - 1}] or a larger length")
+                where,
+                f"gene 'height' = {number} must be at most length-1 = {length - 1}",
+                f"use a height in [0, {length - 1}] or a larger length",
+            )
     return number

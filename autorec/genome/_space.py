@@ -125,8 +125,10 @@ class Gene:
     def domain_text(self) -> str:
         """``[low, high]`` or the choices, as shown in messages."""
         if self.numeric:
+
             def f(x: float | None) -> str:
                 return str(int(x)) if self.is_int and x is not None else _yaml_scalar(x)
+
             return f"[{f(self.low)}, {f(self.high)}]"
         return ", ".join(map(_yaml_scalar, self.choices))
 
@@ -154,8 +156,9 @@ class Gene:
             return self.snap(math.exp(rng.uniform(math.log(lo), math.log(hi))), high)
         return self.snap(float(rng.uniform(lo, hi)), high)
 
-    def mutate(self, value: GeneValue, rng: np.random.Generator,
-               high: float | None = None) -> GeneValue:
+    def mutate(
+        self, value: GeneValue, rng: np.random.Generator, high: float | None = None
+    ) -> GeneValue:
         """A mutated value inside the bounds (see the module docstring)."""
         if self.fixed:
             return self.default
@@ -222,8 +225,9 @@ class Gene:
         if self.kind == "bool" and not self.fixed:
             return isinstance(value, bool)
         if self.fixed or self.kind == "choice":
-            return any(value == c and isinstance(value, bool) == isinstance(c, bool)
-                       for c in self.choices)
+            return any(
+                value == c and isinstance(value, bool) == isinstance(c, bool) for c in self.choices
+            )
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if self.is_int and not isinstance(value, int):
@@ -239,8 +243,15 @@ class SearchSpace:
     or :meth:`from_dict`. ``genes`` is ordered like the family's schema.
     """
 
-    def __init__(self, family: Family, genes: Mapping[str, Gene], *, name: str = "",
-                 source: str = "", description: str = "") -> None:
+    def __init__(
+        self,
+        family: Family,
+        genes: Mapping[str, Gene],
+        *,
+        name: str = "",
+        source: str = "",
+        description: str = "",
+    ) -> None:
         self.family: Family = family
         self.genes: Mapping[str, Gene] = dict(genes)
         self.name = name or family
@@ -267,59 +278,82 @@ class SearchSpace:
             try:
                 text = p.read_text(encoding="utf-8")
             except OSError as exc:
-                raise AutorecError(where, f"cannot read search space file "
-                                   f"({exc.strerror or exc})",
-                                   f"pass an existing YAML file or one of "
-                                   f"{', '.join(BUILTIN_SPACES)}") from None
+                raise AutorecError(
+                    where,
+                    f"cannot read search space file ({exc.strerror or exc})",
+                    f"pass an existing YAML file or one of {', '.join(BUILTIN_SPACES)}",
+                ) from None
             name = p.stem
         else:
-            raise AutorecError("--space", f"unknown search space {s!r}"
-                               f"{suggest(s, BUILTIN_SPACES)}",
-                               f"use one of {', '.join(BUILTIN_SPACES)} or a FILE.yaml")
+            raise AutorecError(
+                "--space",
+                f"unknown search space {s!r}{suggest(s, BUILTIN_SPACES)}",
+                f"use one of {', '.join(BUILTIN_SPACES)} or a FILE.yaml",
+            )
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise AutorecError(where, f"invalid YAML ({str(exc).splitlines()[0]})",
-                               "fix the YAML syntax") from None
+            raise AutorecError(
+                where, f"invalid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax"
+            ) from None
         return cls.from_dict(data, where=where, name=name)
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str = "search space", name: str = "") -> SearchSpace:
         """Validate a parsed YAML document (see the module docstring) and build the space."""
         if not isinstance(data, Mapping):
-            raise AutorecError(where, "expected a mapping with 'family' and 'genes'",
-                               "start the file with 'family: drnn' and a 'genes:' mapping")
+            raise AutorecError(
+                where,
+                "expected a mapping with 'family' and 'genes'",
+                "start the file with 'family: drnn' and a 'genes:' mapping",
+            )
         for k in data:
             if k not in _TOP_KEYS:
-                raise AutorecError(where, f"unknown top-level key {k!r}"
-                                   f"{suggest(str(k), _TOP_KEYS)}",
-                                   f"use only {', '.join(_TOP_KEYS)}")
+                raise AutorecError(
+                    where,
+                    f"unknown top-level key {k!r}{suggest(str(k), _TOP_KEYS)}",
+                    f"use only {', '.join(_TOP_KEYS)}",
+                )
         family = data.get("family")
         if family not in FAMILIES:
             got = "missing 'family'" if family is None else f"unknown family {family!r}"
-            raise AutorecError(where, got + suggest(str(family), FAMILIES),
-                               f"set family to one of {', '.join(FAMILIES)}")
+            raise AutorecError(
+                where,
+                got + suggest(str(family), FAMILIES),
+                f"set family to one of {', '.join(FAMILIES)}",
+            )
         fam = cast(Family, family)
         schema = SCHEMAS[fam]
         raw = data.get("genes")
         if not isinstance(raw, Mapping):
-            raise AutorecError(where, "missing or invalid 'genes' mapping",
-                               "add 'genes:' with one entry per gene")
+            raise AutorecError(
+                where, "missing or invalid 'genes' mapping", "add 'genes:' with one entry per gene"
+            )
         for gname in raw:
             if gname not in schema:
-                raise AutorecError(where, f"unknown gene {gname!r} for family {fam}"
-                                   f"{suggest(str(gname), schema)}",
-                                   "fix the name or remove it")
+                raise AutorecError(
+                    where,
+                    f"unknown gene {gname!r} for family {fam}{suggest(str(gname), schema)}",
+                    "fix the name or remove it",
+                )
         missing = [g for g in schema if g not in raw]
         if missing:
             first = schema[missing[0]]
-            raise AutorecError(where, f"missing gene(s) {', '.join(missing)}",
-                               f"list every gene of family {fam}, e.g. "
-                               f"'{first.name}: {{fixed: {_yaml_scalar(first.default)}}}'")
+            raise AutorecError(
+                where,
+                f"missing gene(s) {', '.join(missing)}",
+                f"list every gene of family {fam}, e.g. "
+                f"'{first.name}: {{fixed: {_yaml_scalar(first.default)}}}'",
+            )
         genes = {g: _parse_gene(schema[g], raw[g], where) for g in schema}
         desc = data.get("description", "")
-        space = cls(fam, genes, name=name or fam, source=where,
-                    description=str(desc) if desc is not None else "")
+        space = cls(
+            fam,
+            genes,
+            name=name or fam,
+            source=where,
+            description=str(desc) if desc is not None else "",
+        )
         space._check_cross(where)
         return space
 
@@ -329,16 +363,20 @@ class SearchSpace:
             h_lo = _lowest(h)
             l_lo = _lowest(ln)
             if h_lo > l_lo - 1:
-                raise AutorecError(where, f"gene 'height' lowest value {h_lo} exceeds length-1 "
-                                   f"for the smallest length {l_lo}",
-                                   f"lower height's low to {max(0, int(l_lo) - 1)} or raise "
-                                   f"length's low to {int(h_lo) + 1}")
+                raise AutorecError(
+                    where,
+                    f"gene 'height' lowest value {h_lo} exceeds length-1 "
+                    f"for the smallest length {l_lo}",
+                    f"lower height's low to {max(0, int(l_lo) - 1)} or raise "
+                    f"length's low to {int(h_lo) + 1}",
+                )
         # every default must form a valid genome
         try:
             self.default_genome()
         except AutorecError as exc:
-            raise AutorecError(where, f"the defaults do not form a valid genome ({exc.problem})",
-                               exc.fix) from None
+            raise AutorecError(
+                where, f"the defaults do not form a valid genome ({exc.problem})", exc.fix
+            ) from None
 
     # -- helpers -----------------------------------------------------------------------------
     def _dyn_high(self, name: str, values: Mapping[str, GeneValue]) -> float | None:
@@ -385,8 +423,9 @@ class SearchSpace:
             flags[int(rng.integers(len(cands)))] = True
         for name, flag in zip(cands, flags, strict=True):
             if flag:
-                values[name] = self.genes[name].mutate(values[name], rng,
-                                                       self._dyn_high(name, values))
+                values[name] = self.genes[name].mutate(
+                    values[name], rng, self._dyn_high(name, values)
+                )
         after = active_genes(self.family, self._clamp_height(values))
         for name, gene in self.genes.items():
             if name in after and name not in before and not gene.fixed:
@@ -398,8 +437,7 @@ class SearchSpace:
             values["height"] = min(int(values["height"]), int(values["length"]) - 1)
         return values
 
-    def crossover(self, a: Genome, b: Genome,
-                  rng: np.random.Generator) -> tuple[Genome, Genome]:
+    def crossover(self, a: Genome, b: Genome, rng: np.random.Generator) -> tuple[Genome, Genome]:
         """Structure-aware uniform crossover per group (see the module docstring)."""
         self._check_family(a)
         self._check_family(b)
@@ -445,8 +483,9 @@ class SearchSpace:
                     fix = f"use a value in {gene.domain_text()}"
                 else:
                     fix = f"use one of {gene.domain_text()}"
-                raise AutorecError(where, f"gene '{name}' = {v!r} is outside search space "
-                                   f"{self.name}", fix)
+                raise AutorecError(
+                    where, f"gene '{name}' = {v!r} is outside search space {self.name}", fix
+                )
 
     def is_valid(self, g: Genome) -> bool:
         try:
@@ -457,9 +496,12 @@ class SearchSpace:
 
     def _check_family(self, g: Genome, where: str = "genome") -> None:
         if g.family != self.family:
-            raise AutorecError(where, f"genome family {g.family} does not match search space "
-                               f"{self.name} (family {self.family})",
-                               f"use a {self.family} genome or a {g.family} search space")
+            raise AutorecError(
+                where,
+                f"genome family {g.family} does not match search space "
+                f"{self.name} (family {self.family})",
+                f"use a {self.family} genome or a {g.family} search space",
+            )
 
 
 # -- YAML parsing of one gene -----------------------------------------------------------------
@@ -492,43 +534,71 @@ def _parse_gene(spec: GeneSchema, raw: object, where: str) -> Gene:
     group = spec.crossover_group
     if not isinstance(raw, Mapping):
         if isinstance(raw, list | tuple) or raw is None:
-            raise AutorecError(where, f"gene '{name}' has spec {raw!r}",
-                               "write a mapping such as {kind: int, low: 1, high: 8} or "
-                               "{fixed: VALUE}")
+            raise AutorecError(
+                where,
+                f"gene '{name}' has spec {raw!r}",
+                "write a mapping such as {kind: int, low: 1, high: 8} or {fixed: VALUE}",
+            )
         raw = {"fixed": raw}
     for k in raw:
         if k not in _GENE_KEYS:
-            raise AutorecError(where, f"gene '{name}' has unknown key {k!r}"
-                               f"{suggest(str(k), _GENE_KEYS)}",
-                               f"use only {', '.join(_GENE_KEYS)}")
+            raise AutorecError(
+                where,
+                f"gene '{name}' has unknown key {k!r}{suggest(str(k), _GENE_KEYS)}",
+                f"use only {', '.join(_GENE_KEYS)}",
+            )
     if "fixed" in raw:
         extra = [k for k in raw if k != "fixed"]
         if extra:
-            raise AutorecError(where, f"gene '{name}' is fixed but also has {', '.join(extra)}",
-                               "remove the other keys or remove 'fixed'")
+            raise AutorecError(
+                where,
+                f"gene '{name}' is fixed but also has {', '.join(extra)}",
+                "remove the other keys or remove 'fixed'",
+            )
         value = check_value(spec, raw["fixed"], at)
-        return Gene(name, "choice" if spec.type != "bool" else "bool", value, choices=(value,),
-                    fixed=True, group=group)
+        return Gene(
+            name,
+            "choice" if spec.type != "bool" else "bool",
+            value,
+            choices=(value,),
+            fixed=True,
+            group=group,
+        )
     kind = raw.get("kind")
     allowed = _allowed_kinds(spec)
     if kind is None:
-        raise AutorecError(where, f"gene '{name}' has no 'kind'",
-                           f"add kind: one of {', '.join(allowed)} (or use 'fixed: VALUE')")
+        raise AutorecError(
+            where,
+            f"gene '{name}' has no 'kind'",
+            f"add kind: one of {', '.join(allowed)} (or use 'fixed: VALUE')",
+        )
     if kind not in KINDS:
-        raise AutorecError(where, f"gene '{name}' has unknown kind {kind!r}"
-                           f"{suggest(str(kind), KINDS)}", f"use one of {', '.join(allowed)}")
+        raise AutorecError(
+            where,
+            f"gene '{name}' has unknown kind {kind!r}{suggest(str(kind), KINDS)}",
+            f"use one of {', '.join(allowed)}",
+        )
     if kind not in allowed:
-        raise AutorecError(where, f"gene '{name}' ({spec.type} gene) cannot use kind {kind!r}",
-                           f"use one of {', '.join(allowed)}")
+        raise AutorecError(
+            where,
+            f"gene '{name}' ({spec.type} gene) cannot use kind {kind!r}",
+            f"use one of {', '.join(allowed)}",
+        )
     k = cast(Kind, kind)
     numeric = k in ("int", "log_int", "float", "log_float")
     for key in ("low", "high"):
         if key in raw and not numeric:
-            raise AutorecError(where, f"gene '{name}' of kind {k} does not take {key!r}",
-                               "remove it" + (" and list 'choices'" if k == "choice" else ""))
+            raise AutorecError(
+                where,
+                f"gene '{name}' of kind {k} does not take {key!r}",
+                "remove it" + (" and list 'choices'" if k == "choice" else ""),
+            )
     if "choices" in raw and k != "choice":
-        raise AutorecError(where, f"gene '{name}' of kind {k} does not take 'choices'",
-                           "remove it or use kind: choice")
+        raise AutorecError(
+            where,
+            f"gene '{name}' of kind {k} does not take 'choices'",
+            "remove it or use kind: choice",
+        )
     mutation = _parse_mutation(name, raw.get("mutation"), where, numeric)
     low: float | None = None
     high: float | None = None
@@ -536,55 +606,75 @@ def _parse_gene(spec: GeneSchema, raw: object, where: str) -> Gene:
     if numeric:
         for key in ("low", "high"):
             if key not in raw:
-                raise AutorecError(where, f"gene '{name}' of kind {k} has no {key!r}",
-                                   f"add {key}: a value ({spec.limits_text()})")
+                raise AutorecError(
+                    where,
+                    f"gene '{name}' of kind {k} has no {key!r}",
+                    f"add {key}: a value ({spec.limits_text()})",
+                )
         bounds: dict[str, float] = {}
         for key in ("low", "high"):
             v = raw[key]
             try:
                 checked = check_value(spec, v, at)
             except AutorecError as exc:
-                raise AutorecError(where, f"gene '{name}' bound {key}={v!r} is invalid "
-                                   f"({exc.problem})",
-                                   f"{key} must be {spec.limits_text()} (hard limits)") from None
+                raise AutorecError(
+                    where,
+                    f"gene '{name}' bound {key}={v!r} is invalid ({exc.problem})",
+                    f"{key} must be {spec.limits_text()} (hard limits)",
+                ) from None
             bounds[key] = float(cast(float, checked))
         low, high = bounds["low"], bounds["high"]
         if low > high:
-            raise AutorecError(where, f"gene '{name}' has low {raw['low']!r} > high "
-                               f"{raw['high']!r}", "swap them or fix the bounds")
+            raise AutorecError(
+                where,
+                f"gene '{name}' has low {raw['low']!r} > high {raw['high']!r}",
+                "swap them or fix the bounds",
+            )
         if k.startswith("log_") and low <= 0:
-            raise AutorecError(where, f"gene '{name}' of kind {k} has low {raw['low']!r} <= 0",
-                               f"log kinds need low > 0; use kind {k[4:]} to include 0")
+            raise AutorecError(
+                where,
+                f"gene '{name}' of kind {k} has low {raw['low']!r} <= 0",
+                f"log kinds need low > 0; use kind {k[4:]} to include 0",
+            )
         if spec.type == "int":
             low, high = float(int(low)), float(int(high))
     elif k == "choice":
         rc = raw.get("choices")
         if not isinstance(rc, list | tuple) or not rc:
-            raise AutorecError(where, f"gene '{name}' of kind choice has no 'choices' list",
-                               "add choices: [a, b, ...]")
+            raise AutorecError(
+                where,
+                f"gene '{name}' of kind choice has no 'choices' list",
+                "add choices: [a, b, ...]",
+            )
         out: list[GeneValue] = []
         for c in rc:
             checked = check_value(spec, c, at)
             if checked in out:
-                raise AutorecError(where, f"gene '{name}' lists choice {c!r} twice",
-                                   "remove the duplicate")
+                raise AutorecError(
+                    where, f"gene '{name}' lists choice {c!r} twice", "remove the duplicate"
+                )
             out.append(checked)
         choices = tuple(out)
     else:
         choices = (False, True)
-    dom = Gene(name, k, spec.default, low=low, high=high, choices=choices, mutation=mutation,
-               group=group)
+    dom = Gene(
+        name, k, spec.default, low=low, high=high, choices=choices, mutation=mutation, group=group
+    )
     if "default" in raw:
         d = check_value(spec, raw["default"], at)
         if not dom.contains(d):
-            raise AutorecError(where, f"gene '{name}' default {raw['default']!r} is outside "
-                               f"its search domain {dom.domain_text()}",
-                               "pick a default inside the bounds/choices")
+            raise AutorecError(
+                where,
+                f"gene '{name}' default {raw['default']!r} is outside "
+                f"its search domain {dom.domain_text()}",
+                "pick a default inside the bounds/choices",
+            )
         default: GeneValue = d
     else:
         default = dom.snap(spec.default)
-    return Gene(name, k, default, low=low, high=high, choices=choices, mutation=mutation,
-                group=group)
+    return Gene(
+        name, k, default, low=low, high=high, choices=choices, mutation=mutation, group=group
+    )
 
 
 def _parse_mutation(name: str, raw: object, where: str, numeric: bool) -> Mutation:
@@ -593,25 +683,42 @@ def _parse_mutation(name: str, raw: object, where: str, numeric: bool) -> Mutati
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, Mapping):
-        raise AutorecError(where, f"gene '{name}' has mutation {raw!r}",
-                           "write mutation: {type: gaussian, sigma: 0.2} or {type: resample}")
+        raise AutorecError(
+            where,
+            f"gene '{name}' has mutation {raw!r}",
+            "write mutation: {type: gaussian, sigma: 0.2} or {type: resample}",
+        )
     for k in raw:
         if k not in ("type", "sigma"):
-            raise AutorecError(where, f"gene '{name}' mutation has unknown key {k!r}"
-                               f"{suggest(str(k), ('type', 'sigma'))}", "use only type, sigma")
+            raise AutorecError(
+                where,
+                f"gene '{name}' mutation has unknown key {k!r}{suggest(str(k), ('type', 'sigma'))}",
+                "use only type, sigma",
+            )
     t = raw.get("type", "gaussian")
     if t not in MUTATION_TYPES:
-        raise AutorecError(where, f"gene '{name}' has unknown mutation type {t!r}"
-                           f"{suggest(str(t), MUTATION_TYPES)}",
-                           f"use one of {', '.join(MUTATION_TYPES)}")
+        raise AutorecError(
+            where,
+            f"gene '{name}' has unknown mutation type {t!r}{suggest(str(t), MUTATION_TYPES)}",
+            f"use one of {', '.join(MUTATION_TYPES)}",
+        )
     if not numeric:
         if "sigma" in raw or t != "resample":
-            raise AutorecError(where, f"gene '{name}' is a choice/bool gene and takes no "
-                               "gaussian mutation", "remove 'mutation' (choices resample)")
+            raise AutorecError(
+                where,
+                f"gene '{name}' is a choice/bool gene and takes no gaussian mutation",
+                "remove 'mutation' (choices resample)",
+            )
         return Mutation("resample")
     sigma = raw.get("sigma", DEFAULT_SIGMA)
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (
-            0 < float(sigma) <= 10):
-        raise AutorecError(where, f"gene '{name}' has mutation sigma {sigma!r}",
-                           "use a sigma in (0, 10] (a fraction of the range)")
+    if (
+        isinstance(sigma, bool)
+        or not isinstance(sigma, int | float)
+        or not (0 < float(sigma) <= 10)
+    ):
+        raise AutorecError(
+            where,
+            f"gene '{name}' has mutation sigma {sigma!r}",
+            "use a sigma in (0, 10] (a fraction of the range)",
+        )
     return Mutation(cast(Literal["gaussian", "resample"], t), float(sigma))

@@ -63,13 +63,14 @@ def _gathered(logits: Any) -> torch.Tensor:
     return out
 
 
-class ModelSessionRanker:
-    """:class:`autorec.evaluation.SessionRanker` over a trained session network."""
+class _ModelRanker:
+    """A trained network evaluated in batches of ``batch_size`` rows, in eval mode and
+    without gradients (the mode it was in is restored)."""
 
     def __init__(
         self,
         model: torch.nn.Module,
-        batcher: SessionBatcher,
+        batcher: Any,
         *,
         device: torch.device | str = "cpu",
         batch_size: int = 1024,
@@ -78,6 +79,30 @@ class ModelSessionRanker:
         self.batcher = batcher
         self.device = torch.device(device)
         self.batch_size = batch_size
+
+    def _topk_rows(
+        self, n: int, k: int, topk_batch: Callable[[IntArray], torch.Tensor]
+    ) -> IntArray:
+        """``topk_batch(rows)`` for consecutive row blocks, stacked into ``[n, k]``."""
+        parts: list[IntArray] = []
+        was = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for start in range(0, n, self.batch_size):
+                    rows = np.arange(start, min(n, start + self.batch_size), dtype=np.int64)
+                    parts.append(topk_batch(rows).cpu().numpy())
+        finally:
+            self.model.train(was)
+        if not parts:
+            return np.zeros((0, k), dtype=np.int64)
+        return np.concatenate(parts).astype(np.int64)
+
+
+class ModelSessionRanker(_ModelRanker):
+    """:class:`autorec.evaluation.SessionRanker` over a trained session network."""
+
+    batcher: SessionBatcher
 
     def scores(self, log: SessionLog, samples: SessionSamples, rows: IntArray) -> torch.Tensor:
         """Item logits ``[len(rows), n_items]`` of the samples ``rows`` (gathered on the
@@ -89,57 +114,24 @@ class ModelSessionRanker:
         return self.model(_to(self.batcher(log, samples, rows), self.device))
 
     def topk_sessions(self, log: SessionLog, samples: SessionSamples, k: int) -> IntArray:
-        n = len(samples.session)
-        parts: list[IntArray] = []
-        was = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                for start in range(0, n, self.batch_size):
-                    rows = np.arange(start, min(n, start + self.batch_size), dtype=np.int64)
-                    logits = self._logits(log, samples, rows)
-                    empty = torch.zeros(0, dtype=torch.long, device=logits.device)
-                    offs = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
-                    parts.append(topk_of(logits, empty, offs, k).cpu().numpy())
-        finally:
-            self.model.train(was)
-        if not parts:
-            return np.zeros((0, k), dtype=np.int64)
-        return np.concatenate(parts).astype(np.int64)
+        def topk_batch(rows: IntArray) -> torch.Tensor:
+            logits = self._logits(log, samples, rows)
+            empty = torch.zeros(0, dtype=torch.long, device=logits.device)
+            offs = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
+            return topk_of(logits, empty, offs, k)
+
+        return self._topk_rows(len(samples.session), k, topk_batch)
 
 
-class ModelCustomerRanker:
+class ModelCustomerRanker(_ModelRanker):
     """:class:`autorec.evaluation.CustomerRanker` over a trained purchase network; each
     customer's input purchases are excluded from its recommendations."""
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        batcher: CustomerBatcher,
-        *,
-        device: torch.device | str = "cpu",
-        batch_size: int = 1024,
-    ) -> None:
-        self.model = model
-        self.batcher = batcher
-        self.device = torch.device(device)
-        self.batch_size = batch_size
+    batcher: CustomerBatcher
 
     def topk_customers(self, examples: CustomerExamples, k: int) -> IntArray:
-        n = examples.n_customers
-        parts: list[IntArray] = []
-        was = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                for start in range(0, n, self.batch_size):
-                    rows = np.arange(start, min(n, start + self.batch_size), dtype=np.int64)
-                    batch = _to(self.batcher(examples, rows), self.device)
-                    logits = self.model(batch)
-                    top = topk_of(logits, batch["x_idx"], batch["x_offsets"], k)
-                    parts.append(top.cpu().numpy())
-        finally:
-            self.model.train(was)
-        if not parts:
-            return np.zeros((0, k), dtype=np.int64)
-        return np.concatenate(parts).astype(np.int64)
+        def topk_batch(rows: IntArray) -> torch.Tensor:
+            batch = _to(self.batcher(examples, rows), self.device)
+            return topk_of(self.model(batch), batch["x_idx"], batch["x_offsets"], k)
+
+        return self._topk_rows(examples.n_customers, k, topk_batch)

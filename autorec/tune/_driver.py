@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from autorec.data import load_family_data
 from autorec.errors import AutorecError
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, jsonable
@@ -103,29 +104,36 @@ class SearchOptions:
 
     def validate(self) -> None:
         if self.population < 2:
-            raise AutorecError("option --population", f"got {self.population}",
-                               "pass 2 or more")
+            raise AutorecError("option --population", f"got {self.population}", "pass 2 or more")
         if self.generations < 0:
-            raise AutorecError("option --generations", f"got {self.generations}",
-                               "pass 0 or more")
+            raise AutorecError("option --generations", f"got {self.generations}", "pass 0 or more")
         if self.algorithm not in ALGORITHMS:
-            raise AutorecError("option --algorithm", f"unknown algorithm {self.algorithm!r}",
-                               f"use one of {', '.join(ALGORITHMS)}")
+            raise AutorecError(
+                "option --algorithm",
+                f"unknown algorithm {self.algorithm!r}",
+                f"use one of {', '.join(ALGORITHMS)}",
+            )
         for name, p in (("--p-c", self.p_c), ("--p-m", self.p_m)):
             if not 0.0 <= p <= 1.0:
-                raise AutorecError(f"option {name}", f"probability {p} is outside [0, 1]",
-                                   "pass a value between 0 and 1")
+                raise AutorecError(
+                    f"option {name}",
+                    f"probability {p} is outside [0, 1]",
+                    "pass a value between 0 and 1",
+                )
         if self.epochs < 1:
             raise AutorecError("option --epochs", f"got {self.epochs}", "pass 1 or more")
         if self.cpus_per_trial is not None and self.cpus_per_trial <= 0:
-            raise AutorecError("option --cpus-per-trial", f"got {self.cpus_per_trial}",
-                               "pass a positive number")
+            raise AutorecError(
+                "option --cpus-per-trial", f"got {self.cpus_per_trial}", "pass a positive number"
+            )
         if self.gpus_per_trial is not None and self.gpus_per_trial < 0:
-            raise AutorecError("option --gpus-per-trial", f"got {self.gpus_per_trial}",
-                               "pass 0 or more")
+            raise AutorecError(
+                "option --gpus-per-trial", f"got {self.gpus_per_trial}", "pass 0 or more"
+            )
         if self.max_failures < 0:
-            raise AutorecError("option --max-failures", f"got {self.max_failures}",
-                               "pass 0 or more")
+            raise AutorecError(
+                "option --max-failures", f"got {self.max_failures}", "pass 0 or more"
+            )
 
 
 @dataclass
@@ -221,13 +229,16 @@ def start_ray(
         try:
             ctx = ray.init(address=address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise AutorecError("option --address", f"cannot join Ray cluster {address!r} "
-                               f"({exc})", "check the address (ray status) or leave it out "
-                               "to start a local Ray") from None
+            raise AutorecError(
+                "option --address",
+                f"cannot join Ray cluster {address!r} ({exc})",
+                "check the address (ray status) or leave it out to start a local Ray",
+            ) from None
     else:
         try:
-            ctx = ray.init(num_cpus=num_cpus, include_dashboard=True,
-                           dashboard_host="127.0.0.1", **common)
+            ctx = ray.init(
+                num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1", **common
+            )
         except Exception as exc:  # dashboard dependencies missing or port trouble
             print(f"Ray dashboard could not start ({exc}); continuing without it", file=err)
             if ray.is_initialized():
@@ -285,10 +296,17 @@ def _evaluation_dict(ev: Any) -> dict[str, Any] | None:
 
 def _member_refs(value: Any) -> Any:
     """(genome, evaluation) pairs (and lists of them) as ``{genome_key, fitness, status}``."""
-    if (isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "key")
-            and hasattr(value[1], "fitness")):
-        return {"genome_key": value[0].key, "fitness": float(value[1].fitness),
-                "status": str(value[1].status)}
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and hasattr(value[0], "key")
+        and hasattr(value[1], "fitness")
+    ):
+        return {
+            "genome_key": value[0].key,
+            "fitness": float(value[1].fitness),
+            "status": str(value[1].status),
+        }
     if isinstance(value, list):
         return [_member_refs(v) for v in value]
     return value
@@ -308,8 +326,13 @@ class GenerationWriter:
     """``Evolution.on_generation`` hook: writes ``generations/gen_XXX.json``, the logbook,
     the hall of fame, the best genome and the report, and updates the progress display."""
 
-    def __init__(self, rd: RunDir, evolution: Evolution, records: Mapping[str, TrialRecord],
-                 progress: Progress) -> None:
+    def __init__(
+        self,
+        rd: RunDir,
+        evolution: Evolution,
+        records: Mapping[str, TrialRecord],
+        progress: Progress,
+    ) -> None:
         self.rd = rd
         self.evolution = evolution
         self.records = records
@@ -332,8 +355,14 @@ class GenerationWriter:
             if evd is not None:
                 fitnesses.append(evd["fitness"])
             rec = self.records.get(genome.key)
-            pop.append({"genome_key": genome.key, "genome": gd, "evaluation": evd,
-                        "trial_id": rec.trial_id if rec else None})
+            pop.append(
+                {
+                    "genome_key": genome.key,
+                    "genome": gd,
+                    "evaluation": evd,
+                    "trial_id": rec.trial_id if rec else None,
+                }
+            )
         hof = self._hall_of_fame()
         best_so_far = hof[0]["fitness"] if hof else (max(fitnesses) if fitnesses else None)
         entry = {
@@ -348,14 +377,20 @@ class GenerationWriter:
             "gene_diversity": _gene_diversity(genome_dicts),
             "time": time.time(),
         }
-        extra = {k: _member_refs(v) for k, v in s.items()
-                 if k not in entry and k not in ("population", "members", "individuals")}
-        self.rd.write_json(self.rd.generation_file(generation),
-                           {**entry, "summary": extra, "population": pop})
+        extra = {
+            k: _member_refs(v)
+            for k, v in s.items()
+            if k not in entry and k not in ("population", "members", "individuals")
+        }
+        self.rd.write_json(
+            self.rd.generation_file(generation), {**entry, "summary": extra, "population": pop}
+        )
         self.history = [h for h in self.history if h["generation"] != generation] + [entry]
         self.history.sort(key=lambda h: int(h["generation"]))
-        self.rd.write_json(self.rd.logbook, {"generations": self.history,
-                                             "deap_logbook": _logbook_rows(self.evolution)})
+        self.rd.write_json(
+            self.rd.logbook,
+            {"generations": self.history, "deap_logbook": _logbook_rows(self.evolution)},
+        )
         self.rd.write_yaml(self.rd.hall_of_fame, hof)
         if hof:
             self.rd.write_yaml(self.rd.best_genome, hof[0]["genome"])
@@ -368,13 +403,20 @@ class GenerationWriter:
     def _hall_of_fame(self) -> list[dict[str, Any]]:
         out = []
         for item in list(self.evolution.hall_of_fame):
-            genome, ev = (item if isinstance(item, tuple) else (item, None))
+            genome, ev = item if isinstance(item, tuple) else (item, None)
             if ev is None:
                 ev = self.evolution.cache.get(genome.key)
             evd = _evaluation_dict(ev) or {}
-            out.append({"key": genome.key, "fitness": evd.get("fitness"),
-                        "status": evd.get("status"), "epochs": evd.get("epochs"),
-                        "metrics": evd.get("metrics", {}), "genome": genome.to_dict()})
+            out.append(
+                {
+                    "key": genome.key,
+                    "fitness": evd.get("fitness"),
+                    "status": evd.get("status"),
+                    "epochs": evd.get("epochs"),
+                    "metrics": evd.get("metrics", {}),
+                    "genome": genome.to_dict(),
+                }
+            )
         return out
 
 
@@ -393,8 +435,14 @@ class Progress:
     """Live terminal progress on stderr: generation, best / mean fitness, trials running and
     done. On a terminal a rich ``Live`` panel; otherwise one line per generation."""
 
-    def __init__(self, total_generations: int, population: int, *, enabled: bool = True,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self,
+        total_generations: int,
+        population: int,
+        *,
+        enabled: bool = True,
+        console: Console | None = None,
+    ) -> None:
         from rich.console import Console
 
         self.console = console or Console(stderr=True)
@@ -431,20 +479,27 @@ class Progress:
         t = Table.grid(padding=(0, 2))
         best = "-" if self.best is None else f"{self.best:.4f}"
         mean = "-" if self.mean is None else f"{self.mean:.4f}"
-        t.add_row("[bold]autorec search[/]",
-                  f"generation {min(self.generation, self.total)}/{self.total}",
-                  f"best {best}", f"mean {mean}")
-        t.add_row("", f"trials running {len(self.running)}",
-                  f"done {self.done} (errors {self.errors})",
-                  f"cached {self.cached} · {time.monotonic() - self.started:.0f}s")
+        t.add_row(
+            "[bold]autorec search[/]",
+            f"generation {min(self.generation, self.total)}/{self.total}",
+            f"best {best}",
+            f"mean {mean}",
+        )
+        t.add_row(
+            "",
+            f"trials running {len(self.running)}",
+            f"done {self.done} (errors {self.errors})",
+            f"cached {self.cached} · {time.monotonic() - self.started:.0f}s",
+        )
         return t
 
     def __enter__(self) -> Progress:
         if self.enabled and self.console.is_terminal:
             from rich.live import Live
 
-            self._live = Live(self.render(), console=self.console, refresh_per_second=2,
-                              transient=False)
+            self._live = Live(
+                self.render(), console=self.console, refresh_per_second=2, transient=False
+            )
             self._live.__enter__()
         return self
 
@@ -478,7 +533,9 @@ class Progress:
             mean = "-" if self.mean is None else f"{self.mean:.4f}"
             self.console.print(
                 f"generation {entry['generation']} closed: best {best}, mean {mean}, "
-                f"trials done {self.done} (cached {self.cached})", highlight=False)
+                f"trials done {self.done} (cached {self.cached})",
+                highlight=False,
+            )
         self.refresh()
 
 
@@ -486,17 +543,20 @@ def _progress_callback(progress: Progress) -> Any:
     from ray.tune import Callback
 
     class _Cb(Callback):
-        def on_trial_start(self, iteration: int, trials: list[Any], trial: Any,
-                           **info: Any) -> None:
+        def on_trial_start(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
             progress.trial_started(trial.trial_id)
 
-        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any,
-                              **info: Any) -> None:
+        def on_trial_complete(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
             progress.running.discard(trial.trial_id)
             progress.refresh()
 
-        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any,
-                           **info: Any) -> None:
+        def on_trial_error(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
             progress.running.discard(trial.trial_id)
             progress.refresh()
 
@@ -524,24 +584,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _load_data(
-    family: str,
-    data: str | None,
-    split: str | None,
-    seed: int,
-    train_windows: int = 1,
-    autoencoder: bool = False,
-) -> Any:
-    """The data set for a family, loaded once in the driver."""
-    from autorec.data import load_purchase_data, load_session_data
-
-    if family == "drnn":
-        return load_session_data(data, split, seed=seed)
-    return load_purchase_data(
-        data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
-    )
-
-
 def objectives_for(options: SearchOptions, family: str) -> tuple[str, ...]:
     """The objective names of the search: ``--objectives`` when given; for ``nsga2`` by
     default accuracy-fitness vs. model size (sessions) and also vs. coverage PCC@10
@@ -563,15 +605,22 @@ def _build_evolution(options: SearchOptions) -> Evolution:
 
     space = SearchSpace.from_yaml(options.space)
     strategy = make_strategy(options.algorithm)
-    return Evolution(space, strategy, population_size=options.population,
-                     generations=options.generations, seed=options.seed,
-                     p_c=options.p_c, p_m=options.p_m,
-                     objectives=objectives_for(options, str(space.family)))
+    return Evolution(
+        space,
+        strategy,
+        population_size=options.population,
+        generations=options.generations,
+        seed=options.seed,
+        p_c=options.p_c,
+        p_m=options.p_m,
+        objectives=objectives_for(options, str(space.family)),
+    )
 
 
 #: Objective names every trial reports without the full validation/test evaluation.
-_CHEAP_OBJECTIVES = frozenset({"fitness", "n_params", "loss", "val_loss", "val_top1",
-                               "val_precision@10"})
+_CHEAP_OBJECTIVES = frozenset(
+    {"fitness", "n_params", "loss", "val_loss", "val_top1", "val_precision@10"}
+)
 
 
 def _train_options(options: SearchOptions, family: str) -> Any:
@@ -582,8 +631,9 @@ def _train_options(options: SearchOptions, family: str) -> Any:
     from autorec.train import TrainOptions
 
     names = {o.lstrip("-") for o in objectives_for(options, family)}
-    return TrainOptions(max_epochs=options.epochs, seed=options.seed,
-                        test=not names <= _CHEAP_OBJECTIVES)
+    return TrainOptions(
+        max_epochs=options.epochs, seed=options.seed, test=not names <= _CHEAP_OBJECTIVES
+    )
 
 
 def trial_resources_fn(
@@ -609,8 +659,7 @@ def trial_resources_fn(
         pinned_gpus = (1.0 if n_gpus >= 1 else 0.0) if gpus is None else gpus
 
         def pinned(config: Mapping[str, Any]) -> dict[str, float]:
-            return resources_for(config, cpus_per_trial=pinned_cpus,
-                                 gpus_per_trial=pinned_gpus)
+            return resources_for(config, cpus_per_trial=pinned_cpus, gpus_per_trial=pinned_gpus)
 
         return pinned
     local = Cluster.local(cpus=max(1.0, float(cluster.get("CPU", 1.0))), gpus=int(n_gpus))
@@ -631,9 +680,11 @@ def run_search(
     options.validate()
     rd = RunDir(options.run_dir or default_run_dir(options.space))
     if rd.exists():
-        raise AutorecError(f"run dir {rd.root}", "already holds a search (config.yaml)",
-                           f"continue it with 'autorec resume {rd.root}' or pick another "
-                           "--run-dir")
+        raise AutorecError(
+            f"run dir {rd.root}",
+            "already holds a search (config.yaml)",
+            f"continue it with 'autorec resume {rd.root}' or pick another --run-dir",
+        )
     if options.train_fn != DEFAULT_TRAIN_FN:
         resolve_train_fn(options.train_fn)  # fail early on a bad name
     from autorec.genome import SearchSpace
@@ -655,8 +706,11 @@ def load_options(run_dir: str | Path) -> tuple[RunDir, SearchOptions]:
     """The run directory and the options its ``config.yaml`` saved."""
     rd = RunDir(run_dir)
     if not rd.exists():
-        raise AutorecError(f"run dir {rd.root}", "has no config.yaml (not a search run dir)",
-                           "pass the folder 'autorec search' created (see --run-dir)")
+        raise AutorecError(
+            f"run dir {rd.root}",
+            "has no config.yaml (not a search run dir)",
+            "pass the folder 'autorec search' created (see --run-dir)",
+        )
     config = rd.read_config()
     names = {f.name for f in dataclasses.fields(SearchOptions)}
     opts = SearchOptions(**{k: v for k, v in config.items() if k in names})
@@ -699,8 +753,13 @@ def _execute(
     config = rd.read_config()
     sessions = list(config.get("sessions") or [])
     session = len(sessions) + 1
-    sessions.append({"session": session, "started": datetime.now().isoformat(timespec="seconds"),
-                     "pid": os.getpid()})
+    sessions.append(
+        {
+            "session": session,
+            "started": datetime.now().isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+        }
+    )
     config["sessions"] = sessions
     rd.write_config(config)
 
@@ -708,8 +767,9 @@ def _execute(
     family = str(evolution.space.family)
     records = [TrialRecord.from_dict(r) for r in rd.read_records()]
     known = {r.genome_key: r for r in records}
-    progress = Progress(options.generations + 1, options.population, enabled=not quiet,
-                        console=console)
+    progress = Progress(
+        options.generations + 1, options.population, enabled=not quiet, console=console
+    )
     progress.cached = len(known)
     writer = GenerationWriter(rd, evolution, known, progress)
     evolution.on_generation.append(writer)
@@ -720,14 +780,19 @@ def _execute(
         rd.write_records([r.to_dict() for r in records])
         progress.trial_finished(record.trial_id, record.status)
 
-    searcher = GeneticSearcher(evolution, known=known, on_record=persist, session=session,
-                               state_path=rd.searcher_state)
+    searcher = GeneticSearcher(
+        evolution, known=known, on_record=persist, session=session, state_path=rd.searcher_state
+    )
 
     dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=quiet)
     if data is None:
-        data = _load_data(
-            family, options.data, options.split, options.seed, options.train_windows,
-            options.autoencoder,
+        data = load_family_data(
+            family,
+            options.data,
+            options.split,
+            seed=options.seed,
+            train_windows=options.train_windows,
+            autoencoder=options.autoencoder,
         )
     fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
     cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
@@ -735,12 +800,14 @@ def _execute(
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
         wanted = wanted_fn(config)
-        return PlacementGroupFactory([{"CPU": wanted.get("cpu", 1.0),
-                                       "GPU": wanted.get("gpu", 0.0)}])
+        return PlacementGroupFactory(
+            [{"CPU": wanted.get("cpu", 1.0), "GPU": wanted.get("gpu", 0.0)}]
+        )
 
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, data=data, options=_train_options(options, family),
-                             train_fn=fn),
+        tune.with_parameters(
+            run_trial, data=data, options=_train_options(options, family), train_fn=fn
+        ),
         resources,
     )
     tuner = tune.Tuner(
@@ -768,11 +835,13 @@ def _execute(
     finished = bool(evolution.done)
     searcher.save(str(rd.searcher_state))
     if finished:
-        rd.write_json(rd.done, {"finished": datetime.now().isoformat(timespec="seconds"),
-                                "session": session})
+        rd.write_json(
+            rd.done, {"finished": datetime.now().isoformat(timespec="seconds"), "session": session}
+        )
     build_report(rd)
-    return _summary(rd, evolution, writer, searcher, finished, time.monotonic() - started,
-                    dashboard)
+    return _summary(
+        rd, evolution, writer, searcher, finished, time.monotonic() - started, dashboard
+    )
 
 
 @contextlib.contextmanager
@@ -785,9 +854,15 @@ def _quiet_stdout(quiet: bool) -> Iterator[None]:
         yield
 
 
-def _summary(rd: RunDir, evolution: Evolution, writer: GenerationWriter,
-             searcher: GeneticSearcher, finished: bool, wall_s: float,
-             dashboard: str | None) -> SearchSummary:
+def _summary(
+    rd: RunDir,
+    evolution: Evolution,
+    writer: GenerationWriter,
+    searcher: GeneticSearcher,
+    finished: bool,
+    wall_s: float,
+    dashboard: str | None,
+) -> SearchSummary:
     hof = writer._hall_of_fame()
     best = hof[0] if hof else None
     records = rd.read_records()

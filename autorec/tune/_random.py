@@ -92,5 +92,6 @@ def genome_from_sample(space: SearchSpace, config: Mapping[str, Any]) -> Genome:
         values[name] = config.get(name, gene.default)
     if "height" in values and "length" in values:
         values["height"] = max(0, min(int(values["height"]), int(values["length"]) - 1))
-    return space.repair(Genome.from_dict({"family": space.family, **values},
-                                         where="random-search config"))
+    return space.repair(
+        Genome.from_dict({"family": space.family, **values}, where="random-search config")
+    )

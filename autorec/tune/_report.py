@@ -56,12 +56,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str)
             cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             cells.append(f"<td{cls}>{html.escape(_fmt(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
-def _plot_png(kind: str, generations: Sequence[Mapping[str, Any]],
-              records: Sequence[Mapping[str, Any]]) -> bytes:
+def _plot_png(
+    kind: str, generations: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]]
+) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -72,23 +75,54 @@ def _plot_png(kind: str, generations: Sequence[Mapping[str, Any]],
     if kind == "fitness":
         pts = [(int(r.get("generation", 0)), float(r.get("fitness") or 0.0)) for r in records]
         if pts:
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, alpha=0.35,
-                       color="#999", label="trials")
+            ax.scatter(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                s=12,
+                alpha=0.35,
+                color="#999",
+                label="trials",
+            )
         if gens:
-            ax.plot(gens, [float(g.get("best_fitness") or 0.0) for g in generations],
-                    marker="o", color="#1f77b4", label="best (population)")
-            ax.plot(gens, [float(g.get("mean_fitness") or 0.0) for g in generations],
-                    marker="s", color="#ff7f0e", label="mean (population)")
-            ax.plot(gens, [float(g.get("best_so_far") or 0.0) for g in generations],
-                    linestyle="--", color="#2ca02c", label="best so far")
+            ax.plot(
+                gens,
+                [float(g.get("best_fitness") or 0.0) for g in generations],
+                marker="o",
+                color="#1f77b4",
+                label="best (population)",
+            )
+            ax.plot(
+                gens,
+                [float(g.get("mean_fitness") or 0.0) for g in generations],
+                marker="s",
+                color="#ff7f0e",
+                label="mean (population)",
+            )
+            ax.plot(
+                gens,
+                [float(g.get("best_so_far") or 0.0) for g in generations],
+                linestyle="--",
+                color="#2ca02c",
+                label="best so far",
+            )
         ax.set_ylabel("fitness = accuracy + 1/(1+loss)")
         ax.set_title("Fitness per generation")
     else:
         if gens:
-            ax.plot(gens, [float(g.get("gene_diversity") or 0.0) for g in generations],
-                    marker="o", color="#9467bd", label="gene diversity")
-            ax.plot(gens, [float(g.get("unique_fraction") or 0.0) for g in generations],
-                    marker="s", color="#8c564b", label="unique genomes")
+            ax.plot(
+                gens,
+                [float(g.get("gene_diversity") or 0.0) for g in generations],
+                marker="o",
+                color="#9467bd",
+                label="gene diversity",
+            )
+            ax.plot(
+                gens,
+                [float(g.get("unique_fraction") or 0.0) for g in generations],
+                marker="s",
+                color="#8c564b",
+                label="unique genomes",
+            )
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("fraction")
         ax.set_title("Population diversity")
@@ -141,16 +175,19 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     parts.append("<h2>Fitness and diversity</h2><div class='plots'>")
     for kind, data in pngs.items():
         b64 = base64.b64encode(data).decode("ascii")
-        parts.append(f'<img id="plot-{kind}" alt="{kind} per generation" '
-                     f'src="data:image/png;base64,{b64}">')
+        parts.append(
+            f'<img id="plot-{kind}" alt="{kind} per generation" src="data:image/png;base64,{b64}">'
+        )
     parts.append("</div>")
 
     best = hof[0] if hof else None
     parts.append("<h2>Best genome</h2>")
     if best:
         genome = dict(best.get("genome") or {})
-        rows: list[list[Any]] = [["genome key", best.get("key", "")],
-                                 ["fitness", best.get("fitness")]]
+        rows: list[list[Any]] = [
+            ["genome key", best.get("key", "")],
+            ["fitness", best.get("fitness")],
+        ]
         rows += [[f"gene {k}", v] for k, v in genome.items()]
         rows += [[f"metric {k}", v] for k, v in dict(best.get("metrics") or {}).items()]
         parts.append(_table(["field", "value"], rows, "best-genome"))
@@ -159,40 +196,82 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
 
     if hof:
         parts.append("<h2>Hall of fame</h2>")
-        parts.append(_table(
-            ["rank", "genome key", "fitness", "status", "epochs"],
-            [[i + 1, h.get("key"), h.get("fitness"), h.get("status"), h.get("epochs")]
-             for i, h in enumerate(hof)],
-            "hall-of-fame",
-        ))
+        parts.append(
+            _table(
+                ["rank", "genome key", "fitness", "status", "epochs"],
+                [
+                    [i + 1, h.get("key"), h.get("fitness"), h.get("status"), h.get("epochs")]
+                    for i, h in enumerate(hof)
+                ],
+                "hall-of-fame",
+            )
+        )
 
     parts.append("<h2>Generations</h2>")
-    parts.append(_table(
-        ["generation", "best", "mean", "best so far", "evaluated", "unique", "gene diversity"],
-        [[g.get("generation"), g.get("best_fitness"), g.get("mean_fitness"),
-          g.get("best_so_far"), g.get("n_evaluated"), g.get("unique_fraction"),
-          g.get("gene_diversity")] for g in generations],
-        "generations",
-    ))
+    parts.append(
+        _table(
+            ["generation", "best", "mean", "best so far", "evaluated", "unique", "gene diversity"],
+            [
+                [
+                    g.get("generation"),
+                    g.get("best_fitness"),
+                    g.get("mean_fitness"),
+                    g.get("best_so_far"),
+                    g.get("n_evaluated"),
+                    g.get("unique_fraction"),
+                    g.get("gene_diversity"),
+                ]
+                for g in generations
+            ],
+            "generations",
+        )
+    )
 
     parts.append("<h2>Trials</h2>")
-    metric_names = sorted({m for r in records for m in dict(r.get("metrics") or {})
-                           if m.startswith("val_")})
-    parts.append(_table(
-        ["#", "generation", "trial", "genome key", "status", "fitness", "epochs", "wall s",
-         "params", *metric_names],
-        [[i + 1, r.get("generation"), r.get("trial_name") or r.get("trial_id"),
-          r.get("genome_key"), r.get("status"), r.get("fitness"), r.get("epochs"),
-          r.get("wall_s"), r.get("n_params"),
-          *[dict(r.get("metrics") or {}).get(m) for m in metric_names]]
-         for i, r in enumerate(records)],
-        "trials",
-    ))
+    metric_names = sorted(
+        {m for r in records for m in dict(r.get("metrics") or {}) if m.startswith("val_")}
+    )
+    parts.append(
+        _table(
+            [
+                "#",
+                "generation",
+                "trial",
+                "genome key",
+                "status",
+                "fitness",
+                "epochs",
+                "wall s",
+                "params",
+                *metric_names,
+            ],
+            [
+                [
+                    i + 1,
+                    r.get("generation"),
+                    r.get("trial_name") or r.get("trial_id"),
+                    r.get("genome_key"),
+                    r.get("status"),
+                    r.get("fitness"),
+                    r.get("epochs"),
+                    r.get("wall_s"),
+                    r.get("n_params"),
+                    *[dict(r.get("metrics") or {}).get(m) for m in metric_names],
+                ]
+                for i, r in enumerate(records)
+            ],
+            "trials",
+        )
+    )
 
     parts.append("<h2>Options</h2>")
-    parts.append(_table(["option", "value"],
-                        [[k, v if not isinstance(v, (dict, list)) else str(v)]
-                         for k, v in config.items()], "options"))
+    parts.append(
+        _table(
+            ["option", "value"],
+            [[k, v if not isinstance(v, (dict, list)) else str(v)] for k, v in config.items()],
+            "options",
+        )
+    )
 
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

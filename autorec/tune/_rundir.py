@@ -148,9 +148,7 @@ class RunDir:
         return self.config.is_file()
 
     def write_config(self, config: Mapping[str, Any]) -> None:
-        atomic_write_text(
-            self.config, yaml.safe_dump(jsonable(dict(config)), sort_keys=False)
-        )
+        atomic_write_text(self.config, yaml.safe_dump(jsonable(dict(config)), sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
         data = yaml.safe_load(self.config.read_text(encoding="utf-8"))
@@ -212,8 +210,9 @@ TRIAL_COLUMNS = (
 def trials_table(records: Iterable[Mapping[str, Any]]) -> str:
     """CSV text of the trial records: :data:`TRIAL_COLUMNS` then every metric (sorted)."""
     rows = list(records)
-    metric_names = sorted({m for r in rows for m in dict(r.get("metrics") or {})}
-                          - set(TRIAL_COLUMNS))
+    metric_names = sorted(
+        {m for r in rows for m in dict(r.get("metrics") or {})} - set(TRIAL_COLUMNS)
+    )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*TRIAL_COLUMNS, *metric_names])

@@ -209,8 +209,9 @@ class TrialRecord:
             wall_s=float(d.get("wall_s") or 0.0),
             n_params=opt(d.get("n_params")),
             loss=opt(d.get("loss")),
-            metrics={str(k): float(v) for k, v in dict(d.get("metrics") or {}).items()
-                     if v is not None},
+            metrics={
+                str(k): float(v) for k, v in dict(d.get("metrics") or {}).items() if v is not None
+            },
             objectives=tuple(float(o) for o in d.get("objectives") or ()),
             genome=dict(d.get("genome") or {}),
             error=str(d.get("error", "")),
@@ -346,8 +347,7 @@ class GeneticSearcher(Searcher):
         """Load :meth:`get_state` output. Trials pending at save time are expected to
         complete later with the same trial ids (Tune's restore); with
         ``requeue_pending=True`` their genomes are asked again instead."""
-        self.evolution.load_state_dict(state["evolution"],
-                                       requeue_pending=self.requeue_pending)
+        self.evolution.load_state_dict(state["evolution"], requeue_pending=self.requeue_pending)
         self.trials = {k: (v[0], int(v[1]), dict(v[2])) for k, v in state["trials"].items()}
         self.pending = dict(state["pending"])
         if self.requeue_pending:

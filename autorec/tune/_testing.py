@@ -72,8 +72,9 @@ def _log(line: str) -> None:
         os.close(fd)
 
 
-def fake_train_genome(genome: Any, data: Any, options: Any,
-                      on_epoch: Callable[[Any], None] | None = None) -> FakeResult:
+def fake_train_genome(
+    genome: Any, data: Any, options: Any, on_epoch: Callable[[Any], None] | None = None
+) -> FakeResult:
     """Pretend to train ``genome``: 3 epochs converging to :func:`fake_fitness`."""
     key = str(genome.key)
     started = time.monotonic()
@@ -89,18 +90,36 @@ def fake_train_genome(genome: Any, data: Any, options: Any,
         if sleep:
             time.sleep(sleep)
         if on_epoch is not None:
-            on_epoch(FakeEpoch(epoch, loss + 1.0 / epoch, loss, acc,
-                               acc + 1.0 / (1.0 + loss), time.monotonic() - started))
+            on_epoch(
+                FakeEpoch(
+                    epoch,
+                    loss + 1.0 / epoch,
+                    loss,
+                    acc,
+                    acc + 1.0 / (1.0 + loss),
+                    time.monotonic() - started,
+                )
+            )
     _log(f"end {key}")
     fitness = acc + 1.0 / (1.0 + loss)
-    return FakeResult(key=key, fitness=fitness, status="ok", converged=True, epochs=epochs,
-                      val_metrics={"top1": acc, "top10": min(1.0, 2 * acc)},
-                      test_metrics={}, loss=loss, n_params=1000 + len(key),
-                      wall_s=time.monotonic() - started, genome=genome)
+    return FakeResult(
+        key=key,
+        fitness=fitness,
+        status="ok",
+        converged=True,
+        epochs=epochs,
+        val_metrics={"top1": acc, "top10": min(1.0, 2 * acc)},
+        test_metrics={},
+        loss=loss,
+        n_params=1000 + len(key),
+        wall_s=time.monotonic() - started,
+        genome=genome,
+    )
 
 
-def failing_train_genome(genome: Any, data: Any, options: Any,
-                         on_epoch: Callable[[Any], None] | None = None) -> FakeResult:
+def failing_train_genome(
+    genome: Any, data: Any, options: Any, on_epoch: Callable[[Any], None] | None = None
+) -> FakeResult:
     """Like :func:`fake_train_genome`, but raises for about a third of the genomes (those
     whose key's first hex digit is 0-4) -- for error-handling tests."""
     if str(genome.key)[0] in "01234":

@@ -54,16 +54,21 @@ def resolve_train_fn(spec: str) -> TrainFn:
     """The trainer named ``module:function`` (imported, never evaluated)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise AutorecError("option --train-fn", f"{spec!r} is not MODULE:FUNCTION",
-                           "pass e.g. autorec.train:train_genome")
+        raise AutorecError(
+            "option --train-fn",
+            f"{spec!r} is not MODULE:FUNCTION",
+            "pass e.g. autorec.train:train_genome",
+        )
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise AutorecError("option --train-fn", f"cannot import {spec!r} ({err})",
-                           "name an importable MODULE:FUNCTION") from err
+        raise AutorecError(
+            "option --train-fn",
+            f"cannot import {spec!r} ({err})",
+            "name an importable MODULE:FUNCTION",
+        ) from err
     if not callable(fn):
-        raise AutorecError("option --train-fn", f"{spec!r} is not callable",
-                           "name a function")
+        raise AutorecError("option --train-fn", f"{spec!r} is not callable", "name a function")
     return fn  # type: ignore[no-any-return]
 
 
@@ -141,8 +146,10 @@ def trial_name(config: Mapping[str, Any]) -> str:
     family = config.get("family", "genome")
     key = str(config.get("genome_key", ""))[:6]
     if family == "drnn":
-        shape = (f"w{_short(config.get('width'))}l{_short(config.get('length'))}"
-                 f"h{_short(config.get('height'))}")
+        shape = (
+            f"w{_short(config.get('width'))}l{_short(config.get('length'))}"
+            f"h{_short(config.get('height'))}"
+        )
     else:
         shape = f"L{_short(config.get('layers'))}-{_short(config.get('split_mode'))}"
     return f"g{gen}-{family}-{shape}-{key}"

@@ -81,8 +81,11 @@ REPO = HERE.parents[1]
 DATA = Path(os.environ.get("AUTOREC_DATA", REPO.parent / "shared" / "data"))
 #: Named data sets: path, split, the search space that fits them.
 DATASETS: dict[str, tuple[Path, str, str]] = {
-    "ml-100k": (DATA / "ml-100k" / "ml-100k.inter",
-                "1997-09-19,1998-03-26,1998-04-09,1998-04-23", str(HERE / "predictor_bench.yaml")),
+    "ml-100k": (
+        DATA / "ml-100k" / "ml-100k.inter",
+        "1997-09-19,1998-03-26,1998-04-09,1998-04-23",
+        str(HERE / "predictor_bench.yaml"),
+    ),
     "yoochoose": (DATA / "yoochoose-sample", "2014-06-01,2014-06-16", "drnn"),
 }
 
@@ -99,9 +102,14 @@ class Trial:
     generation: int = 0  # the GA's generation (0 for random search)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "epochs": self.epochs, "fitness": self.fitness,
-                "status": self.status, "accuracy": self.accuracy,
-                "generation": self.generation}
+        return {
+            "key": self.key,
+            "epochs": self.epochs,
+            "fitness": self.fitness,
+            "status": self.status,
+            "accuracy": self.accuracy,
+            "generation": self.generation,
+        }
 
 
 #: Validation metrics that hold the fitness's accuracy, by family (first one present).
@@ -162,23 +170,40 @@ def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
     from autorec.tune import RunDir, SearchOptions, run_search
 
     options = SearchOptions(
-        space=args.space, data=str(args.data_path), split=args.split,
-        population=args.population, generations=args.generations, algorithm="elitist",
-        epochs=args.epochs, seed=seed, run_dir=str(out), num_cpus=args.cpus,
-        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=0.0,
+        space=args.space,
+        data=str(args.data_path),
+        split=args.split,
+        population=args.population,
+        generations=args.generations,
+        algorithm="elitist",
+        epochs=args.epochs,
+        seed=seed,
+        run_dir=str(out),
+        num_cpus=args.cpus,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=0.0,
     )
     started = time.monotonic()
     run_search(options, quiet=True, data=data)
     wall = time.monotonic() - started
     records = RunDir(out).read_records()  # in the order the trials finished
-    trials = [Trial(str(r["genome_key"]), int(r.get("epochs") or 0), float(r["fitness"]),
-                    str(r["status"]), accuracy_of(r.get("metrics") or {}),
-                    int(r.get("generation") or 0)) for r in records]
+    trials = [
+        Trial(
+            str(r["genome_key"]),
+            int(r.get("epochs") or 0),
+            float(r["fitness"]),
+            str(r["status"]),
+            accuracy_of(r.get("metrics") or {}),
+            int(r.get("generation") or 0),
+        )
+        for r in records
+    ]
     return Arm(trials, wall)
 
 
-def random_trial(config: dict[str, Any], data: Any = None, options: Any = None,
-                 space: SearchSpace | None = None) -> None:
+def random_trial(
+    config: dict[str, Any], data: Any = None, options: Any = None, space: SearchSpace | None = None
+) -> None:
     """Tune function trainable of the random arm: repair the sampled config into a genome,
     then the GA's own trainable (:func:`autorec.tune.run_trial`)."""
     from autorec.tune import genome_config, genome_from_sample, run_trial
@@ -199,8 +224,9 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
 
     space = SearchSpace.from_yaml(args.space)
     # exactly the GA's trial options (R, π, seed, test=False)
-    options = _train_options(SearchOptions(space=args.space, epochs=args.epochs, seed=seed),
-                             str(space.family))
+    options = _train_options(
+        SearchOptions(space=args.space, epochs=args.epochs, seed=seed), str(space.family)
+    )
     finished: list[Evaluation] = []
     seen: set[str] = set()
 
@@ -213,8 +239,9 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
             if result.get("final") and trial_id not in seen:
                 seen.add(trial_id)
-                finished.append(evaluation_from_result(str(result.get("genome_key", "")),
-                                                       result, False))
+                finished.append(
+                    evaluation_from_result(str(result.get("genome_key", "")), result, False)
+                )
             return False
 
         def stop_all(self) -> bool:
@@ -232,12 +259,14 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
             # out one trial per request too), not Tune's default of 200 pending trials
             search_alg=BasicVariantGenerator(
                 random_state=np.random.default_rng(seed),
-                max_concurrent=max(1, int(args.cpus // args.cpus_per_trial))),
+                max_concurrent=max(1, int(args.cpus // args.cpus_per_trial)),
+            ),
             num_samples=max(1000, 20 * budget),
             reuse_actors=True,
         ),
-        run_config=tune.RunConfig(name="random", storage_path=str(out.resolve()),
-                                  stop=BudgetStopper(), verbose=0),
+        run_config=tune.RunConfig(
+            name="random", storage_path=str(out.resolve()), stop=BudgetStopper(), verbose=0
+        ),
     )
     # the trial running when the budget is reached is stopped before its first report; Tune
     # warns that it has no metrics to fetch, which is expected here
@@ -245,8 +274,10 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
     started = time.monotonic()
     tuner.fit()
     wall = time.monotonic() - started
-    return Arm([Trial(e.key, e.epochs, e.fitness, e.status, accuracy_of(e.metrics))
-                for e in finished], wall)
+    return Arm(
+        [Trial(e.key, e.epochs, e.fitness, e.status, accuracy_of(e.metrics)) for e in finished],
+        wall,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -294,31 +325,39 @@ def _ratio_text(r: float) -> str:
 
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
-    head = (f"{'seed':>4} {'budget':>6} {'GA tr':>5} {'RS tr':>5} {'GA gen0':>8} "
-            f"{'GA best':>8} {'RS best':>8} {'GA ep→RS best':>13} {'ratio':>16} "
-            f"{'GA s':>5} {'RS s':>5}")
+    head = (
+        f"{'seed':>4} {'budget':>6} {'GA tr':>5} {'RS tr':>5} {'GA gen0':>8} "
+        f"{'GA best':>8} {'RS best':>8} {'GA ep→RS best':>13} {'ratio':>16} "
+        f"{'GA s':>5} {'RS s':>5}"
+    )
     print("fitness (what both arms maximise):")
     print(head)
     print("-" * len(head))
     for r in rows:
         reach = "-" if r["ga_epochs_to_rs_best"] is None else str(r["ga_epochs_to_rs_best"])
-        print(f"{r['seed']:>4} {r['budget']:>6} {r['ga_trials']:>5} {r['rs_trials']:>5} "
-              f"{r['ga_gen0_best']:>8.4f} {r['ga_best']:>8.4f} {r['rs_best']:>8.4f} "
-              f"{reach:>13} {_ratio_text(r['ratio']):>16} {r['ga_wall_s']:>5.0f} "
-              f"{r['rs_wall_s']:>5.0f}")
-    head = (f"{'seed':>4} {'GA acc@best':>11} {'RS acc@best':>11} {'GA max acc':>10} "
-            f"{'RS max acc':>10} {'GA ep→RS max acc':>16} {'ratio':>16}")
+        print(
+            f"{r['seed']:>4} {r['budget']:>6} {r['ga_trials']:>5} {r['rs_trials']:>5} "
+            f"{r['ga_gen0_best']:>8.4f} {r['ga_best']:>8.4f} {r['rs_best']:>8.4f} "
+            f"{reach:>13} {_ratio_text(r['ratio']):>16} {r['ga_wall_s']:>5.0f} "
+            f"{r['rs_wall_s']:>5.0f}"
+        )
+    head = (
+        f"{'seed':>4} {'GA acc@best':>11} {'RS acc@best':>11} {'GA max acc':>10} "
+        f"{'RS max acc':>10} {'GA ep→RS max acc':>16} {'ratio':>16}"
+    )
     print()
-    print("validation accuracy (the fitness's accuracy term; acc@best = of the best-fitness "
-          "trial):")
+    print(
+        "validation accuracy (the fitness's accuracy term; acc@best = of the best-fitness trial):"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        reach = ("-" if r["ga_epochs_to_rs_best_acc"] is None
-                 else str(r["ga_epochs_to_rs_best_acc"]))
-        print(f"{r['seed']:>4} {r['ga_acc_of_best']:>11.4f} {r['rs_acc_of_best']:>11.4f} "
-              f"{r['ga_best_acc']:>10.4f} {r['rs_best_acc']:>10.4f} {reach:>16} "
-              f"{_ratio_text(r['ratio_acc']):>16}")
+        reach = "-" if r["ga_epochs_to_rs_best_acc"] is None else str(r["ga_epochs_to_rs_best_acc"])
+        print(
+            f"{r['seed']:>4} {r['ga_acc_of_best']:>11.4f} {r['rs_acc_of_best']:>11.4f} "
+            f"{r['ga_best_acc']:>10.4f} {r['rs_best_acc']:>10.4f} {reach:>16} "
+            f"{_ratio_text(r['ratio_acc']):>16}"
+        )
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -358,23 +397,34 @@ def _jsonable(x: Any) -> Any:
 # --------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--data", default="ml-100k",
-                   help="ml-100k | yoochoose | a file/folder (then give --split and --space)")
+    p.add_argument(
+        "--data",
+        default="ml-100k",
+        help="ml-100k | yoochoose | a file/folder (then give --split and --space)",
+    )
     p.add_argument("--split", default=None, help="the data's split (default: the named set's)")
-    p.add_argument("--space", default=None,
-                   help="search space name or YAML (default: predictor_bench.yaml beside this "
-                        "script for ml-100k, drnn for yoochoose)")
+    p.add_argument(
+        "--space",
+        default=None,
+        help="search space name or YAML (default: predictor_bench.yaml beside this "
+        "script for ml-100k, drnn for yoochoose)",
+    )
     p.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9", help="comma-separated seeds")
     p.add_argument("--population", type=int, default=8)
-    p.add_argument("--generations", type=int, default=7,
-                   help="bred generations after the initial one")
+    p.add_argument(
+        "--generations", type=int, default=7, help="bred generations after the initial one"
+    )
     p.add_argument("--epochs", type=int, default=10, help="R: most epochs per trial")
     p.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
-    p.add_argument("--out", default=None,
-                   help="output folder (default /tmp/autorec_bench_ga/<timestamp>)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: seed 0, population 4, 1 bred generation, R 4")
+    p.add_argument(
+        "--out", default=None, help="output folder (default /tmp/autorec_bench_ga/<timestamp>)"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: seed 0, population 4, 1 bred generation, R 4",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.population, args.generations, args.epochs = "0", 4, 1, 4
@@ -407,14 +457,21 @@ def load_data(args: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = "PYTHONPATH=. python " + " ".join(
-        shlex.quote(a) for a in ["examples/benchmarks/bench_ga_vs_random.py",
-                                 *(sys.argv[1:] if argv is None else argv)])
+        shlex.quote(a)
+        for a in [
+            "examples/benchmarks/bench_ga_vs_random.py",
+            *(sys.argv[1:] if argv is None else argv),
+        ]
+    )
     print_machine("GA (elitist) vs Tune random search at equal trial-epochs")
     print(f"command: {command}")
-    print(f"data: {args.data_path} split {args.split}; space {args.space}; seeds "
-          f"{args.seed_list}; GA population {args.population} x {args.generations + 1} "
-          f"generations; R = {args.epochs}; {args.cpus} CPUs, {args.cpus_per_trial:g} per "
-          f"trial; out {args.out_dir}", flush=True)
+    print(
+        f"data: {args.data_path} split {args.split}; space {args.space}; seeds "
+        f"{args.seed_list}; GA population {args.population} x {args.generations + 1} "
+        f"generations; R = {args.epochs}; {args.cpus} CPUs, {args.cpus_per_trial:g} per "
+        f"trial; out {args.out_dir}",
+        flush=True,
+    )
     machine_before = machine()
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -422,9 +479,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
-    ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False, configure_logging=True)
+        [str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    )
+    ray.init(
+        num_cpus=args.cpus,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        configure_logging=True,
+    )
     data = load_data(args)
     rows: list[dict[str, Any]] = []
     arms: dict[int, dict[str, Any]] = {}
@@ -436,12 +499,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             rs = run_random(args, seed, data, ga.spent, seed_dir / "random")
             row = compare(seed, ga, rs)
             rows.append(row)
-            arms[seed] = {"ga": [t.to_dict() for t in ga.trials],
-                          "random": [t.to_dict() for t in rs.trials]}
-            print(f"seed {seed}: budget {row['budget']} trial-epochs, GA best "
-                  f"{row['ga_best']:.4f} ({row['ga_trials']} trials, {row['ga_wall_s']:.0f} s), "
-                  f"random best {row['rs_best']:.4f} ({row['rs_trials']} trials, "
-                  f"{row['rs_wall_s']:.0f} s), ratio {_ratio_text(row['ratio'])}", flush=True)
+            arms[seed] = {
+                "ga": [t.to_dict() for t in ga.trials],
+                "random": [t.to_dict() for t in rs.trials],
+            }
+            print(
+                f"seed {seed}: budget {row['budget']} trial-epochs, GA best "
+                f"{row['ga_best']:.4f} ({row['ga_trials']} trials, {row['ga_wall_s']:.0f} s), "
+                f"random best {row['rs_best']:.4f} ({row['rs_trials']} trials, "
+                f"{row['rs_wall_s']:.0f} s), ratio {_ratio_text(row['ratio'])}",
+                flush=True,
+            )
     finally:
         ray.shutdown()
     total = time.monotonic() - started
@@ -449,31 +517,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_table(rows)
     print()
-    print("ratio = trial-epochs the GA needed to first reach random search's best at the "
-          "equal budget / that budget (< 1: the GA needs fewer)")
-    print(f"per seed: {', '.join(_ratio_text(r['ratio']) for r in rows)}; "
-          f"median {_ratio_text(summary['median_ratio'])} "
-          f"(reached in {summary['reached']}/{summary['seeds']} seeds)")
-    print(f"accuracy ratio (GA trial-epochs to reach random search's best validation accuracy "
-          f"/ budget): {', '.join(_ratio_text(r['ratio_acc']) for r in rows)}; median "
-          f"{_ratio_text(summary['median_ratio_acc'])} (reached in {summary['reached_acc']}/"
-          f"{summary['seeds']} seeds)")
-    print(f"accuracy of the best-fitness genome (median over seeds): GA "
-          f"{summary['median_ga_acc_of_best']:.4f}, random {summary['median_rs_acc_of_best']:.4f}")
-    print(f"best fitness at equal budget (median over seeds): GA {summary['median_ga_best']:.4f}"
-          f", random {summary['median_rs_best']:.4f}; GA better in {summary['ga_wins']}, "
-          f"tie {summary['ties']}, random better in {summary['rs_wins']} of {summary['seeds']}")
+    print(
+        "ratio = trial-epochs the GA needed to first reach random search's best at the "
+        "equal budget / that budget (< 1: the GA needs fewer)"
+    )
+    print(
+        f"per seed: {', '.join(_ratio_text(r['ratio']) for r in rows)}; "
+        f"median {_ratio_text(summary['median_ratio'])} "
+        f"(reached in {summary['reached']}/{summary['seeds']} seeds)"
+    )
+    print(
+        f"accuracy ratio (GA trial-epochs to reach random search's best validation accuracy "
+        f"/ budget): {', '.join(_ratio_text(r['ratio_acc']) for r in rows)}; median "
+        f"{_ratio_text(summary['median_ratio_acc'])} (reached in {summary['reached_acc']}/"
+        f"{summary['seeds']} seeds)"
+    )
+    print(
+        f"accuracy of the best-fitness genome (median over seeds): GA "
+        f"{summary['median_ga_acc_of_best']:.4f}, random {summary['median_rs_acc_of_best']:.4f}"
+    )
+    print(
+        f"best fitness at equal budget (median over seeds): GA {summary['median_ga_best']:.4f}"
+        f", random {summary['median_rs_best']:.4f}; GA better in {summary['ga_wins']}, "
+        f"tie {summary['ties']}, random better in {summary['rs_wins']} of {summary['seeds']}"
+    )
     after = machine()
-    print(f"total {total:.0f} s; load average before {machine_before['loadavg_1_5_15']}, "
-          f"after {after['loadavg_1_5_15']}")
+    print(
+        f"total {total:.0f} s; load average before {machine_before['loadavg_1_5_15']}, "
+        f"after {after['loadavg_1_5_15']}"
+    )
     note = load_note()
     if note:
         print(f"note: {note} (trial-epochs are unaffected; wall times are)")
-    result = {"command": command, "machine_before": machine_before, "machine_after": after,
-              "args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
-              "summary": summary, "trials": arms, "total_s": total}
-    (args.out_dir / "results.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n",
-                                               encoding="utf-8")
+    result = {
+        "command": command,
+        "machine_before": machine_before,
+        "machine_after": after,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "rows": rows,
+        "summary": summary,
+        "trials": arms,
+        "total_s": total,
+    }
+    (args.out_dir / "results.json").write_text(
+        json.dumps(_jsonable(result), indent=2) + "\n", encoding="utf-8"
+    )
     print(f"results: {args.out_dir / 'results.json'}")
     return 0
 

@@ -24,6 +24,7 @@ import torch
 import codegen
 from autorec.genome import Genome
 from autorec.models import Dims, build_model, spec_for
+from autorec.train.optim import make_optimizer, row_sparse_parameters
 
 
 def _batch(
@@ -75,7 +76,10 @@ def compare(
         else:  # the generated source shards by itself when given several devices
             model = build_model(genome, dims, devices=devs, cache_dir=cache)
         model = model.to(devs[0])
-        models[name] = (model, torch.optim.Adam(model.parameters(), lr=1e-3))
+        opt = make_optimizer(  # the trainer's: lazy SparseAdam for the row-sparse item tables
+            model.parameters(), "adam", learning_rate=1e-3, sparse=row_sparse_parameters(model)
+        )
+        models[name] = (model, opt)
     gen = torch.Generator().manual_seed(0)
     batches = [
         _batch(dims.n_items, int(genome.genes["batch_size"]), 16, devices[0], gen)

@@ -66,8 +66,9 @@ def run_main(
 def test_session_views_on_purchase_data_is_exit_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = run_main(("session-views", "--kind", "purchases", "--json"), capsys,
-                              monkeypatch)
+    code, out, err = run_main(
+        ("session-views", "--kind", "purchases", "--json"), capsys, monkeypatch
+    )
     assert code == 2
     assert out == ""
     assert "session-views" in err and "page views" in err and len(err.strip().splitlines()) == 1
@@ -94,7 +95,11 @@ def test_bad_input_is_exit_2(
 
 def test_parse_params() -> None:
     assert parse_params(["factors=32", "alpha=2.5", "history=True", "x=abc", "buy-weight=2"]) == {
-        "factors": 32, "alpha": 2.5, "history": True, "x": "abc", "buy_weight": 2,
+        "factors": 32,
+        "alpha": 2.5,
+        "history": True,
+        "x": "abc",
+        "buy_weight": 2,
     }
     with pytest.raises(AutorecError):
         parse_params(["=3"])

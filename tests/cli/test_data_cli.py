@@ -15,8 +15,9 @@ runner = CliRunner()
 
 def test_synth_then_inspect_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "sessions.csv"
-    result = runner.invoke(app, ["data", "synth", str(out), "--kind", "sessions", "--seed", "3",
-                                 "--size", "200"])
+    result = runner.invoke(
+        app, ["data", "synth", str(out), "--kind", "sessions", "--seed", "3", "--size", "200"]
+    )
     assert result.exit_code == 0, result.output
     assert "synthetic sessions events" in result.stdout
     result = runner.invoke(app, ["data", "inspect", str(out), "--json"])
@@ -30,8 +31,9 @@ def test_synth_then_inspect_round_trip(tmp_path: Path) -> None:
 
 def test_synth_purchases_parquet_json(tmp_path: Path) -> None:
     out = tmp_path / "p.parquet"
-    result = runner.invoke(app, ["data", "synth", str(out), "--kind", "purchases", "--json",
-                                 "--size", "100"])
+    result = runner.invoke(
+        app, ["data", "synth", str(out), "--kind", "purchases", "--json", "--size", "100"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["source"] == "synthetic:purchases(seed=0)"
     info = json.loads(runner.invoke(app, ["data", "inspect", str(out), "--json"]).stdout)
@@ -53,8 +55,7 @@ def _bad(tmp_path: Path, name: str, text: str) -> Path:
         ("what.xyz", "x\n", "unknown data format"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, text: str,
-                                         needle: str) -> None:
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, text: str, needle: str) -> None:
     path = _bad(tmp_path, name, text)
     result = runner.invoke(app, ["data", "inspect", str(path)])
     assert result.exit_code == 2

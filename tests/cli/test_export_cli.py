@@ -20,8 +20,7 @@ class _Run:
     stderr: str
 
 
-def _cli(*args: str, capsys: pytest.CaptureFixture[str],
-         monkeypatch: pytest.MonkeyPatch) -> _Run:
+def _cli(*args: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> _Run:
     """The real console entry (``autorec.cli.app:main``, which maps AutorecError to exit 2),
     run in-process."""
     from autorec.cli.app import main
@@ -55,19 +54,32 @@ def _newer(bundle: Path) -> None:
 
 @pytest.mark.parametrize(
     ("damage", "message"),
-    [(_tamper, "weights.safetensors"), (_drop_model, "model.py is missing"),
-     (_newer, "format 99 by a newer autorec")],
+    [
+        (_tamper, "weights.safetensors"),
+        (_drop_model, "model.py is missing"),
+        (_newer, "format 99 by a newer autorec"),
+    ],
     ids=["tampered-weights", "missing-model-py", "newer-format"],
 )
-def test_bad_bundle_exit_2(tmp_path: Path, damage: object, message: str,
-                           capsys: pytest.CaptureFixture[str],
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_bundle_exit_2(
+    tmp_path: Path,
+    damage: object,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     mp = monkeypatch
     bundle = tiny_bundle(tmp_path)
     assert callable(damage)
     damage(bundle)
-    proc = _cli("recommend", str(bundle), "--out", str(tmp_path / "recs.sqlite"),
-                capsys=capsys, monkeypatch=mp)
+    proc = _cli(
+        "recommend",
+        str(bundle),
+        "--out",
+        str(tmp_path / "recs.sqlite"),
+        capsys=capsys,
+        monkeypatch=mp,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
@@ -75,22 +87,37 @@ def test_bad_bundle_exit_2(tmp_path: Path, damage: object, message: str,
     assert not (tmp_path / "recs.sqlite").exists()
 
 
-def test_export_bad_source_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_bad_source_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     mp = monkeypatch
-    proc = _cli("export", str(tmp_path / "missing"), "--out", str(tmp_path / "b"),
-                capsys=capsys, monkeypatch=mp)
+    proc = _cli(
+        "export",
+        str(tmp_path / "missing"),
+        "--out",
+        str(tmp_path / "b"),
+        capsys=capsys,
+        monkeypatch=mp,
+    )
     assert proc.returncode == 2 and "no such folder" in proc.stderr
     (tmp_path / "empty").mkdir()
-    proc = _cli("export", str(tmp_path / "empty"), "--out", str(tmp_path / "b"),
-                capsys=capsys, monkeypatch=mp)
+    proc = _cli(
+        "export",
+        str(tmp_path / "empty"),
+        "--out",
+        str(tmp_path / "b"),
+        capsys=capsys,
+        monkeypatch=mp,
+    )
     assert proc.returncode == 2 and "neither a search run dir" in proc.stderr
 
 
-def test_recommend_bad_out_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recommend_bad_out_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     mp = monkeypatch
     bundle = tiny_bundle(tmp_path)
-    proc = _cli("recommend", str(bundle), "--out", str(tmp_path / "recs.csv"),
-                capsys=capsys, monkeypatch=mp)
+    proc = _cli(
+        "recommend", str(bundle), "--out", str(tmp_path / "recs.csv"), capsys=capsys, monkeypatch=mp
+    )
     assert proc.returncode == 2 and "unknown output format" in proc.stderr

@@ -23,9 +23,25 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     """One tiny search through the CLI (a local Ray, shut down afterwards)."""
     os.environ.setdefault("PYTHONPATH", str(REPO))
     rd = tmp_path_factory.mktemp("cli") / "run"
-    result = runner.invoke(app, ["search", "--population", "3", "--generations", "1",
-                                 "--seed", "2", "--run-dir", str(rd), "--num-cpus", "2",
-                                 "--train-fn", FAKE, "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "search",
+            "--population",
+            "3",
+            "--generations",
+            "1",
+            "--seed",
+            "2",
+            "--run-dir",
+            str(rd),
+            "--num-cpus",
+            "2",
+            "--train-fn",
+            FAKE,
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     yield rd, json.loads(result.stdout)
 
@@ -51,8 +67,7 @@ def test_report_rebuilds(searched: tuple[Path, dict[str, object]]) -> None:
     assert (rd / "report.html").is_file() and (rd / "plots" / "fitness.png").is_file()
 
 
-def test_resume_of_finished_search_trains_nothing(
-        searched: tuple[Path, dict[str, object]]) -> None:
+def test_resume_of_finished_search_trains_nothing(searched: tuple[Path, dict[str, object]]) -> None:
     rd, out = searched
     result = runner.invoke(app, ["resume", str(rd), "--json"])
     assert result.exit_code == 0, result.output
@@ -64,8 +79,20 @@ def test_resume_of_finished_search_trains_nothing(
 def test_help_lists_options() -> None:
     result = runner.invoke(app, ["search", "--help"])
     assert result.exit_code == 0
-    for opt in ("--space", "--population", "--generations", "--algorithm", "--p-c", "--p-m",
-                "--epochs", "--seed", "--run-dir", "--address", "--cpus-per-trial", "--json"):
+    for opt in (
+        "--space",
+        "--population",
+        "--generations",
+        "--algorithm",
+        "--p-c",
+        "--p-m",
+        "--epochs",
+        "--seed",
+        "--run-dir",
+        "--address",
+        "--cpus-per-trial",
+        "--json",
+    ):
         assert opt in result.stdout
     assert "--train-fn" not in result.stdout  # hidden test hook
 

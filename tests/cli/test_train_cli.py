@@ -109,8 +109,20 @@ def test_train_autoencoder_softmax(tmp_path: Path) -> None:
     )
     res = CliRunner().invoke(
         _app(),
-        ["train", str(path), "--epochs", "2", "--window", "2", "--pi", "1", "--autoencoder",
-         "--threads", "1", "--json"],
+        [
+            "train",
+            str(path),
+            "--epochs",
+            "2",
+            "--window",
+            "2",
+            "--pi",
+            "1",
+            "--autoencoder",
+            "--threads",
+            "1",
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

@@ -41,8 +41,7 @@ FAKE = "autorec.tune._testing:fake_train_genome"
 def ray_session() -> Iterator[None]:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -66,9 +65,19 @@ def tiny(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 def test_tiny_search_writes_run_dir(tiny: tuple[Path, Any]) -> None:
     rd, s = tiny
     assert s.finished and s.best_key is not None
-    for name in ("config.yaml", "fitness_cache.json", "trials.csv", "searcher_state.pkl",
-                 "logbook.json", "hall_of_fame.yaml", "best_genome.yaml", "report.html",
-                 "plots/fitness.png", "plots/diversity.png", "DONE"):
+    for name in (
+        "config.yaml",
+        "fitness_cache.json",
+        "trials.csv",
+        "searcher_state.pkl",
+        "logbook.json",
+        "hall_of_fame.yaml",
+        "best_genome.yaml",
+        "report.html",
+        "plots/fitness.png",
+        "plots/diversity.png",
+        "DONE",
+    ):
         assert (rd / name).is_file(), name
     assert (rd / "tune" / "session-01").is_dir()
     gens = _gens(rd)
@@ -100,8 +109,9 @@ def test_same_seed_same_trajectory(tiny: tuple[Path, Any], tmp_path: Path) -> No
 
 def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_path: Path) -> None:
     rd = tmp_path / "fail"
-    s = run_search(_opts(rd, generations=1), train_fn=failing_train_genome, data=object(),
-                   quiet=True)
+    s = run_search(
+        _opts(rd, generations=1), train_fn=failing_train_genome, data=object(), quiet=True
+    )
     assert s.finished
     records = json.loads((rd / "fitness_cache.json").read_text())["records"]
     errors = [r for r in records if r["status"] == "error"]
@@ -112,9 +122,15 @@ def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_pat
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     code = "from autorec.cli.app import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -125,18 +141,43 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
     # the uninterrupted reference, same options and (fake, deterministic) trial results
-    ref = run_search(_opts(tmp_path / "ref", population=4, generations=2),
-                     train_fn=fake_train_genome, data=object(), quiet=True)
-    ref_keys = {r["genome_key"] for r in
-                json.loads((tmp_path / "ref" / "fitness_cache.json").read_text())["records"]}
+    ref = run_search(
+        _opts(tmp_path / "ref", population=4, generations=2),
+        train_fn=fake_train_genome,
+        data=object(),
+        quiet=True,
+    )
+    ref_keys = {
+        r["genome_key"]
+        for r in json.loads((tmp_path / "ref" / "fitness_cache.json").read_text())["records"]
+    }
 
     rd = tmp_path / "killed"
     log = tmp_path / "trainings.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "AUTOREC_FAKE_LOG": str(log),
-           "AUTOREC_FAKE_SLEEP": "0.4", "RAY_DEDUP_LOGS": "0"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "AUTOREC_FAKE_LOG": str(log),
+        "AUTOREC_FAKE_SLEEP": "0.4",
+        "RAY_DEDUP_LOGS": "0",
+    }
     env.pop("RAY_ADDRESS", None)
-    args = ["search", "--population", "4", "--generations", "2", "--seed", "7",
-            "--run-dir", str(rd), "--num-cpus", "2", "--train-fn", FAKE, "--json"]
+    args = [
+        "search",
+        "--population",
+        "4",
+        "--generations",
+        "2",
+        "--seed",
+        "7",
+        "--run-dir",
+        str(rd),
+        "--num-cpus",
+        "2",
+        "--train-fn",
+        FAKE,
+        "--json",
+    ]
     proc = _cli(args, env)
     cache = rd / "fitness_cache.json"
     killed_with: set[str] = set()
@@ -158,8 +199,9 @@ def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
     finally:
         _kill_group(proc)
     assert not (rd / "DONE").exists(), "the driver was killed before the end"
-    starts_before = Counter(line.split()[1] for line in log.read_text().splitlines()
-                            if line.startswith("start "))
+    starts_before = Counter(
+        line.split()[1] for line in log.read_text().splitlines() if line.startswith("start ")
+    )
 
     resumed = _cli(["resume", str(rd), "--json"], env)
     try:
@@ -173,8 +215,12 @@ def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
     assert summary["best"]["fitness"] == pytest.approx(ref.best_fitness)
     assert summary["replayed"] >= len(killed_with)
 
-    starts_after = Counter(line.split()[1] for line in log.read_text().splitlines()
-                           if line.startswith("start ")) - starts_before
+    starts_after = (
+        Counter(
+            line.split()[1] for line in log.read_text().splitlines() if line.startswith("start ")
+        )
+        - starts_before
+    )
     assert not killed_with & set(starts_after), "a finished genome was trained again"
     final = {r["genome_key"] for r in json.loads(cache.read_text())["records"]}
     assert final == ref_keys
@@ -216,17 +262,27 @@ def test_report_renders_in_headless_chromium(tiny: tuple[Path, Any], tmp_path: P
         assert all(src.startswith("data:image/png;base64,") for src in found["img"])
         assert {"best-genome", "generations", "trials"} <= set(found["table"])
         pytest.skip("no chromium on PATH: parsed the HTML only, not rendered")
-    probe = ("<script>window.addEventListener('load',()=>{const r=[...document.images]"
-             ".map(i=>i.complete+':'+i.naturalWidth+'x'+i.naturalHeight);"
-             "const p=document.createElement('pre');p.id='probe';p.textContent=r.join(' ');"
-             "document.body.appendChild(p);});</script>")
+    probe = (
+        "<script>window.addEventListener('load',()=>{const r=[...document.images]"
+        ".map(i=>i.complete+':'+i.naturalWidth+'x'+i.naturalHeight);"
+        "const p=document.createElement('pre');p.id='probe';p.textContent=r.join(' ');"
+        "document.body.appendChild(p);});</script>"
+    )
     wrapper = tmp_path / "probe.html"
     wrapper.write_text(page.replace("</body>", probe + "</body>"))
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--virtual-time-budget=5000"]
-    dom = subprocess.run([*flags, "--dump-dom", wrapper.as_uri()], capture_output=True,
-                         text=True, timeout=120)
+    flags = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+    ]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", wrapper.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     m = re.search(r'<pre id="probe">([^<]*)</pre>', dom.stdout)
     assert m, "the page's load event never fired"
@@ -236,9 +292,12 @@ def test_report_renders_in_headless_chromium(tiny: tuple[Path, Any], tmp_path: P
     for table in ("best-genome", "generations", "trials", "hall-of-fame"):
         assert f'id="{table}"' in dom.stdout
     shot = tmp_path / "shot.png"
-    res = subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1280,2000",
-                          (rd / "report.html").as_uri()], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1280,2000", (rd / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0 and shot.stat().st_size > 10_000, res.stderr[-2000:]
 
 
@@ -248,9 +307,25 @@ def test_address_joins_running_cluster(ray_session: None, tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("RAY_ADDRESS", None)
     rd = tmp_path / "joined"
-    proc = _cli(["search", "--population", "3", "--generations", "0", "--seed", "1",
-                 "--run-dir", str(rd), "--address", address, "--train-fn", FAKE, "--json"],
-                env)
+    proc = _cli(
+        [
+            "search",
+            "--population",
+            "3",
+            "--generations",
+            "0",
+            "--seed",
+            "1",
+            "--run-dir",
+            str(rd),
+            "--address",
+            address,
+            "--train-fn",
+            FAKE,
+            "--json",
+        ],
+        env,
+    )
     try:
         out, err = proc.communicate(timeout=120)
     finally:

@@ -122,8 +122,9 @@ def test_als_sessions_deterministic_and_empty_prefix_falls_back_to_popularity() 
 def test_als_history_needs_user_ids_and_uses_earlier_purchases() -> None:
     with pytest.raises(AutorecError, match="user ids"):
         ALS(history=True).fit_sessions(TRAIN)
-    train = session_log([([0, 1, CAT], [1]), ([1, 2], [2]), ([0, 1], [1]), ([3], [])],
-                        users=[0, 1, 0, 1])
+    train = session_log(
+        [([0, 1, CAT], [1]), ([1, 2], [2]), ([0, 1], [1]), ([3], [])], users=[0, 1, 0, 1]
+    )
     test = session_log([([CAT], [0]), ([CAT], [1])], users=[0, -1], t0=10_000)
     samples = SessionSamples(session=i64([0, 1]), length=i64([1, 1]))
     plain = ALS(factors=4, iterations=5).fit_sessions(train).topk_sessions(test, samples, 4)
@@ -153,8 +154,9 @@ def test_evaluate_sessions_with_a_baseline() -> None:
     # path: (s0, a) L1 = 4 views (bought after the last), L2 = 2 (first top-1 a) -> 0.5
     model = SessionViews().fit_sessions(TRAIN)
     out = evaluate_sessions(model, TEST, SAMPLES, ks=(1, 2))
-    assert out == pytest.approx({"top1": 0.75, "top2": 0.75, "path_compression": 0.5,
-                                 "n_samples": 4})
+    assert out == pytest.approx(
+        {"top1": 0.75, "top2": 0.75, "path_compression": 0.5, "n_samples": 4}
+    )
 
 
 # ---- purchase histories -------------------------------------------------------------------
@@ -172,8 +174,19 @@ def purchase_data() -> tuple[PurchaseLog, PurchaseProtocol]:
     In Z: u0 buys 2, u2 buys 0, u3 buys 4.
     Popularity: item0 2, item1 3, item2 2, item3 1 -> order [1, 0, 2, 3] (0 before 2 by id)
     """
-    rows = [(0, 0, 2), (0, 1, 12), (1, 0, 3), (1, 1, 4), (1, 2, 15), (2, 2, 5), (2, 3, 14),
-            (3, 1, 6), (0, 2, 22), (2, 0, 23), (3, 4, 24)]
+    rows = [
+        (0, 0, 2),
+        (0, 1, 12),
+        (1, 0, 3),
+        (1, 1, 4),
+        (1, 2, 15),
+        (2, 2, 5),
+        (2, 3, 14),
+        (3, 1, 6),
+        (0, 2, 22),
+        (2, 0, 23),
+        (3, 4, 24),
+    ]
     log = PurchaseLog(
         user=i64([u for u, _, _ in rows]),
         item=i64([i for _, i, _ in rows]),
@@ -189,8 +202,13 @@ def purchase_data() -> tuple[PurchaseLog, PurchaseProtocol]:
         target_ptr=i64([0, 1, 2]),
         target_item=i64([2, 0]),
     )
-    proto = PurchaseProtocol(dates=DATES, catalogue=i64([0, 1, 2, 3]), train=test, test=test,
-                             popularity=i64([2, 3, 2, 1]))
+    proto = PurchaseProtocol(
+        dates=DATES,
+        catalogue=i64([0, 1, 2, 3]),
+        train=test,
+        test=test,
+        popularity=i64([2, 3, 2, 1]),
+    )
     return log, proto
 
 
@@ -201,8 +219,9 @@ def test_popularity_customers_by_hand() -> None:
     assert model.topk_customers(proto.test, 2).tolist() == [[2, 3], [1, 0]]
     # Precision@2: u0 hits {2} -> 1/2, u2 hits {0} -> 1/2 => 0.5; PCC@2 = |{2, 0}|/4 = 0.5
     out = evaluate_customers(model, proto.test, proto.n_items, k=2)
-    assert out == pytest.approx({"precision@2": 0.5, "pcc@2": 0.5, "pcc@2_count": 2,
-                                 "n_customers": 2})
+    assert out == pytest.approx(
+        {"precision@2": 0.5, "pcc@2": 0.5, "pcc@2_count": 2, "n_customers": 2}
+    )
     # k larger than the eligible items pads with -1
     assert model.topk_customers(proto.test, 3).tolist() == [[2, 3, -1], [1, 0, -1]]
 

@@ -493,7 +493,13 @@ def test_purchase_batch_hand_worked() -> None:
 
 def _softmax_module(tmp_path: Path, **change: Any) -> Any:
     spec = replace(
-        TINY_SOFT, noise=0.0, dropout=0.0, beta=0.0, l2=0.0, decay_mode="none", loss="softmax",
+        TINY_SOFT,
+        noise=0.0,
+        dropout=0.0,
+        beta=0.0,
+        l2=0.0,
+        decay_mode="none",
+        loss="softmax",
         **change,
     )
     return codegen.load_module(codegen.write_source(spec, tmp_path / "sm.py"))
@@ -512,8 +518,13 @@ def test_softmax_cost_hand_worked(tmp_path: Path) -> None:
     net = _softmax_module(tmp_path, split_mode="predictor").Net()
     y, y_off = _bags([1, 3], [0])
     x, x_off = _bags([2], [5])
-    batch = {"x_idx": x, "x_offsets": x_off, "x_age": torch.zeros(2), "y_idx": y,
-             "y_offsets": y_off}
+    batch = {
+        "x_idx": x,
+        "x_offsets": x_off,
+        "x_age": torch.zeros(2),
+        "y_idx": y,
+        "y_offsets": y_off,
+    }
     z = torch.zeros(2, 7)
     z[1, 0] = math.log(2.0)
     expect = (math.log(7.0) + math.log(4.0)) / 2
@@ -521,8 +532,13 @@ def test_softmax_cost_hand_worked(tmp_path: Path) -> None:
     # equal mode: WA1 * (auto term on X) + WP1 * (predict term on Y), each target normalised.
     # Row 0 alone: 0.5 * log 7 (X = {2}) + 2 * log 7 (Y = {1, 3}).
     eq = _softmax_module(tmp_path, split_mode="equal", wa1=0.5, wp1=2.0).Net()
-    one = {"x_idx": x[:1], "x_offsets": x_off[:1], "x_age": torch.zeros(1), "y_idx": y[:2],
-           "y_offsets": y_off[:1]}
+    one = {
+        "x_idx": x[:1],
+        "x_offsets": x_off[:1],
+        "x_age": torch.zeros(1),
+        "y_idx": y[:2],
+        "y_offsets": y_off[:1],
+    }
     assert float(eq.data_loss(one, torch.zeros(1, 7))) == pytest.approx(2.5 * math.log(7.0))
     # the shard-aware loss gives the same values
     from codegen.sharded import predictor_sharded_data_loss
@@ -539,9 +555,13 @@ def test_softmax_soft_split_weights_x_by_output_decay(tmp_path: Path) -> None:
     # soft mode: the auto target is Td(age, TO)-weighted X, normalised: X = {2 (age 0),
     # 4 (age TO)} -> Td = 1, 1/2 -> shares 2/3, 1/3; z_2 = log 2 (partition 8), z_4 = 0.
     net = _softmax_module(tmp_path, split_mode="soft", to=4.0, wa1=1.0, wp1=0.0).Net()
-    batch = {"x_idx": torch.tensor([2, 4]), "x_offsets": torch.tensor([0]),
-             "x_age": torch.tensor([0.0, 4.0]), "y_idx": torch.tensor([1]),
-             "y_offsets": torch.tensor([0])}
+    batch = {
+        "x_idx": torch.tensor([2, 4]),
+        "x_offsets": torch.tensor([0]),
+        "x_age": torch.tensor([0.0, 4.0]),
+        "y_idx": torch.tensor([1]),
+        "y_offsets": torch.tensor([0]),
+    }
     z = torch.zeros(1, 7)
     z[0, 2] = math.log(2.0)
     expect = -(2 / 3 * math.log(2 / 8) + 1 / 3 * math.log(1 / 8))

@@ -53,7 +53,7 @@ def log(tmp_path: Path) -> PurchaseLog:
 
 
 def _rows(ptr: npt.NDArray[np.int64], values: npt.NDArray[Any]) -> list[list[float]]:
-    return [values[ptr[i]:ptr[i + 1]].tolist() for i in range(len(ptr) - 1)]
+    return [values[ptr[i] : ptr[i + 1]].tolist() for i in range(len(ptr) - 1)]
 
 
 def test_hand_worked_protocol(log: PurchaseLog) -> None:
@@ -97,8 +97,13 @@ def test_max_purchases_and_top_p_clipping(log: PurchaseLog) -> None:
     with pytest.raises(AutorecError, match=r"no train \(X→Y\) customers"):
         build_protocol(log, dates, top_p=2)
     # Ties by item id: P = 1 over counts {i1: 3, i2: 3} keeps i1.
-    tie = PurchaseLog(user=np.array([0, 0, 0, 1, 1, 1]), item=np.array([0, 0, 0, 1, 1, 1]),
-                      time=np.arange(6), users=log.users, items=log.items)
+    tie = PurchaseLog(
+        user=np.array([0, 0, 0, 1, 1, 1]),
+        item=np.array([0, 0, 0, 1, 1, 1]),
+        time=np.arange(6),
+        users=log.users,
+        items=log.items,
+    )
     d = SplitDates(*(datetime.fromtimestamp(s, tz=timezone.utc) for s in (0, 2, 4, 10)))
     assert build_protocol(tie, d, top_p=1, check=False).catalogue.tolist() == [0]
 
@@ -107,8 +112,12 @@ def test_validation_is_one_month_back() -> None:
     d = parse_purchase_split("2020-01-31,2020-03-31,2020-04-14,2020-05-31T06:00")
     v = shift_month_back(d)
     utc = timezone.utc
-    assert v == SplitDates(datetime(2019, 12, 31, tzinfo=utc), datetime(2020, 2, 29, tzinfo=utc),
-                           datetime(2020, 3, 14, tzinfo=utc), datetime(2020, 4, 30, 6, tzinfo=utc))
+    assert v == SplitDates(
+        datetime(2019, 12, 31, tzinfo=utc),
+        datetime(2020, 2, 29, tzinfo=utc),
+        datetime(2020, 3, 14, tzinfo=utc),
+        datetime(2020, 4, 30, 6, tzinfo=utc),
+    )
 
 
 def test_default_split_and_split_errors(log: PurchaseLog) -> None:
@@ -116,7 +125,11 @@ def test_default_split_and_split_errors(log: PurchaseLog) -> None:
     # dx = the first purchase's day, Dec 25.
     d = default_purchase_split(log)
     assert [x.strftime("%Y-%m-%d") for x in (d.dx, d.dxy, d.dyz, d.dz)] == [
-        "2019-12-25", "2019-12-30", "2020-01-13", "2020-01-27"]
+        "2019-12-25",
+        "2019-12-30",
+        "2020-01-13",
+        "2020-01-27",
+    ]
     with pytest.raises(AutorecError, match="out of order: DX=2020-01-01 is not before DXY"):
         parse_purchase_split("2020-01-01,2020-01-01,2020-01-21,2020-01-31")
     with pytest.raises(AutorecError, match="cannot parse the date 'x'"):
@@ -130,8 +143,10 @@ def test_load_purchase_data_facade(tmp_path: Path) -> None:
     assert data.source == "synthetic:purchases(seed=0)"
     assert data.protocol.test.n_customers > 50 and data.validation.test.n_customers > 50
     assert data.validation.dates == shift_month_back(data.protocol.dates)
-    assert data.protocol.dates.dz - data.protocol.dates.dx > (
-        data.protocol.dates.dz - data.protocol.dates.dyz) * 20  # over a year of input
+    assert (
+        data.protocol.dates.dz - data.protocol.dates.dx
+        > (data.protocol.dates.dz - data.protocol.dates.dyz) * 20
+    )  # over a year of input
     assert load_purchase_data(None) is data
     f = tmp_path / "p.csv"
     f.write_text(PURCHASES)
@@ -177,7 +192,9 @@ def test_rolling_train_windows_hand_worked(tmp_path: Path) -> None:
     assert wlog.users.decode(three.train.customers).tolist() == ["A", "B", "A"]
     assert _rows(three.train.input_ptr, three.train.input_item) == [[0, 1, 2], [0, 1], [0, 1]]
     assert _rows(three.train.input_ptr, three.train.input_age_days) == [
-        [19.0, 16.0, 6.0], [18.0, 9.0], [9.0, 6.0]
+        [19.0, 16.0, 6.0],
+        [18.0, 9.0],
+        [9.0, 6.0],
     ]
     assert _rows(three.train.target_ptr, three.train.target_item) == [[3], [1], [2]]
     assert three.train.n_customers == 3 and one.train.n_customers == 2
@@ -209,10 +226,13 @@ def test_autoencoder_examples_hand_worked(tmp_path: Path) -> None:
     assert _rows(ex.input_ptr, ex.input_item)[2:] == [[0, 1, 2, 3], [0, 1], [2, 3]]
     assert _rows(ex.target_ptr, ex.target_item)[2:] == [[0, 1, 2, 3], [0, 1], [2, 3]]
     assert _rows(ex.input_ptr, ex.input_age_days)[2:] == [
-        [29.0, 26.0, 16.0, 6.0], [28.0, 9.0], [27.0, 25.0]
+        [29.0, 26.0, 16.0, 6.0],
+        [28.0, 9.0],
+        [27.0, 25.0],
     ]
-    assert _rows(ex.input_ptr, ex.input_item)[:2] == _rows(one.train.input_ptr,
-                                                          one.train.input_item)
+    assert _rows(ex.input_ptr, ex.input_item)[:2] == _rows(
+        one.train.input_ptr, one.train.input_item
+    )
     # the test examples and the catalogue are unchanged; min_purchases applies
     assert ae.test.customers.tolist() == one.test.customers.tolist()
     assert ae.catalogue.tolist() == one.catalogue.tolist()

@@ -49,8 +49,11 @@ def test_no_event_column_every_row_is_a_purchase_and_unix_seconds(tmp_path: Path
 
 
 def test_unix_milliseconds_and_min_rating(tmp_path: Path) -> None:
-    f = _write(tmp_path / "r.csv", "user,item,rating,timestamp\n1,a,5,1000000000000\n"
-               "1,b,3,1000000001000\n1,c,4,1000000002000\n")
+    f = _write(
+        tmp_path / "r.csv",
+        "user,item,rating,timestamp\n1,a,5,1000000000000\n"
+        "1,b,3,1000000001000\n1,c,4,1000000002000\n",
+    )
     log = read_events(f)  # ratings >= 3.5 (i.e. > 3) are purchases; 3 is dropped
     assert log.frame["item_id"].tolist() == ["a", "c"]
     assert log.frame["timestamp"].tolist() == [1000000000, 1000000002]
@@ -62,12 +65,21 @@ def test_movielens_udata_dat_csv_and_recbole(tmp_path: Path) -> None:
     (tmp_path / "ml").mkdir()
     udata = _write(tmp_path / "ml" / "u.data", "".join("\t".join(r) + "\n" for r in rows))
     dat = _write(tmp_path / "ratings.dat", "".join("::".join(r) + "\n" for r in rows))
-    csv = _write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n"
-                 + "".join(",".join(r) + "\n" for r in rows))
-    inter = _write(tmp_path / "x.inter", "user_id:token\titem_id:token\trating:float\t"
-                   "timestamp:float\n" + "".join("\t".join(r) + "\n" for r in rows))
-    expected = {"movielens-udata": udata, "movielens-dat": dat, "movielens-csv": csv,
-                "recbole": inter}
+    csv = _write(
+        tmp_path / "ratings.csv",
+        "userId,movieId,rating,timestamp\n" + "".join(",".join(r) + "\n" for r in rows),
+    )
+    inter = _write(
+        tmp_path / "x.inter",
+        "user_id:token\titem_id:token\trating:float\t"
+        "timestamp:float\n" + "".join("\t".join(r) + "\n" for r in rows),
+    )
+    expected = {
+        "movielens-udata": udata,
+        "movielens-dat": dat,
+        "movielens-csv": csv,
+        "recbole": inter,
+    }
     for fmt, path in expected.items():
         assert detect_format(path) == fmt
         log = read_events(path)
@@ -99,8 +111,9 @@ def test_yoochoose_folder(tmp_path: Path, header: bool) -> None:
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
 def test_write_then_read_back(tmp_path: Path, suffix: str) -> None:
     events = load_events(None, kind="sessions", seed=1)
-    small = type(events)(frame=events.frame.iloc[:200].reset_index(drop=True),
-                         source=events.source, kind=events.kind)
+    small = type(events)(
+        frame=events.frame.iloc[:200].reset_index(drop=True), source=events.source, kind=events.kind
+    )
     out = write_events(small, tmp_path / f"ev{suffix}")
     back = read_events(out)
     pd.testing.assert_frame_equal(back.frame, small.frame, check_dtype=False)
@@ -108,8 +121,10 @@ def test_write_then_read_back(tmp_path: Path, suffix: str) -> None:
 
 
 def test_dwell_column_is_read(tmp_path: Path) -> None:
-    f = _write(tmp_path / "d.jsonl", '{"session_id": 1, "item_id": 5, "timestamp": 10, '
-               '"event": "view", "dwell": 7.5}\n')
+    f = _write(
+        tmp_path / "d.jsonl",
+        '{"session_id": 1, "item_id": 5, "timestamp": 10, "event": "view", "dwell": 7.5}\n',
+    )
     log = read_events(f)
     assert log.frame["dwell"].tolist() == [7.5]
     assert log.frame["session_id"].tolist() == ["1"]

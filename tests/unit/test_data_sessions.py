@@ -35,8 +35,14 @@ def test_timeout_cuts_user_sessions_and_buys_join_the_active_one() -> None:
     # u1: views at 0, 100, buy at 200; 2001 s later (> 1800) a new session: view, view.
     # u2: one view at 50.
     events = _log(
-        [("u1", "a", 0, "view"), ("u1", "b", 100, "view"), ("u1", "b", 200, "buy"),
-         ("u1", "c", 2201, "view"), ("u1", "page:cat", 2260, "view"), ("u2", "a", 50, "view")],
+        [
+            ("u1", "a", 0, "view"),
+            ("u1", "b", 100, "view"),
+            ("u1", "b", 200, "buy"),
+            ("u1", "c", 2201, "view"),
+            ("u1", "page:cat", 2260, "view"),
+            ("u2", "a", 50, "view"),
+        ],
         "user_id,item_id,timestamp,event",
     )
     log = build_session_log(events, session_timeout_s=1800)
@@ -64,8 +70,12 @@ def test_timeout_cuts_user_sessions_and_buys_join_the_active_one() -> None:
 
 def test_session_ids_are_kept_whatever_the_gap_and_given_dwell_wins() -> None:
     events = _log(
-        [("s1", "a", 0, "view", ""), ("s1", "b", 5000, "view", "12"),
-         ("s1", "c", 9000, "view", ""), ("s2", "c", 1, "view", "")],
+        [
+            ("s1", "a", 0, "view", ""),
+            ("s1", "b", 5000, "view", "12"),
+            ("s1", "c", 9000, "view", ""),
+            ("s2", "c", 1, "view", ""),
+        ],
         "session_id,item_id,timestamp,event,dwell",
     )
     log = build_session_log(events)
@@ -84,10 +94,18 @@ def test_views_without_any_id_and_purchase_logs_are_errors() -> None:
 def _three_sessions() -> EventLog:
     # s1: 3 views, buys x;  s2: 2 views, no buy;  s3: 2 views, buys y and z.
     return _log(
-        [("s1", "a", 10, "view"), ("s1", "x", 20, "view"), ("s1", "x", 30, "view"),
-         ("s1", "x", 40, "buy"), ("s2", "a", 100, "view"), ("s2", "b", 110, "view"),
-         ("s3", "y", 200, "view"), ("s3", "z", 210, "view"), ("s3", "y", 220, "buy"),
-         ("s3", "z", 221, "buy")],
+        [
+            ("s1", "a", 10, "view"),
+            ("s1", "x", 20, "view"),
+            ("s1", "x", 30, "view"),
+            ("s1", "x", 40, "buy"),
+            ("s2", "a", 100, "view"),
+            ("s2", "b", 110, "view"),
+            ("s3", "y", 200, "view"),
+            ("s3", "z", 210, "view"),
+            ("s3", "y", 220, "buy"),
+            ("s3", "z", 221, "buy"),
+        ],
         "session_id,item_id,timestamp,event",
     )
 
@@ -111,10 +129,16 @@ def test_split_by_first_view_and_subset_keeps_id_maps() -> None:
     with pytest.raises(AutorecError, match="validation period has no session with a purchase"):
         split_sessions(log, t(100), t(150))
     # A session belongs to the period of its first view (s1 10, s2 100, s3 200, s4 300).
-    four = _log([(*r,) for r in _three_sessions().frame[["session_id", "item_id", "timestamp",
-                                                          "event"]].itertuples(index=False)]
-                + [("s4", "b", 300, "view"), ("s4", "b", 301, "buy")],
-                "session_id,item_id,timestamp,event")
+    four = _log(
+        [
+            (*r,)
+            for r in _three_sessions()
+            .frame[["session_id", "item_id", "timestamp", "event"]]
+            .itertuples(index=False)
+        ]
+        + [("s4", "b", 300, "view"), ("s4", "b", 301, "buy")],
+        "session_id,item_id,timestamp,event",
+    )
     log4 = build_session_log(four)
     parts = split_sessions(log4, t(150), t(250))
     assert parts.train.session_ids.tolist() == ["s1", "s2"]
@@ -147,10 +171,12 @@ def test_split_strings_and_defaults() -> None:
 
 def test_load_session_data_from_a_file(tmp_path: Path) -> None:
     f = tmp_path / "ev.csv"
-    f.write_text("session_id,item_id,timestamp,event\n"
-                 "1,a,2020-01-01,view\n1,a,2020-01-01T00:00:05,buy\n"
-                 "2,b,2020-02-01,view\n2,b,2020-02-01T00:00:05,buy\n"
-                 "3,a,2020-03-01,view\n3,c,2020-03-01T00:01:00,view\n3,c,2020-03-01T00:02:00,buy\n")
+    f.write_text(
+        "session_id,item_id,timestamp,event\n"
+        "1,a,2020-01-01,view\n1,a,2020-01-01T00:00:05,buy\n"
+        "2,b,2020-02-01,view\n2,b,2020-02-01T00:00:05,buy\n"
+        "3,a,2020-03-01,view\n3,c,2020-03-01T00:01:00,view\n3,c,2020-03-01T00:02:00,buy\n"
+    )
     data = load_session_data(f, "2020-01-15,2020-02-15")
     assert data.split.test.session_ids.tolist() == ["3"]
     assert data.test_samples.length.tolist() == [1, 2]

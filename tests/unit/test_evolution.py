@@ -31,15 +31,22 @@ SPACE = SearchSpace.from_yaml("drnn")
 def objective(g: Genome) -> Evaluation:
     """A smooth synthetic fitness of the genes, with a size objective that conflicts."""
     units = sum(int(g[f"units_{i}"]) for i in range(1, int(g["length"]) + 1))
-    fit = (1.0 - abs(math.log10(float(g["learning_rate"])) + 2.0) / 3.0
-           + 0.05 * int(g["width"]) + 0.2 * math.log(units) / math.log(2048)
-           + (0.1 if g["activation"] == "tanh" else 0.0))
-    return Evaluation(g.key, fit, metrics={"n_params": float(units * int(g["width"]))},
-                      epochs=3)
+    fit = (
+        1.0
+        - abs(math.log10(float(g["learning_rate"])) + 2.0) / 3.0
+        + 0.05 * int(g["width"])
+        + 0.2 * math.log(units) / math.log(2048)
+        + (0.1 if g["activation"] == "tanh" else 0.0)
+    )
+    return Evaluation(g.key, fit, metrics={"n_params": float(units * int(g["width"]))}, epochs=3)
 
 
-def run(evo: Evolution, calls: Counter[str] | None = None,
-        fn: Callable[[Genome], Evaluation] = objective, reverse: bool = False) -> Evolution:
+def run(
+    evo: Evolution,
+    calls: Counter[str] | None = None,
+    fn: Callable[[Genome], Evaluation] = objective,
+    reverse: bool = False,
+) -> Evolution:
     """Drive to the end: ask everything available, then tell (optionally in reverse order)."""
     while not evo.done:
         batch = []
@@ -108,8 +115,7 @@ def test_cache_prevents_reevaluation(strategy: str) -> None:
 
 def test_duplicates_in_a_generation_are_asked_once() -> None:
     g = SPACE.default_genome()
-    evo = Evolution(SPACE, "elitist", population_size=4, generations=0, seed=0,
-                    initial=[g, g, g])
+    evo = Evolution(SPACE, "elitist", population_size=4, generations=0, seed=0, initial=[g, g, g])
     asked = []
     while (x := evo.ask()) is not None:
         asked.append(x.key)
@@ -204,8 +210,7 @@ def test_load_state_dict_keeps_pending_when_asked() -> None:
 
 
 def test_nsga2_produces_a_pareto_front() -> None:
-    evo = run(make("nsga2", population_size=10, generations=6,
-                   objectives=("fitness", "-n_params")))
+    evo = run(make("nsga2", population_size=10, generations=6, objectives=("fitness", "-n_params")))
     front = evo.pareto_front
     assert len(front) >= 2
 
@@ -241,8 +246,9 @@ def test_nsga2_uses_explicit_objectives() -> None:
 
 def test_callbacks_receive_summaries() -> None:
     got: list[GenerationSummary] = []
-    evo = Evolution(SPACE, "elitist", population_size=5, generations=3, seed=0,
-                    on_generation=got.append)
+    evo = Evolution(
+        SPACE, "elitist", population_size=5, generations=3, seed=0, on_generation=got.append
+    )
     run(evo)
     assert [s.generation for s in got] == [0, 1, 2, 3]
     assert [s.done for s in got] == [False, False, False, True]
@@ -255,8 +261,15 @@ def test_callbacks_receive_summaries() -> None:
 def test_children_valid_over_many_seeds() -> None:
     for strategy in STRATEGIES:
         for seed in range(8):
-            evo = run(make(strategy, seed=seed, population_size=6, generations=3,
-                           objectives=("fitness", "-n_params")))
+            evo = run(
+                make(
+                    strategy,
+                    seed=seed,
+                    population_size=6,
+                    generations=3,
+                    objectives=("fitness", "-n_params"),
+                )
+            )
             for g in evo.genomes.values():
                 SPACE.validate(g)
 

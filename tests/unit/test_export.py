@@ -27,8 +27,16 @@ def test_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "b"
     manifest = write_bundle(contents, out)
     names = {p.name for p in out.iterdir()}
-    assert names == {"manifest.json", "model.py", "weights.safetensors", "genome.yaml",
-                     "item_map.json", "metrics.json", "data_card.json", "load.py"}
+    assert names == {
+        "manifest.json",
+        "model.py",
+        "weights.safetensors",
+        "genome.yaml",
+        "item_map.json",
+        "metrics.json",
+        "data_card.json",
+        "load.py",
+    }
     assert manifest["format_version"] == FORMAT_VERSION
     assert set(manifest["files"]) == names - {"manifest.json"}
     assert manifest["model_version"].startswith("tiny0-")
@@ -77,8 +85,9 @@ def test_not_a_bundle(tmp_path: Path) -> None:
         read_manifest(tmp_path / "empty")
 
 
-def test_replace_is_atomic_and_failure_keeps_old(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replace_is_atomic_and_failure_keeps_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tiny_bundle(tmp_path, seed=0)
     old = read_manifest(out)
     # a second export replaces the bundle

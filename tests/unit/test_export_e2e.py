@@ -46,9 +46,20 @@ def standalone_scores(bundle: Path, cases: list[dict[str, Any]], tmp: Path) -> t
     (tmp / "driver.py").write_text(DRIVER)
     (tmp / "inputs.json").write_text(json.dumps(cases))
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", GUARD, str(tmp / "driver.py"), str(bundle),
-         str(tmp / "inputs.json")],
-        cwd=tmp, capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            GUARD,
+            str(tmp / "driver.py"),
+            str(bundle),
+            str(tmp / "inputs.json"),
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
     return torch.tensor(json.loads(proc.stdout), dtype=torch.float32)
@@ -56,14 +67,21 @@ def standalone_scores(bundle: Path, cases: list[dict[str, Any]], tmp: Path) -> t
 
 def test_purchases_train_export_standalone_recommend(tmp_path: Path) -> None:
     data = load_purchase_data(None)
-    genome = Genome.from_dict({"family": "predictor", "layers": 1, "units_1": 16,
-                               "decay_mode": "parametric", "batch_size": 64,
-                               "optimizer": "adam", "learning_rate": 0.01})
+    genome = Genome.from_dict(
+        {
+            "family": "predictor",
+            "layers": 1,
+            "units_1": 16,
+            "decay_mode": "parametric",
+            "batch_size": 64,
+            "optimizer": "adam",
+            "learning_rate": 0.01,
+        }
+    )
     options = TrainOptions(max_epochs=2, seed=0, threads=1)
     result = train_genome(genome, data, options)
     assert result.model is not None and result.status in ("ok", "unsettled"), result.error
-    save_trained(result, tmp_path / "saved", data={"path": None, "split": None},
-                 options=options)
+    save_trained(result, tmp_path / "saved", data={"path": None, "split": None}, options=options)
     out = export_bundle(tmp_path / "saved", tmp_path / "bundle")
     bundle = load_bundle(tmp_path / "bundle")
     assert out["manifest"]["model_version"] == bundle.model_version
@@ -75,19 +93,25 @@ def test_purchases_train_export_standalone_recommend(tmp_path: Path) -> None:
     with torch.no_grad():
         torch.testing.assert_close(ours, result.model(batch), atol=1e-6, rtol=0)
     raw = data.log.items.raw[data.protocol.catalogue]
-    cases = [{"items": raw[test.input_item[test.input_ptr[c]:test.input_ptr[c + 1]]].tolist(),
-              "ages": test.input_age_days[test.input_ptr[c]:test.input_ptr[c + 1]].tolist()}
-             for c in rows]
+    cases = [
+        {
+            "items": raw[test.input_item[test.input_ptr[c] : test.input_ptr[c + 1]]].tolist(),
+            "ages": test.input_age_days[test.input_ptr[c] : test.input_ptr[c + 1]].tolist(),
+        }
+        for c in rows
+    ]
     theirs = standalone_scores(tmp_path / "bundle", cases, tmp_path)
     # the same inputs: one customer per forward pass on both sides (a batched matmul may
     # round differently in the last float32 bit)
-    one_by_one = torch.cat([bundle.score(batches.purchase_batch(test, rows[i:i + 1]))
-                            for i in range(len(rows))])
+    one_by_one = torch.cat(
+        [bundle.score(batches.purchase_batch(test, rows[i : i + 1])) for i in range(len(rows))]
+    )
     torch.testing.assert_close(theirs, one_by_one, atol=1e-6, rtol=0)
 
     summary = recommend(bundle, tmp_path / "test.sqlite", protocol_test=True, k=10)
     assert summary["metrics"]["precision@10"] == pytest.approx(
-        result.test_metrics["precision@10"], abs=1e-12)
+        result.test_metrics["precision@10"], abs=1e-12
+    )
     assert summary["metrics"]["already_bought"] == 0
     recs = read_recommendations(tmp_path / "test.sqlite")
     assert len(recs["rank"]) == 10 * test.n_customers
@@ -105,22 +129,38 @@ def _small_sessions(n: int) -> SessionData:
     train = subset_sessions(s.train, np.arange(min(n, s.train.n_sessions), dtype=np.int64))
     valid = subset_sessions(s.valid, np.arange(min(n // 2, s.valid.n_sessions), dtype=np.int64))
     test = subset_sessions(s.test, np.arange(min(n // 2, s.test.n_sessions), dtype=np.int64))
-    return SessionData(split=replace(s, train=train, valid=valid, test=test),
-                       train_samples=session_samples(train), valid_samples=session_samples(valid),
-                       test_samples=session_samples(test), source=data.source)
+    return SessionData(
+        split=replace(s, train=train, valid=valid, test=test),
+        train_samples=session_samples(train),
+        valid_samples=session_samples(valid),
+        test_samples=session_samples(test),
+        source=data.source,
+    )
 
 
-def test_sessions_train_export_standalone_recommend(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sessions_train_export_standalone_recommend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = _small_sessions(150)
-    genome = Genome.from_dict({"family": "drnn", "width": 2, "length": 1, "units_1": 8,
-                               "fnn": True, "fnn_layers": 1, "fnn_units": 8, "view_path": True,
-                               "batch_size": 64, "optimizer": "adam", "learning_rate": 0.01})
+    genome = Genome.from_dict(
+        {
+            "family": "drnn",
+            "width": 2,
+            "length": 1,
+            "units_1": 8,
+            "fnn": True,
+            "fnn_layers": 1,
+            "fnn_units": 8,
+            "view_path": True,
+            "batch_size": 64,
+            "optimizer": "adam",
+            "learning_rate": 0.01,
+        }
+    )
     options = TrainOptions(max_epochs=1, seed=0, threads=1)
     result = train_genome(genome, data, options)
     assert result.model is not None and result.status in ("ok", "unsettled"), result.error
-    save_trained(result, tmp_path / "saved", data={"path": None, "split": None},
-                 options=options)
+    save_trained(result, tmp_path / "saved", data={"path": None, "split": None}, options=options)
     import autorec.export._export as ex
 
     monkeypatch.setattr(ex, "_load_data", lambda *a, **k: data)
@@ -130,8 +170,9 @@ def test_sessions_train_export_standalone_recommend(tmp_path: Path,
     log = data.split.test
     full = np.diff(log.page_ptr)
     sessions = np.flatnonzero(full > 3)[:4]
-    samples = replace(data.test_samples, session=sessions.astype(np.int64),
-                      length=full[sessions].astype(np.int64))
+    samples = replace(
+        data.test_samples, session=sessions.astype(np.int64), length=full[sessions].astype(np.int64)
+    )
     rows = np.arange(len(sessions), dtype=np.int64)
     batch = batches.session_batch(log, samples, rows, width=2)
     ours = bundle.score(batch)
@@ -140,20 +181,34 @@ def test_sessions_train_export_standalone_recommend(tmp_path: Path,
     cases = []
     for s in sessions:
         a, b = log.page_ptr[s], log.page_ptr[s + 1]
-        cases.append({"pages": log.pages.raw[log.page[a:b]].tolist(),
-                      "dwell": [float(x) for x in log.dwell[a:b]]})
+        cases.append(
+            {
+                "pages": log.pages.raw[log.page[a:b]].tolist(),
+                "dwell": [float(x) for x in log.dwell[a:b]],
+            }
+        )
     theirs = standalone_scores(tmp_path / "bundle", cases, tmp_path)
     # the FNN input (items the user bought before the session) comes from the log in autorec
-    hist = [bundle.item_ids[batch["user_idx"][batch["user_offsets"][i]:(
-        batch["user_offsets"][i + 1] if i + 1 < len(sessions) else None)].numpy()].tolist()
-        for i in range(len(sessions))]
+    hist = [
+        bundle.item_ids[
+            batch["user_idx"][
+                batch["user_offsets"][i] : (
+                    batch["user_offsets"][i + 1] if i + 1 < len(sessions) else None
+                )
+            ].numpy()
+        ].tolist()
+        for i in range(len(sessions))
+    ]
     if any(hist):
         for case, h in zip(cases, hist, strict=True):
             case["history"] = h
         theirs = standalone_scores(tmp_path / "bundle", cases, tmp_path)
-    one_by_one = torch.cat([bundle.score(batches.session_batch(log, samples, rows[i:i + 1],
-                                                               width=2))
-                            for i in range(len(rows))])
+    one_by_one = torch.cat(
+        [
+            bundle.score(batches.session_batch(log, samples, rows[i : i + 1], width=2))
+            for i in range(len(rows))
+        ]
+    )
     torch.testing.assert_close(theirs, one_by_one, atol=1e-6, rtol=0)
 
     summary = recommend(bundle, tmp_path / "recs.sqlite", k=3)
@@ -168,10 +223,12 @@ def test_sessions_train_export_standalone_recommend(tmp_path: Path,
 def test_export_from_search_run_dir(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.yaml").write_text(yaml.safe_dump({"data": None, "split": None, "seed": 0,
-                                                     "epochs": 1, "space": "predictor"}))
-    Genome.from_dict({"family": "predictor", "layers": 1, "units_1": 8,
-                      "batch_size": 128}).to_yaml(run / "best_genome.yaml")
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"data": None, "split": None, "seed": 0, "epochs": 1, "space": "predictor"})
+    )
+    Genome.from_dict({"family": "predictor", "layers": 1, "units_1": 8, "batch_size": 128}).to_yaml(
+        run / "best_genome.yaml"
+    )
     out = export_bundle(run, tmp_path / "bundle")
     assert out["data_card"]["how"].startswith("retrained")
     assert load_bundle(tmp_path / "bundle").n_items == out["manifest"]["n_items"]
@@ -186,17 +243,32 @@ def test_ml100k_recommend_precision_equals_train(tmp_path: Path, shared_data: Pa
     already-bought item, and its Precision@10 on the test window equals the trainer's."""
     path = str(shared_data / "ml-100k")
     data = load_purchase_data(path, ML100K_SPLIT)
-    genome = Genome.from_dict({"family": "predictor", "layers": 1, "units_1": 64,
-                               "decay_mode": "parametric", "batch_size": 32,
-                               "optimizer": "adam", "learning_rate": 0.003})
+    genome = Genome.from_dict(
+        {
+            "family": "predictor",
+            "layers": 1,
+            "units_1": 64,
+            "decay_mode": "parametric",
+            "batch_size": 32,
+            "optimizer": "adam",
+            "learning_rate": 0.003,
+        }
+    )
     options = TrainOptions(max_epochs=4, seed=0, threads=1)
     result = train_genome(genome, data, options)
     assert result.model is not None, result.error
-    save_trained(result, tmp_path / "saved", data={"path": path, "split": ML100K_SPLIT},
-                 options=options)
+    save_trained(
+        result, tmp_path / "saved", data={"path": path, "split": ML100K_SPLIT}, options=options
+    )
     export_bundle(tmp_path / "saved", tmp_path / "bundle")
-    summary = recommend(tmp_path / "bundle", tmp_path / "recs.sqlite", data=path,
-                        split=ML100K_SPLIT, protocol_test=True, k=10)
+    summary = recommend(
+        tmp_path / "bundle",
+        tmp_path / "recs.sqlite",
+        data=path,
+        split=ML100K_SPLIT,
+        protocol_test=True,
+        k=10,
+    )
     m = summary["metrics"]
     assert m["precision@10"] == result.test_metrics["precision@10"]
     assert m["already_bought"] == 0 and m["rows_per_customer_max"] == 10

@@ -97,10 +97,10 @@ def test_active_genes_rules() -> None:
 
 # -- canonical key --------------------------------------------------------------------------------
 def test_key_ignores_inactive_genes() -> None:
-    a = drnn(length=2, units_3=17, units_4=99, fnn=False, fnn_units=20, output="full",
-             negatives=5)
-    b = drnn(length=2, units_3=300, units_4=16, fnn=False, fnn_units=200, output="full",
-             negatives=500)
+    a = drnn(length=2, units_3=17, units_4=99, fnn=False, fnn_units=20, output="full", negatives=5)
+    b = drnn(
+        length=2, units_3=300, units_4=16, fnn=False, fnn_units=200, output="full", negatives=500
+    )
     assert a != b and a.key == b.key
     assert drnn(length=3, units_3=17).key != drnn(length=3, units_3=300).key
     p1 = pred(split_mode="predictor", wa1=3.0, to=9.0, decay_mode="none", ti=1.0)
@@ -129,8 +129,10 @@ def test_predictor_loss_gene_rules_and_key() -> None:
     assert {"wa1", "wp1", "to"} <= soft.active and {"wa0", "wp0", "w1"}.isdisjoint(soft.active)
     assert {"w1", "w0"} <= pred(loss="bce").active
     assert pred(loss="softmax", w0=0.1, w1=5.0).key == pred(loss="softmax", w0=3.0).key
-    assert pred(loss="softmax", split_mode="soft", wa0=0.1, wp0=0.9).key == pred(
-        loss="softmax", split_mode="soft", wa0=2.0, wp0=0.0).key
+    assert (
+        pred(loss="softmax", split_mode="soft", wa0=0.1, wp0=0.9).key
+        == pred(loss="softmax", split_mode="soft", wa0=2.0, wp0=0.0).key
+    )
     assert pred(loss="softmax").key != pred(loss="bce").key
     assert pred(input_dropout=0.5).key != pred().key
     assert pred(input_norm=True).key != pred().key
@@ -230,8 +232,11 @@ def test_mutate_changes_something(spaces: dict[str, SearchSpace]) -> None:
 def test_mutation_that_adds_a_layer_samples_its_units(spaces: dict[str, SearchSpace]) -> None:
     s = spaces["drnn"]
     g = s.repair(drnn(length=1, height=0, units_1=100))
-    grown = [m for m in (s.mutate(g, np.random.default_rng(i), 0.5) for i in range(200))
-             if m.get_int("length") > 1]
+    grown = [
+        m
+        for m in (s.mutate(g, np.random.default_rng(i), 0.5) for i in range(200))
+        if m.get_int("length") > 1
+    ]
     assert grown
     assert len({m["units_2"] for m in grown}) > 5  # fresh draws, not the default
 
@@ -264,8 +269,9 @@ def test_crossover_switch_travels_with_its_genes(spaces: dict[str, SearchSpace])
 
 def test_repair_snaps_and_resets(spaces: dict[str, SearchSpace]) -> None:
     s = spaces["drnn"]
-    g = drnn(width=50, length=3, height=2, units_1=4000, units_4=7, learning_rate=0.9,
-             batch_size=100)
+    g = drnn(
+        width=50, length=3, height=2, units_1=4000, units_4=7, learning_rate=0.9, batch_size=100
+    )
     r = s.repair(g)
     assert r["width"] == 8 and r["units_1"] == 512 and r["learning_rate"] == 0.3
     assert r["batch_size"] == 128  # nearest choice

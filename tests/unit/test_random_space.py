@@ -73,14 +73,22 @@ def test_sampled_configs_validate_as_genomes(name: str) -> None:
         space.validate(genome)
         keys.add(genome.key)
         for gname, gene in space.genes.items():
-            if gname in genome.active and not gene.fixed and gene.kind != "float" and (
-                    gene.kind != "log_float" and gname != "height"):
+            if (
+                gname in genome.active
+                and not gene.fixed
+                and gene.kind != "float"
+                and (gene.kind != "log_float" and gname != "height")
+            ):
                 assert genome[gname] == config[gname], gname  # only repair changes values
     assert len(keys) > 140  # random search rarely repeats a genome
     # integer bounds are inclusive: both ends of the small ranges are drawn
     for gname, gene in space.genes.items():
-        if (gene.kind == "int" and not gene.fixed and gname != "height"
-                and gene.high - gene.low <= 8):  # type: ignore[operator]
+        if (
+            gene.kind == "int"
+            and not gene.fixed
+            and gname != "height"
+            and gene.high - gene.low <= 8
+        ):  # type: ignore[operator]
             drawn = {c[gname] for c in configs}
             assert gene.low in drawn and gene.high in drawn, gname
 

@@ -32,8 +32,11 @@ def test_rows_per_entity_and_rank(tmp_path: Path, name: str) -> None:
     assert set(recs["model_version"].tolist()) == {"v1"}
     # -inf (excluded / nothing left) entries are not written
     assert "x" not in set(recs["item_id"].tolist())
-    c0 = [(r, i) for e, r, i in zip(recs["entity_id"], recs["rank"], recs["item_id"],
-                                    strict=True) if e == "c0"]
+    c0 = [
+        (r, i)
+        for e, r, i in zip(recs["entity_id"], recs["rank"], recs["item_id"], strict=True)
+        if e == "c0"
+    ]
     assert sorted(c0) == [(1, "a"), (2, "b"), (3, "c")]
 
 
@@ -43,8 +46,13 @@ def test_sqlite_schema_and_index(tmp_path: Path) -> None:
         w.write(*_batch())
     con = sqlite3.connect(out)
     cols = [(r[1], r[2], r[5]) for r in con.execute(f"PRAGMA table_info({TABLE})")]
-    assert cols == [("entity_id", "TEXT", 1), ("rank", "INTEGER", 2), ("item_id", "TEXT", 0),
-                    ("score", "REAL", 0), ("model_version", "TEXT", 0)]
+    assert cols == [
+        ("entity_id", "TEXT", 1),
+        ("rank", "INTEGER", 2),
+        ("item_id", "TEXT", 0),
+        ("score", "REAL", 0),
+        ("model_version", "TEXT", 0),
+    ]
     idx = {r[1] for r in con.execute(f"PRAGMA index_list({TABLE})")}
     assert "recommendations_item" in idx
     with pytest.raises(sqlite3.IntegrityError):
@@ -108,6 +116,8 @@ def test_bad_outputs(tmp_path: Path) -> None:
         open_writer(tmp_path / "recs.csv", "v1")
     bad = tmp_path / "junk.sqlite"
     bad.write_text("this is not a database" * 100)
-    with pytest.raises(AutorecError, match="not a usable SQLite database"), \
-            open_writer(bad, "v1") as w:
+    with (
+        pytest.raises(AutorecError, match="not a usable SQLite database"),
+        open_writer(bad, "v1") as w,
+    ):
         w.write(*_batch())

@@ -108,39 +108,65 @@ def test_unknown_and_missing_genes() -> None:
         ("width", {"kind": "int", "low": 0, "high": 4}, ["width", "low=0", "[1, inf)"]),
         ("dropout", {"kind": "float", "low": 0.0, "high": 1.0}, ["dropout", "high=1.0", "[0, 1)"]),
         ("length", {"kind": "int", "low": 1, "high": 9}, ["length", "high=9", "[1, 4]"]),
-        ("width", {"kind": "integer", "low": 1, "high": 4}, ["unknown kind 'integer'",
-                                                            "did you mean 'int'"]),
+        (
+            "width",
+            {"kind": "integer", "low": 1, "high": 4},
+            ["unknown kind 'integer'", "did you mean 'int'"],
+        ),
         ("width", {"kind": "float", "low": 1, "high": 4}, ["int gene", "cannot use kind 'float'"]),
         ("activation", {"kind": "int", "low": 1, "high": 2}, ["cannot use kind 'int'", "choice"]),
         ("fnn", {"kind": "choice", "choices": [True, False]}, ["fnn", "cannot use kind"]),
-        ("activation", {"kind": "choice", "choices": ["relu", "relux"]},
-         ["activation", "relux", "did you mean 'relu'"]),
+        (
+            "activation",
+            {"kind": "choice", "choices": ["relu", "relux"]},
+            ["activation", "relux", "did you mean 'relu'"],
+        ),
         ("activation", {"kind": "choice", "choices": []}, ["no 'choices' list"]),
         ("activation", {"kind": "choice", "choices": ["relu", "relu"]}, ["twice"]),
         ("activation", {"kind": "choice", "low": 1, "choices": ["relu"]}, ["does not take 'low'"]),
-        ("width", {"kind": "int", "low": 1, "high": 4, "choices": [1]},
-         ["does not take 'choices'"]),
+        (
+            "width",
+            {"kind": "int", "low": 1, "high": 4, "choices": [1]},
+            ["does not take 'choices'"],
+        ),
         ("width", {"kind": "int", "high": 4}, ["has no 'low'"]),
         ("width", {"low": 1, "high": 4}, ["has no 'kind'"]),
         ("width", {"kind": "int", "lo": 1, "high": 4}, ["unknown key 'lo'", "did you mean 'low'"]),
-        ("learning_rate", {"kind": "log_float", "low": 0.0, "high": 1.0},
-         ["learning_rate", "low=0.0"]),
+        (
+            "learning_rate",
+            {"kind": "log_float", "low": 0.0, "high": 1.0},
+            ["learning_rate", "low=0.0"],
+        ),
         ("l2", {"kind": "log_float", "low": 0.0, "high": 1.0}, ["l2", "<= 0", "kind float"]),
-        ("width", {"kind": "int", "low": 1, "high": 4, "default": 6},
-         ["default 6 is outside", "[1, 4]"]),
+        (
+            "width",
+            {"kind": "int", "low": 1, "high": 4, "default": 6},
+            ["default 6 is outside", "[1, 4]"],
+        ),
         ("width", {"fixed": 0}, ["width", "0", "hard limits"]),
         ("width", {"fixed": 3, "kind": "int"}, ["fixed but also has kind"]),
         ("width", [1, 2], ["width", "{fixed: VALUE}"]),
-        ("width", {"kind": "int", "low": 1, "high": 4, "mutation": {"type": "gauss"}},
-         ["mutation type 'gauss'", "did you mean 'gaussian'"]),
-        ("width", {"kind": "int", "low": 1, "high": 4, "mutation": {"sigma": -1}},
-         ["sigma -1"]),
-        ("width", {"kind": "int", "low": 1, "high": 4, "mutation": {"sgima": 0.1}},
-         ["unknown key 'sgima'", "did you mean 'sigma'"]),
-        ("activation", {"kind": "choice", "choices": ["relu"], "mutation": {"sigma": 0.1}},
-         ["takes no gaussian mutation"]),
-        ("height", {"kind": "int", "low": 1, "high": 3},
-         ["height", "length-1", "lower height's low to 0"]),
+        (
+            "width",
+            {"kind": "int", "low": 1, "high": 4, "mutation": {"type": "gauss"}},
+            ["mutation type 'gauss'", "did you mean 'gaussian'"],
+        ),
+        ("width", {"kind": "int", "low": 1, "high": 4, "mutation": {"sigma": -1}}, ["sigma -1"]),
+        (
+            "width",
+            {"kind": "int", "low": 1, "high": 4, "mutation": {"sgima": 0.1}},
+            ["unknown key 'sgima'", "did you mean 'sigma'"],
+        ),
+        (
+            "activation",
+            {"kind": "choice", "choices": ["relu"], "mutation": {"sigma": 0.1}},
+            ["takes no gaussian mutation"],
+        ),
+        (
+            "height",
+            {"kind": "int", "low": 1, "high": 3},
+            ["height", "length-1", "lower height's low to 0"],
+        ),
         ("batch_size", {"kind": "choice", "choices": [32, 0]}, ["batch_size", "0"]),
     ],
 )
@@ -152,8 +178,9 @@ def test_gene_errors(gene: str, spec: Any, needles: list[str]) -> None:
 
 
 def test_predictor_errors() -> None:
-    msg = err(with_gene("split_mode", {"kind": "choice", "choices": ["soft", "hard"]},
-                        base="soft_split"))
+    msg = err(
+        with_gene("split_mode", {"kind": "choice", "choices": ["soft", "hard"]}, base="soft_split")
+    )
     assert "'hard'" in msg and "predictor, soft, equal" in msg
     msg = err(with_gene("rho", {"kind": "float", "low": 0.0, "high": 0.5}, base="predictor"))
     assert "rho" in msg and "(0, 1)" in msg

@@ -24,13 +24,26 @@ def _fitness(key: str) -> float:
 
 def _result(config: dict[str, Any]) -> dict[str, Any]:
     fit = _fitness(config["genome_key"])
-    return {"final": True, "fitness": fit, "status": "ok", "epochs": 3, "val_top1": fit / 2,
-            "loss": 1.0, "n_params": 123, "wall_s": 0.1}
+    return {
+        "final": True,
+        "fitness": fit,
+        "status": "ok",
+        "epochs": 3,
+        "val_top1": fit / 2,
+        "loss": 1.0,
+        "n_params": 123,
+        "wall_s": 0.1,
+    }
 
 
 def _evolution(seed: int = 3, algorithm: str = "elitist", generations: int = 3) -> Evolution:
-    return Evolution(SearchSpace.from_yaml("drnn"), algorithm, population_size=5,
-                     generations=generations, seed=seed)
+    return Evolution(
+        SearchSpace.from_yaml("drnn"),
+        algorithm,
+        population_size=5,
+        generations=generations,
+        seed=seed,
+    )
 
 
 class Driver:

@@ -31,15 +31,24 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 def run_standalone(bundle: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-I", "-c", GUARD, str(bundle / "load.py"), str(bundle), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
     )
 
 
 def test_guard_blocks_autorec(tmp_path: Path) -> None:
     script = tmp_path / "probe.py"
     script.write_text("import autorec\n")
-    proc = subprocess.run([sys.executable, "-I", "-c", GUARD, str(script)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", GUARD, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "must not be imported" in proc.stderr
 
 
@@ -47,13 +56,31 @@ def test_standalone_scores_match_autorec(tmp_path: Path) -> None:
     bundle = tiny_bundle(tmp_path)
     work = tmp_path / "cwd"
     work.mkdir()
-    proc = run_standalone(bundle, "--items", "i1", "i4", "nope", "--ages", "3", "10", "1",
-                          "--k", "3", "--scores", cwd=work)
+    proc = run_standalone(
+        bundle,
+        "--items",
+        "i1",
+        "i4",
+        "nope",
+        "--ages",
+        "3",
+        "10",
+        "1",
+        "--k",
+        "3",
+        "--scores",
+        cwd=work,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     b = load_bundle(bundle)
-    ref = b.score({"x_idx": torch.tensor([1, 4]), "x_offsets": torch.tensor([0]),
-                   "x_age": torch.tensor([3.0, 10.0])})[0]
+    ref = b.score(
+        {
+            "x_idx": torch.tensor([1, 4]),
+            "x_offsets": torch.tensor([0]),
+            "x_age": torch.tensor([3.0, 10.0]),
+        }
+    )[0]
     torch.testing.assert_close(torch.tensor(out["scores"]), ref, atol=1e-6, rtol=0)
     assert out["model_version"] == b.model_version
     assert len(out["top"]) == 3 and not {"i1", "i4"} & {i for i, _ in out["top"]}

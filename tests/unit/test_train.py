@@ -269,8 +269,14 @@ def test_train_genome_softmax_autoencoder() -> None:
     assert data.protocol.train.n_customers > plain.protocol.train.n_customers
     assert data.protocol.test.n_customers == plain.protocol.test.n_customers
     g = Genome.from_dict(
-        {"family": "predictor", "units_1": 32, "learning_rate": 0.003, "batch_size": 64,
-         "loss": "softmax", "input_dropout": 0.5}
+        {
+            "family": "predictor",
+            "units_1": 32,
+            "learning_rate": 0.003,
+            "batch_size": 64,
+            "loss": "softmax",
+            "input_dropout": 0.5,
+        }
     )
     res = train_genome(g, data, TrainOptions(max_epochs=4, pi=1.0, window=2))
     assert res.status == "ok", res.error
@@ -359,9 +365,12 @@ def test_init_item_prior_sets_output_bias_to_target_log_odds() -> None:
     genome = load_genome("examples/genomes/ml100k_predictor.yaml")
     model = build_model(genome, Dims(n_pages=0, n_items=4, n_users=3))
     ex = CustomerExamples(
-        customers=np.array([0, 1, 2]), input_ptr=np.array([0, 1, 2, 3]),
-        input_item=np.array([0, 1, 2]), input_age_days=np.zeros(3, dtype=np.float32),
-        target_ptr=np.array([0, 2, 3, 4]), target_item=np.array([0, 1, 0, 3]),
+        customers=np.array([0, 1, 2]),
+        input_ptr=np.array([0, 1, 2, 3]),
+        input_item=np.array([0, 1, 2]),
+        input_age_days=np.zeros(3, dtype=np.float32),
+        target_ptr=np.array([0, 2, 3, 4]),
+        target_item=np.array([0, 1, 0, 3]),
     )
     _init_item_prior(model, ex, 4)
     p = (np.array([2, 1, 0, 1]) + 0.5) / 4.0  # (count + 1/2) / (customers + 1)

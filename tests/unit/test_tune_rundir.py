@@ -47,8 +47,9 @@ def test_train_trial_without_tune_reports_final_result() -> None:
 def test_generation_files_report_and_progress(tmp_path: Path) -> None:
     rd = RunDir(tmp_path / "run")
     rd.write_config({"space": "drnn", "algorithm": "elitist", "generations": 1})
-    evo = Evolution(SearchSpace.from_yaml("drnn"), "elitist", population_size=3,
-                    generations=1, seed=0)
+    evo = Evolution(
+        SearchSpace.from_yaml("drnn"), "elitist", population_size=3, generations=1, seed=0
+    )
     records: list[dict[str, object]] = []
     known: dict[str, TrialRecord] = {}
     buf = io.StringIO()
