@@ -163,7 +163,7 @@ def test_sessions_train_export_standalone_recommend(
     save_trained(result, tmp_path / "saved", data={"path": None, "split": None}, options=options)
     import autorec.export._export as ex
 
-    monkeypatch.setattr(ex, "_load_data", lambda *a, **k: data)
+    monkeypatch.setattr(ex, "load_family_data", lambda *a, **k: data)
     export_bundle(tmp_path / "saved", tmp_path / "bundle")
     bundle = load_bundle(tmp_path / "bundle")
 
