@@ -270,7 +270,8 @@ class FnnBranch(nn.Module):
 '''
 
 
-VIEW_PATH = '''\
+#: ViewPath's class line, docstring and parameters; the two variants differ in forward only.
+_VIEW_PATH_HEAD = '''\
 class ViewPath(nn.Module):
     """Learnt path from the prefix's viewed items to the same items' scores:
     logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix).
@@ -284,28 +285,23 @@ class ViewPath(nn.Module):
         self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
         self.scale = nn.Parameter(torch.full((), VIEW_SCALE, device=devices[0]))
 
+'''
+
+VIEW_PATH = (
+    _VIEW_PATH_HEAD
+    + """\
     def forward(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         idx = batch["viewed_idx"]
         rows = bag_rows(batch["viewed_offsets"], len(idx))
         boost = (self.scale + self.gain[idx]) * torch.log1p(batch["viewed_weight"])
         return logits.index_put((rows, idx), boost, accumulate=True)
-'''
+"""
+)
 
 
-VIEW_PATH_SAMPLED = '''\
-class ViewPath(nn.Module):
-    """Learnt path from the prefix's viewed items to the same items' scores:
-    logit[b, i] += (scale + gain[i]) * log1p(views of item i in the prefix).
-    scale starts at VIEW_SCALE = log(N_ITEMS) / log(2): one view multiplies an item's odds by
-    N_ITEMS, so a viewed item starts as likely as the rest of the catalogue together (a shared
-    prior that the per-item output parameters, which fit the training period faster than one
-    shared scale grows, need not learn); gain starts at 0."""
-
-    def __init__(self, devices: tuple[str, ...]) -> None:
-        super().__init__()
-        self.gain = nn.Parameter(torch.zeros(N_ITEMS, device=devices[0]))
-        self.scale = nn.Parameter(torch.full((), VIEW_SCALE, device=devices[0]))
-
+VIEW_PATH_SAMPLED = (
+    _VIEW_PATH_HEAD
+    + '''\
     def forward(
         self, logits: torch.Tensor, batch: dict[str, torch.Tensor], cols: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -319,6 +315,7 @@ class ViewPath(nn.Module):
             rows, idx, boost = rows[keep], pos[keep], boost[keep]
         return logits.index_put((rows, idx), boost, accumulate=True)
 '''
+)
 
 
 def _sampled_cost(spec: DrnnSpec) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,22 +43,11 @@ from autorec.data import load_family_data
 from autorec.data.types import PurchaseData, SessionData, SessionLog
 from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
+from autorec.train.saving import json_safe
 
 __all__ = ["export_bundle"]
 
 _DWELL_CAP_S = 3600.0
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _clean(obj.item())
-    return obj
 
 
 def _day_after_last(time: npt.NDArray[np.int64]) -> datetime:
@@ -376,7 +364,7 @@ def export_bundle(
         net_kwargs=_batching.net_kwargs(model),
         dims=dims,
         item_ids=[str(i) for i in item_ids],
-        metrics=_clean(metrics),
+        metrics=json_safe(metrics),
         data_card=card,
         page_ids=None if page_ids is None else [str(p) for p in page_ids],
         page_item=None if page_item is None else [int(i) for i in page_item],

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import yaml
 
@@ -33,6 +33,7 @@ from autorec.genome._schema import (
     Family,
     GeneValue,
     active_genes,
+    check_family,
     check_value,
     suggest,
 )
@@ -107,15 +108,7 @@ class Genome:
                 f"expected a mapping of genes, got {type(d).__name__}",
                 "write 'family: drnn' and one 'gene: value' line per gene",
             )
-        family = d.get("family")
-        if family not in FAMILIES:
-            got = "no 'family' key" if family is None else f"unknown family {family!r}"
-            raise AutorecError(
-                where,
-                got + suggest(str(family), FAMILIES),
-                f"add 'family: {' or '.join(FAMILIES)}'",
-            )
-        fam = cast(Family, family)
+        fam = check_family(d.get("family"), where, f"add 'family: {' or '.join(FAMILIES)}'")
         schema = SCHEMAS[fam]
         values: dict[str, GeneValue] = {}
         for k, v in d.items():

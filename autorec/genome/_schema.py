@@ -362,6 +362,15 @@ def suggest(word: str, options: object) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def check_family(family: object, where: str, fix: str) -> Family:
+    """``family`` as a :data:`Family`, or an error naming ``where`` (missing or unknown, with
+    the closest name) and ``fix``."""
+    if family in FAMILIES:
+        return family
+    got = "missing 'family'" if family is None else f"unknown family {family!r}"
+    raise AutorecError(where, got + suggest(str(family), FAMILIES), fix)
+
+
 def check_value(
     spec: GeneSchema, value: object, where: str, values: Mapping[str, GeneValue] | None = None
 ) -> GeneValue:

@@ -67,6 +67,7 @@ from autorec.genome._schema import (
     GeneSchema,
     GeneValue,
     active_genes,
+    check_family,
     check_value,
     depth_gene,
     layer_index,
@@ -314,15 +315,7 @@ class SearchSpace:
                     f"unknown top-level key {k!r}{suggest(str(k), _TOP_KEYS)}",
                     f"use only {', '.join(_TOP_KEYS)}",
                 )
-        family = data.get("family")
-        if family not in FAMILIES:
-            got = "missing 'family'" if family is None else f"unknown family {family!r}"
-            raise AutorecError(
-                where,
-                got + suggest(str(family), FAMILIES),
-                f"set family to one of {', '.join(FAMILIES)}",
-            )
-        fam = cast(Family, family)
+        fam = check_family(data.get("family"), where, f"set family to one of {', '.join(FAMILIES)}")
         schema = SCHEMAS[fam]
         raw = data.get("genes")
         if not isinstance(raw, Mapping):

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import codegen
@@ -52,19 +53,21 @@ MODEL, WEIGHTS, GENOME, METRICS, INFO = (
 )
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf become None."""
+def json_safe(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become None, numpy scalars Python numbers, tuples lists."""
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
 def _dump(obj: Any, path: Path) -> None:
-    path.write_text(json.dumps(_clean(obj), indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(json_safe(obj), indent=1) + "\n", encoding="utf-8")
 
 
 def _unsharded_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
