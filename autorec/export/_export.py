@@ -129,7 +129,7 @@ def _sessions_all(genome: Any, data: SessionData, epochs: int, options: Any) -> 
     )
     fixed = TrainOptions(
         max_epochs=epochs,
-        window=epochs,
+        min_epochs=epochs,  # exactly E epochs (π = inf bounds the first window tested)
         pi=math.inf,
         seed=options.seed,
         devices=options.devices,

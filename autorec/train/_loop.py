@@ -201,9 +201,15 @@ def fit_model(
         return EpochScores(train_loss, val_loss, acc)
 
     if not early_stop:
-        # pi = inf and window = epochs: bounded exactly at the last epoch.
+        # pi = inf, tested from the last epoch on: bounded exactly there, scored on the
+        # last ``window`` epochs like an early-stopped run
         return run_early_stopped(
-            epoch_fn, max_epochs=epochs, pi=math.inf, window=epochs, on_epoch=on_epoch
+            epoch_fn,
+            max_epochs=epochs,
+            pi=math.inf,
+            window=min(options.window, epochs),
+            on_epoch=on_epoch,
+            min_epochs=epochs,
         )
     return run_early_stopped(
         epoch_fn,
@@ -213,4 +219,5 @@ def fit_model(
         max_wall_s=options.max_wall_s,
         on_epoch=on_epoch,
         n_val=getattr(task, "n_val", None),  # the adaptive π's sample count
+        min_epochs=min(options.min_epochs, epochs),
     )

@@ -67,8 +67,9 @@ _ACCURACY = re.compile(r"^(top(?P<topk>\d+)|precision@(?P<pk>\d+))$")
 class TrainOptions:
     """How to train one genome and score its early-stopped fitness.
 
-    ``max_epochs`` (R), ``pi`` (π: ``"auto"`` or a number) and ``window``: see
-    :mod:`autorec.train.fitness`.
+    ``max_epochs`` (R), ``pi`` (π: ``"auto"`` or a number), ``window`` and ``min_epochs``
+    (no bound test before that many epochs; ``min_epochs = R`` with ``pi = inf`` trains
+    exactly R epochs and scores the last ``window``): see :mod:`autorec.train.fitness`.
     ``accuracy`` names the validation accuracy inside the fitness: ``"top1"`` (``"topK"``)
     for sessions, ``"precision@K"`` for purchase histories; ``None`` picks the family's
     default (``top1`` for sessions, ``precision@{k}`` for purchase histories). ``k`` is the
@@ -84,6 +85,7 @@ class TrainOptions:
     max_epochs: int = DEFAULT_MAX_EPOCHS
     pi: Pi = DEFAULT_PI
     window: int = DEFAULT_WINDOW
+    min_epochs: int = 0
     accuracy: str | None = None
     k: int = 10
     seed: int = 0
@@ -110,6 +112,12 @@ class TrainOptions:
         if self.window < 1:
             raise AutorecError(
                 "option --window", f"window must be at least 1, got {self.window}", "pass N >= 1"
+            )
+        if not 0 <= self.min_epochs <= self.max_epochs:
+            raise AutorecError(
+                "option min_epochs",
+                f"must be in [0, R = {self.max_epochs}], got {self.min_epochs}",
+                "pass 0 (test from the first full window) up to R",
             )
         if self.k < 1:
             raise AutorecError("option --k", f"k must be at least 1, got {self.k}", "pass k >= 1")

@@ -48,8 +48,24 @@ def test_stops_as_soon_as_bounded() -> None:
     assert out.status == "ok" and out.converged
     assert calls == [0, 1, 2, 3, 4, 5]
     assert out.epochs == 6
-    assert out.fitness == pytest.approx(0.252 + 1 / (1 + 2.2))
-    assert out.history[-1].fitness == pytest.approx(out.fitness)
+    # the estimate is the bounded window's (epochs 3-5) mean accuracy and mean loss:
+    # ā = (0.25 + 0.251 + 0.252) / 3 = 0.251, l̄ = (2.5 + 2.4 + 2.2) / 3 = 7.1 / 3
+    assert out.accuracy == pytest.approx(0.251)
+    assert out.loss == pytest.approx(7.1 / 3)
+    assert out.fitness == pytest.approx(0.251 + 1 / (1 + 7.1 / 3))  # 0.548030
+    # the per-epoch record keeps each epoch's own fit
+    assert out.history[-1].fitness == pytest.approx(0.252 + 1 / (1 + 2.2))
+
+
+def test_min_epochs_trains_exactly_r_and_scores_the_last_window() -> None:
+    accs = [0.1, 0.1, 0.1, 0.2, 0.3, 0.4]
+    losses = [3.0, 3.0, 3.0, 2.0, 1.0, 0.5]
+    fn, calls = _scripted(accs, losses)
+    # π = inf would bound the first window (epochs 0-2); min_epochs = R defers the test
+    out = run_early_stopped(fn, max_epochs=6, pi=math.inf, window=2, min_epochs=6)
+    assert out.status == "ok" and calls == [0, 1, 2, 3, 4, 5]
+    # last two epochs: ā = 0.35, l̄ = 0.75 -> 0.35 + 1 / 1.75
+    assert out.fitness == pytest.approx(0.35 + 1 / 1.75)
 
 
 def test_unsettled_gives_zero() -> None:
