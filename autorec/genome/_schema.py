@@ -205,6 +205,11 @@ def _drnn() -> list[GeneSchema]:
         _bool("view_path", True, doc="learnt path from the session's viewed items to their scores"),
         _choice("activation", "relu", ACTIVATIONS),
         _choice("loss", "softmax", ("softmax", "bce")),
+        _bool(
+            "item_prior",
+            False,
+            doc="start the output bias at the items' training log-odds (else at 0)",
+        ),
         _float("dropout", 0.0, 0.0, 1.0, high_open=True),
         *t[:4],
         _float("l2", 0.0, 0.0, doc="L2 weight penalty"),

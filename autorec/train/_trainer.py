@@ -256,6 +256,8 @@ def _train_sessions(
     dims = _batching.session_dims(split.train)
     gen = seed_everything(options.seed)
     model = _build(genome, dims, options)
+    if genome.get_bool("item_prior"):
+        _init_session_prior(model, split.train, data.train_samples, dims["n_items"])
     box["model"], box["n_params"] = model, count_params(model)
     hist = (
         _batching.histories(split.train, split.valid, split.test)
@@ -299,6 +301,25 @@ def _init_item_prior(model: torch.nn.Module, examples: CustomerExamples, n_items
         return
     count = np.bincount(examples.target_item, minlength=n_items).astype(np.float64)
     p = (count + 0.5) / (examples.n_customers + 1.0)
+    init(torch.from_numpy(np.log(p / (1.0 - p))).float())
+
+
+def _init_session_prior(
+    model: torch.nn.Module, log: SessionLog, samples: SessionSamples, n_items: int
+) -> None:
+    """The DRNN's output-bias initialisation (generated ``Net.init_item_prior``): each item's
+    log-odds log(p / (1 - p)), p = (training samples whose session bought it + 1/2) /
+    (samples + 1) -- the purchase family's rule, counted over prefix samples because every
+    prefix of a session is trained on that session's purchases."""
+    init = getattr(model, "init_item_prior", None)
+    if init is None:
+        return
+    per_session = np.bincount(samples.session, minlength=log.n_sessions)
+    n_buys = np.diff(log.buy_ptr)
+    buyer = np.repeat(np.arange(log.n_sessions), n_buys)
+    pairs = np.unique(np.stack([buyer, log.buy]), axis=1)  # distinct (session, item)
+    count = np.bincount(pairs[1], weights=per_session[pairs[0]], minlength=n_items)
+    p = (count + 0.5) / (len(samples.session) + 1.0)
     init(torch.from_numpy(np.log(p / (1.0 - p))).float())
 
 

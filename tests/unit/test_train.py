@@ -5,6 +5,8 @@ The loop is tested with a tiny injected model and task (no code generator needed
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -313,7 +315,7 @@ def _table_step(name: str, sparse: bool, momentum: float) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", ["sgd", "nesterov", "adam"])
 def test_row_sparse_tables_get_a_lazy_optimizer(name: str) -> None:
-    from autorec.train.optim import LazySGD, SplitOptimizer
+    from autorec.train.optim import LazyAdam, LazySGD, SplitOptimizer
 
     torch.manual_seed(0)
     bag = torch.nn.EmbeddingBag(6, 3, sparse=True)
@@ -326,7 +328,7 @@ def test_row_sparse_tables_get_a_lazy_optimizer(name: str) -> None:
         model.parameters(), name, learning_rate=0.1, momentum=0.5, sparse=[bag.weight]
     )
     assert isinstance(opt, SplitOptimizer)
-    lazy = torch.optim.SparseAdam if name == "adam" else LazySGD
+    lazy = LazyAdam if name == "adam" else LazySGD
     assert isinstance(opt.sparse, lazy)
     apply_step_decay(opt, 0.1, 1, 1, 2.0)  # the schedule reaches both halves
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05]
@@ -381,3 +383,40 @@ def test_init_item_prior_sets_output_bias_to_target_log_odds() -> None:
     _init_item_prior(model, ex, 4)
     p = (np.array([2, 1, 0, 1]) + 0.5) / 4.0  # (count + 1/2) / (customers + 1)
     assert torch.allclose(model.out.bias, torch.tensor(np.log(p / (1 - p)), dtype=torch.float32))
+
+
+def test_drnn_output_bias_starts_at_the_items_prior_log_odds(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    """The DRNN's top output bias is initialised like the predictor's: each item's log-odds of
+    being bought in a training sample's session (counted here by a plain loop)."""
+    from autorec.models import Dims, build_model
+    from autorec.train._trainer import _init_session_prior
+
+    log, samples = tiny_sessions.split.train, tiny_sessions.train_samples
+    n_items = len(log.items)
+    bought = [
+        set(log.buy[log.buy_ptr[s] : log.buy_ptr[s + 1]].tolist()) for s in range(log.n_sessions)
+    ]
+    count = np.zeros(n_items)
+    for s in samples.session:
+        for item in bought[s]:
+            count[item] += 1
+    p = (count + 0.5) / (len(samples.session) + 1)
+    assert count.sum() > 0 and (count == 0).any()  # both kinds of item are checked
+    model = build_model(
+        _drnn(), Dims(n_pages=len(log.pages), n_items=n_items, n_users=len(log.users))
+    )
+    _init_session_prior(model, log, samples, n_items)
+    bias = model.heads.top.bias.detach().double().numpy()
+    np.testing.assert_allclose(bias, np.log(p / (1 - p)), rtol=1e-5)
+
+
+def test_drnn_item_prior_gene_switches_the_initialisation(tiny_sessions) -> None:  # type: ignore[no-untyped-def]
+    """item_prior: false (the default) leaves the output bias at 0, so the untrained network's
+    first training loss is BCE's P * ln 2 per state; with the prior it starts far lower."""
+    from autorec.train import TrainOptions, train_genome
+
+    opts = TrainOptions(max_epochs=1, pi=math.inf, window=1, test=False)
+    plain = train_genome(_drnn(loss="bce"), tiny_sessions, opts)
+    prior = train_genome(_drnn(loss="bce", item_prior=True), tiny_sessions, opts)
+    assert plain.status == prior.status == "ok"
+    assert prior.history[0].train_loss < 0.5 * plain.history[0].train_loss

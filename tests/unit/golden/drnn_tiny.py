@@ -169,6 +169,15 @@ class Net(nn.Module):
         self.state_logits = logits
         return logits[:, -1]
 
+    def init_item_prior(self, log_odds: torch.Tensor) -> None:
+        """Set the top output layer's item bias to the items' prior log-odds log(p / (1 - p)),
+        p the share of training samples whose session bought the item (a standard output-bias
+        initialisation): the untrained network then predicts each item's base rate instead of
+        Sigm(0) = 1/2 (BCE) or a uniform softmax, so training starts from popularity rather
+        than spending its first epochs pushing every item's score down."""
+        with torch.no_grad():
+            self.heads.top.bias.copy_(log_odds.to(self.heads.top.bias))
+
     def data_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """State cost at every real state (shortened-path training, Sec. III.E), averaged
         over a sample's real states, then over the batch. Uses the state logits of the
