@@ -1,7 +1,7 @@
 """The ``autorec`` command line (typer), one module per command."""
 
-import os as _os
+from autorec._env import set_torch_env
 
-# Before torch is imported: idle OpenMP threads sleep instead of spinning (thread policy,
-# autorec/train/_threads.py); a value already in the environment wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch is imported: huge pages for torch's large blocks (autorec/_env.py); a value
+# already in the environment wins.
+set_torch_env()

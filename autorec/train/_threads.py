@@ -10,10 +10,9 @@
   on 1 on a loaded 2-core machine (P-performance note). "Small" is a plain parameter count
   (every parameter, item tables included), a proxy for the work of a step that needs nothing
   but the built network.
-* ``OMP_WAIT_POLICY=PASSIVE`` (:func:`passive_omp_env`): idle OpenMP threads sleep instead of
-  spinning, so oversubscribed threads give their core back. OpenMP reads it when torch is
-  loaded, so the CLI entry (``autorec/cli/__init__.py``) and Ray workers (``runtime_env`` of
-  ``autorec.tune``) set it before torch is imported; a value the user set wins.
+* No ``OMP_WAIT_POLICY`` is set: with small networks on one thread there are no idle OpenMP
+  threads to spin, and ``PASSIVE`` made the multi-threaded catalogue-scale step twice as slow
+  (:mod:`autorec._env`, which sets the rest of torch's process environment).
 
 torch's thread count is per process; :func:`apply_thread_policy` changes it only when it
 differs (inter-op threads can be set once per process and are left alone).
@@ -26,26 +25,14 @@ import os
 import torch
 
 __all__ = [
-    "OMP_ENV",
     "SMALL_NETWORK_PARAMS",
     "apply_thread_policy",
     "cores_available",
-    "passive_omp_env",
     "threads_for",
 ]
 
 #: Networks with fewer parameters than this train on one intra-op thread.
 SMALL_NETWORK_PARAMS = 2_000_000
-
-#: Environment the OpenMP runtime must see before torch is imported.
-OMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
-def passive_omp_env() -> None:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the environment already says otherwise (only
-    effective before torch is first imported in this process)."""
-    for key, value in OMP_ENV.items():
-        os.environ.setdefault(key, value)
 
 
 def cores_available() -> int:

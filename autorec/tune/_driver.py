@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from autorec._env import torch_env
 from autorec.data import load_family_data
 from autorec.errors import AutorecError
 from autorec.tune._report import build_report
@@ -223,7 +224,7 @@ def start_ray(
         "logging_level": logging.WARNING if quiet else logging.INFO,
         "log_to_driver": not quiet,
         "configure_logging": True,
-        "runtime_env": {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}},  # thread policy (issue 6)
+        "runtime_env": {"env_vars": torch_env()},  # before workers load torch (autorec._env)
     }
     if address:
         try:

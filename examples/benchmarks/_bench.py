@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autorec._env import TORCH_ENV
 from autorec.data.types import CustomerExamples
 from autorec.genome import Genome
 
@@ -64,7 +65,20 @@ def machine() -> dict[str, Any]:
         "torch_interop_threads": torch.get_num_interop_threads(),
         "python": platform.python_version(),
         "loadavg_1_5_15": [round(x, 2) for x in load],
+        "env": {k: os.environ.get(k, "unset") for k in TORCH_ENV},
+        "thp": _thp_mode(),
     }
+
+
+def _thp_mode() -> str:
+    """The kernel's transparent-huge-page mode (the bracketed word), or ``unknown``."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return "unknown"
+    start, end = text.find("["), text.find("]")
+    return text[start + 1 : end] if 0 <= start < end else "unknown"
 
 
 def load_note() -> str:
@@ -88,6 +102,8 @@ def print_machine(title: str) -> None:
         f"({info['torch_threads']} intra-op / {info['torch_interop_threads']} inter-op threads), "
         f"python {info['python']}, load average {info['loadavg_1_5_15']}"
     )
+    env = " ".join(f"{k}={v}" for k, v in info["env"].items())
+    print(f"torch environment: {env} (kernel THP: {info['thp']})")
 
 
 def median(xs: Sequence[float]) -> float:

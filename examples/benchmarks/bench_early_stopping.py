@@ -28,6 +28,10 @@ own rule is measured by real runs.
 
 from __future__ import annotations
 
+from autorec._env import set_torch_env
+
+set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
+
 import argparse
 import math
 import statistics

@@ -9,12 +9,17 @@ Builds one predictor genome (soft-split paper eq. 3: sparse item input, one hidd
 ``--negatives`` shared, uniformly sampled items, importance-weighted; see
 ``codegen/_common.py`` ``sample_candidates``). Training steps (forward, loss, backward,
 optimiser step) alternate between the two so machine load affects both alike; the median is
-reported with the ratio sampled / full. The optimiser updates every parameter in both (the
-item tables get dense gradients), which bounds the saving: with Adam the update of the
-``2 x items x units`` item parameters is a large fixed cost.
+reported with the ratio sampled / full. The optimiser is the trainer's
+(``autorec.train.optim.make_optimizer``): the item tables with row-sparse gradients (the
+input table in both, the sampled output's rows) get the lazy row-sparse update, the full
+output layer's dense gradient a dense update of all ``items x units`` weights.
 """
 
 from __future__ import annotations
+
+from autorec._env import set_torch_env
+
+set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 
 import argparse
 import statistics
@@ -25,6 +30,7 @@ import torch
 
 from autorec.genome import Genome
 from autorec.models import Dims, build_model
+from autorec.train.optim import make_optimizer, row_sparse_parameters
 
 
 def _batch(n_items: int, batch: int, mean: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -54,11 +60,13 @@ def compare(args: argparse.Namespace, optimizer: str, cache: str) -> dict[str, f
     for name, genome in genomes.items():
         torch.manual_seed(0)
         model = build_model(genome, dims, cache_dir=cache).train()
-        opt: torch.optim.Optimizer
-        if optimizer == "adam":
-            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        else:
-            opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+        opt = make_optimizer(
+            model.parameters(),
+            optimizer,
+            learning_rate=1e-3 if optimizer == "adam" else 1e-2,
+            momentum=0.9 if optimizer == "adam" else 0.0,  # Adam's β1; plain SGD
+            sparse=row_sparse_parameters(model),
+        )
         models[name] = (model, opt)
     gen = torch.Generator().manual_seed(0)
     batches = [_batch(args.items, args.batch, 16, gen) for _ in range(args.steps + 1)]

@@ -12,6 +12,10 @@ models so that machine load affects both alike; the median step time is reported
 
 from __future__ import annotations
 
+from autorec._env import set_torch_env
+
+set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
+
 import argparse
 import statistics
 import tempfile
