@@ -149,6 +149,14 @@ def _row_sparse(
     return distinct, summed.zero_().index_add_(0, inverse, values)
 
 
+def _closure_loss(closure: Callable[[], float] | None) -> float | None:
+    """The loss a ``step(closure)`` re-evaluates, with gradients on (torch's convention)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class _AdamHyper(NamedTuple):
     lr: float
     beta1: float
@@ -251,10 +259,7 @@ class LazyAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = (float(b) for b in group["betas"])
             hyper = _AdamHyper(
@@ -335,10 +340,7 @@ class LazySGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, mom = float(group["lr"]), float(group["momentum"])
             wd, nesterov = float(group["weight_decay"]), bool(group["nesterov"])
