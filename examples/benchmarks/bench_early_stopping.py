@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python examples/benchmarks/bench_early_stopping.py
         [--space drnn] [--seeds 0,1,2] [--genomes 4] [--epochs 30] [--pi auto] [--window 3]
-        [--threads N]
+        [--threads N] [--json PATH]
 
 For every seed, samples ``--genomes`` genomes from a search space (a generation 0) and trains
 each on the built-in synthetic data of that seed (sessions for ``drnn``, purchase histories
@@ -33,6 +33,7 @@ from autorec._env import set_torch_env
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -142,6 +143,7 @@ def main() -> None:
     )
     ap.add_argument("--window", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", default=None, help="write every run's per-epoch history here")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     r = args.epochs
@@ -177,9 +179,32 @@ def main() -> None:
             )
     _summary(pairs, r)
     _replay_table(pairs, r, args.window)
+    if args.json:
+        _write_histories(args.json, pairs)
     note = load_note()
     if note:
         print(f"note: {note}")
+
+
+def _write_histories(path: str, pairs: dict[int, list[Pair]]) -> None:
+    """Every genome's two runs (status, fitness, per-epoch reports) as JSON, to replay
+    further stopping rules without training again."""
+    out = {
+        str(seed): [
+            {
+                "key": p.key,
+                "n_val": p.n_val,
+                "early": {"status": p.early.status, "fitness": p.early.fitness,
+                          "history": [vars(e) for e in p.early.history]},
+                "full": {"status": p.full.status, "fitness": p.full.fitness,
+                         "history": [vars(e) for e in p.full.history]},
+            }
+            for p in ps
+        ]
+        for seed, ps in pairs.items()
+    }  # fmt: skip
+    Path(path).write_text(json.dumps(out, indent=1), encoding="utf-8")
+    print(f"histories written to {path}")
 
 
 def _summary(pairs: dict[int, list[Pair]], r: int) -> None:
