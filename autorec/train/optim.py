@@ -216,7 +216,28 @@ def _adam_kernel(
 _FUSED_ADAM: dict[str, bool] = {}
 
 
-class LazyAdam(torch.optim.Optimizer):
+class _LazyRowOptimizer(torch.optim.Optimizer):
+    """What the lazy optimisers share: reused work buffers and a ``step`` that hands every
+    parameter with a gradient, with its group, to ``_update``."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+        self._scratch = _Scratch()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad, group)
+        return loss
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class LazyAdam(_LazyRowOptimizer):
     """Lazy Adam for row-sparse gradients: the arithmetic of ``torch.optim.SparseAdam`` (for
     the rows ``r`` a batch touched, ``m[r] = β1 m[r] + (1 - β1) g[r]``, ``v[r] = β2 v[r] +
     (1 - β2) g[r]²``, ``W[r] -= lr √(1 - β2^t) / (1 - β1^t) · m[r] / (√v[r] + eps)`` with ``t``
@@ -255,26 +276,16 @@ class LazyAdam(torch.optim.Optimizer):
             raise ValueError(f"invalid weight_decay {weight_decay}")
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
-        self._scratch = _Scratch()
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            beta1, beta2 = (float(b) for b in group["betas"])
-            hyper = _AdamHyper(
-                lr=float(group["lr"]),
-                beta1=beta1,
-                beta2=beta2,
-                eps=float(group["eps"]),
-                weight_decay=float(group.get("weight_decay", 0.0)),
-            )
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, p.grad, hyper)
-        return loss
-
-    def _update(self, p: torch.Tensor, grad: torch.Tensor, hyper: _AdamHyper) -> None:
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, group: dict[str, Any]) -> None:
+        beta1, beta2 = (float(b) for b in group["betas"])
+        hyper = _AdamHyper(
+            lr=float(group["lr"]),
+            beta1=beta1,
+            beta2=beta2,
+            eps=float(group["eps"]),
+            weight_decay=float(group.get("weight_decay", 0.0)),
+        )
         state = self.state[p]
         if not state:
             state["step"] = 0
@@ -312,7 +323,7 @@ class LazyAdam(torch.optim.Optimizer):
             v.index_copy_(0, r, vr)
 
 
-class LazySGD(torch.optim.Optimizer):
+class LazySGD(_LazyRowOptimizer):
     """SGD with heavy-ball or Nesterov momentum for row-sparse gradients, lazily: for the rows
     ``r`` a batch touched, ``buf[r] = momentum * buf[r] + g[r]`` and ``W[r] -= lr * buf[r]``
     (Nesterov: ``lr * (g[r] + momentum * buf[r])``); other rows and their momentum wait.
@@ -336,46 +347,36 @@ class LazySGD(torch.optim.Optimizer):
             "weight_decay": weight_decay,
         }
         super().__init__(params, defaults)
-        self._scratch = _Scratch()
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            lr, mom = float(group["lr"]), float(group["momentum"])
-            wd, nesterov = float(group["weight_decay"]), bool(group["nesterov"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                buf: torch.Tensor | None = None
-                if mom:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    buf = state["momentum_buffer"]
-                if not p.grad.is_sparse:
-                    g = p.grad if not wd else p.grad.add(p, alpha=wd)
-                    if buf is not None:
-                        buf.mul_(mom).add_(g)
-                        g = g.add(buf, alpha=mom) if nesterov else buf
-                    p.add_(g, alpha=-lr)
-                    continue
-                rows, values = _row_sparse(p.grad, self._scratch)
-                chunk = _row_chunk(p, len(rows))
-                for start in range(0, len(rows), chunk):
-                    r = rows[start : start + chunk]
-                    g = values[start : start + chunk]
-                    work = self._scratch.get("rows", (2, len(r), *p.shape[1:]), p)
-                    if wd:
-                        g = torch.add(
-                            g, torch.index_select(p, 0, r, out=work[0]), alpha=wd, out=work[0]
-                        )
-                    if buf is not None:
-                        b = torch.index_select(buf, 0, r, out=work[1]).mul_(mom).add_(g)
-                        buf.index_copy_(0, r, b)
-                        g = torch.add(g, b, alpha=mom, out=work[0]) if nesterov else b
-                    p.index_add_(0, r, g, alpha=-lr)
-        return loss
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, group: dict[str, Any]) -> None:
+        lr, mom = float(group["lr"]), float(group["momentum"])
+        wd, nesterov = float(group["weight_decay"]), bool(group["nesterov"])
+        buf: torch.Tensor | None = None
+        if mom:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p)
+            buf = state["momentum_buffer"]
+        if not grad.is_sparse:
+            g = grad if not wd else grad.add(p, alpha=wd)
+            if buf is not None:
+                buf.mul_(mom).add_(g)
+                g = g.add(buf, alpha=mom) if nesterov else buf
+            p.add_(g, alpha=-lr)
+            return
+        rows, values = _row_sparse(grad, self._scratch)
+        chunk = _row_chunk(p, len(rows))
+        for start in range(0, len(rows), chunk):
+            r = rows[start : start + chunk]
+            g = values[start : start + chunk]
+            work = self._scratch.get("rows", (2, len(r), *p.shape[1:]), p)
+            if wd:
+                g = torch.add(g, torch.index_select(p, 0, r, out=work[0]), alpha=wd, out=work[0])
+            if buf is not None:
+                b = torch.index_select(buf, 0, r, out=work[1]).mul_(mom).add_(g)
+                buf.index_copy_(0, r, b)
+                g = torch.add(g, b, alpha=mom, out=work[0]) if nesterov else b
+            p.index_add_(0, r, g, alpha=-lr)
 
 
 class SplitOptimizer:
