@@ -3,7 +3,8 @@
 Every builder takes the row indices of the samples (or customers) to batch and works with numpy
 fancy indexing, ``np.repeat`` and cumulative sums only: no Python loop over samples. Variable
 length lists are returned EmbeddingBag style: a flat ``*_idx`` tensor and ``*_offsets`` (start
-of each bag, length B). Keys are exactly those of CONTRACTS.md "Batch dicts".
+of each bag, length B). The keys, listed below, are the ones the generated ``forward`` and
+``loss`` read.
 
 DRNN batches (DRNN paper, Section III; :func:`session_batch`):
 

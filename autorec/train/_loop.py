@@ -34,7 +34,7 @@ Batch = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class Hyper:
-    """The training genes of a genome (CONTRACTS gene schema, "basic" genes)."""
+    """The training genes of a genome (the "basic" genes of :mod:`autorec.genome`'s schema)."""
 
     optimizer: str = "adam"
     learning_rate: float = 1e-3

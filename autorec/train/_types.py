@@ -1,4 +1,4 @@
-"""Options and results of one training run (CONTRACTS "Trainer API")."""
+"""Options and results of one training run (the trainer API of :mod:`autorec.train`)."""
 
 from __future__ import annotations
 
