@@ -196,3 +196,14 @@ def test_validate_reports_gene_outside_space() -> None:
     with pytest.raises(AutorecError, match="fixes it to 'predictor'"):
         p.validate(q)
     assert not p.is_valid(q) and p.is_valid(p.default_genome())
+
+
+def test_benchmark_spaces_in_examples_load() -> None:
+    """Every search space shipped with the benchmarks lists every gene of its family (a gene
+    added to a schema must be added there too, or the benchmark stops at start-up)."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "benchmarks"
+    paths = sorted(folder.glob("*.yaml"))
+    assert paths
+    for path in paths:
+        space = SearchSpace.from_yaml(str(path))
+        assert set(space.genes) == set(SCHEMAS[space.family]), path.name
