@@ -256,6 +256,23 @@ def multi_hot(idx: torch.Tensor, offsets: torch.Tensor, like: torch.Tensor) -> t
 '''
 
 
+def item_prior_method(layer: str, doc: str, sharded: bool) -> str:
+    """``Net.init_item_prior``: copy the items' prior log-odds into the bias of the output
+    layer ``layer`` (e.g. ``self.out``), or, sharded, give every shard its slice."""
+    copy = (
+        f"{layer}.copy_bias_(log_odds)"
+        if sharded
+        else f"{layer}.bias.copy_(log_odds.to({layer}.bias))"
+    )
+    return f'''\
+    def init_item_prior(self, log_odds: torch.Tensor) -> None:
+        """{doc}"""
+        with torch.no_grad():
+            {copy}
+
+'''
+
+
 def signature(name: str, params: str, returns: str, indent: str = "    ") -> str:
     """A ``def`` line as ruff formats it (line length 100): one line, or the parameters on
     their own line."""

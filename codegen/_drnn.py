@@ -18,6 +18,7 @@ from codegen._common import (
     factories,
     header,
     imports,
+    item_prior_method,
     join,
     sharded_body,
     signature,
@@ -556,7 +557,7 @@ def _net(spec: DrnnSpec) -> str:
         return self.data_loss(batch, logits)
 '''
     fwd_body = "\n".join(fwd) + "\n"
-    prior = PRIOR_SHARDED if spec.sharded else PRIOR
+    prior = item_prior_method("self.heads.top", PRIOR_DOC, spec.sharded)
     return f'''\
 class Net(nn.Module):
     """The DRNN: forward(batch) -> last state's item logits; loss(batch, logits) -> scalar."""
@@ -570,25 +571,13 @@ class Net(nn.Module):
 {prior}{data_loss}{reg}'''
 
 
-#: Net.init_item_prior: the top output layer's bias (the only item bias of the DRNN's heads;
-#: shortcut and FNN outputs have none) set to the items' prior log-odds.
-PRIOR = '''\
-    def init_item_prior(self, log_odds: torch.Tensor) -> None:
-        """Set the top output layer's item bias to the items' prior log-odds log(p / (1 - p)),
+#: Net.init_item_prior's docstring: the top output layer's bias is the only item bias of the
+#: DRNN's heads (shortcut and FNN outputs have none).
+PRIOR_DOC = """Set the top output layer's item bias to the items' prior log-odds log(p / (1 - p)),
         p the share of training samples whose session bought the item (a standard output-bias
         initialisation): the untrained network then predicts each item's base rate instead of
         Sigm(0) = 1/2 (BCE) or a uniform softmax, so training starts from popularity rather
         than spending its first epochs pushing every item's score down."""
-        with torch.no_grad():
-            self.heads.top.bias.copy_(log_odds.to(self.heads.top.bias))
-
-'''
-
-#: Net.init_item_prior (sharded): every shard of the top output layer takes its bias slice.
-PRIOR_SHARDED = PRIOR.replace(
-    "self.heads.top.bias.copy_(log_odds.to(self.heads.top.bias))",
-    "self.heads.top.copy_bias_(log_odds)",
-)
 
 
 def render_drnn(spec: DrnnSpec) -> str:

@@ -16,6 +16,7 @@ from codegen._common import (
     factories,
     header,
     imports,
+    item_prior_method,
     join,
     sharded_body,
     signature,
@@ -510,7 +511,7 @@ def _net(spec: PredictorSpec) -> str:
 '''
     init_body = "\n".join(init) + "\n"
     fwd_body = "\n".join(fwd) + "\n"
-    prior = PRIOR_SHARDED if spec.sharded else PRIOR
+    prior = item_prior_method("self.out", PRIOR_DOC, spec.sharded)
     return f'''\
 class Net(nn.Module):
     """Predictor / auto-encoder: forward(batch) -> logits; loss(batch, logits) -> scalar."""
@@ -525,23 +526,11 @@ class Net(nn.Module):
 {prior}{data_loss}{reg}'''
 
 
-#: Net.init_item_prior (one device): the output bias set to the items' prior log-odds.
-PRIOR = '''\
-    def init_item_prior(self, log_odds: torch.Tensor) -> None:
-        """Set the output layer's bias B_L to the items' prior log-odds log(p / (1 - p)), p an
+#: Net.init_item_prior's docstring (the output bias B_L).
+PRIOR_DOC = """Set the output layer's bias B_L to the items' prior log-odds log(p / (1 - p)), p an
         item's frequency among the training targets (a standard output-bias initialisation):
         the untrained network then predicts each item's base rate instead of Sigm(0) = 1/2,
         so training starts from popularity rather than from a loss dominated by the bias."""
-        with torch.no_grad():
-            self.out.bias.copy_(log_odds.to(self.out.bias))
-
-'''
-
-
-#: Net.init_item_prior (sharded): every shard of the output layer takes its slice of the bias.
-PRIOR_SHARDED = PRIOR.replace(
-    "self.out.bias.copy_(log_odds.to(self.out.bias))", "self.out.copy_bias_(log_odds)"
-)
 
 
 def render_predictor(spec: PredictorSpec) -> str:
