@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from autorec.data.types import (
@@ -293,34 +294,34 @@ def _train_sessions(
 
 
 def _init_item_prior(model: torch.nn.Module, examples: CustomerExamples, n_items: int) -> None:
-    """Output-bias initialisation from the training targets (generated
-    ``Net.init_item_prior``, sharded or not): each item's log-odds
-    log(p / (1 - p)) with p = (customers whose targets hold it + 1/2) / (customers + 1)."""
+    """Output-bias initialisation from the training targets: p = (customers whose targets
+    hold the item + 1/2) / (customers + 1) (:func:`_set_item_prior`)."""
+    count = np.bincount(examples.target_item, minlength=n_items)
+    _set_item_prior(model, count, examples.n_customers)
+
+
+def _set_item_prior(model: torch.nn.Module, count: npt.NDArray[Any], n: int) -> None:
+    """Set the generated ``Net.init_item_prior`` (sharded or not), if the network has one, to
+    each item's log-odds log(p / (1 - p)), p = (count + 1/2) / (n + 1)."""
     init = getattr(model, "init_item_prior", None)
     if init is None:
         return
-    count = np.bincount(examples.target_item, minlength=n_items).astype(np.float64)
-    p = (count + 0.5) / (examples.n_customers + 1.0)
+    p = (np.asarray(count, dtype=np.float64) + 0.5) / (n + 1.0)
     init(torch.from_numpy(np.log(p / (1.0 - p))).float())
 
 
 def _init_session_prior(
     model: torch.nn.Module, log: SessionLog, samples: SessionSamples, n_items: int
 ) -> None:
-    """The DRNN's output-bias initialisation (generated ``Net.init_item_prior``): each item's
-    log-odds log(p / (1 - p)), p = (training samples whose session bought it + 1/2) /
-    (samples + 1) -- the purchase family's rule, counted over prefix samples because every
-    prefix of a session is trained on that session's purchases."""
-    init = getattr(model, "init_item_prior", None)
-    if init is None:
-        return
+    """The DRNN's output-bias initialisation: p = (training samples whose session bought the
+    item + 1/2) / (samples + 1) (:func:`_set_item_prior`) -- the purchase family's rule,
+    counted over prefix samples because every prefix of a session is trained on that
+    session's purchases."""
     per_session = np.bincount(samples.session, minlength=log.n_sessions)
-    n_buys = np.diff(log.buy_ptr)
-    buyer = np.repeat(np.arange(log.n_sessions), n_buys)
+    buyer = np.repeat(np.arange(log.n_sessions), np.diff(log.buy_ptr))
     pairs = np.unique(np.stack([buyer, log.buy]), axis=1)  # distinct (session, item)
     count = np.bincount(pairs[1], weights=per_session[pairs[0]], minlength=n_items)
-    p = (count + 0.5) / (len(samples.session) + 1.0)
-    init(torch.from_numpy(np.log(p / (1.0 - p))).float())
+    _set_item_prior(model, count, len(samples.session))
 
 
 def _customer_metrics(
