@@ -386,20 +386,16 @@ class SplitOptimizer:
     dense groups, then the sparse ones: setting ``lr`` there sets it in both), ``state``,
     ``zero_grad``, ``step``, ``state_dict`` / ``load_state_dict``. A dense gradient on a
     row-sparse table (e.g. a loss computed on full logits) is made row-sparse, and a sparse
-    gradient on a dense parameter dense, so a step never fails on a layout.
-    ``sparse_weight_decay`` is the lazy L2 term (``g[r] += wd · W[r]``) for a sparse half
-    without one of its own (``torch.optim.SparseAdam``); :class:`LazyAdam` and :class:`LazySGD`
-    take ``weight_decay`` themselves."""
+    gradient on a dense parameter dense, so a step never fails on a layout. The lazy L2 term
+    is the sparse half's own ``weight_decay`` (:class:`LazyAdam`, :class:`LazySGD`)."""
 
     def __init__(
         self,
         dense: torch.optim.Optimizer | None,
         sparse: torch.optim.Optimizer,
-        sparse_weight_decay: float = 0.0,
     ) -> None:
         self.dense = dense
         self.sparse = sparse
-        self.sparse_weight_decay = sparse_weight_decay
         self.optimizers = [o for o in (dense, sparse) if o is not None]
 
     @property
@@ -421,18 +417,10 @@ class SplitOptimizer:
                 for p in group["params"]:
                     if p.grad is not None and p.grad.is_sparse:
                         p.grad = p.grad.to_dense()
-        wd = self.sparse_weight_decay
         for group in self.sparse.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if not p.grad.is_sparse:
+                if p.grad is not None and not p.grad.is_sparse:
                     p.grad = p.grad.to_sparse(sparse_dim=1)
-                if wd and isinstance(self.sparse, torch.optim.SparseAdam):
-                    g = p.grad.coalesce()
-                    rows = g.indices()[0]
-                    values = g.values() + wd * p[rows]
-                    p.grad = torch.sparse_coo_tensor(g.indices(), values, g.shape)
         for o in self.optimizers:
             o.step()
 
