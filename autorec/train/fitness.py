@@ -79,6 +79,7 @@ __all__ = [
     "fitness_value",
     "is_bounded",
     "run_early_stopped",
+    "window_means",
 ]
 
 
@@ -115,6 +116,16 @@ def fitness_value(accuracy: float, loss: float) -> float:
     if not (math.isfinite(accuracy) and math.isfinite(loss)) or loss < 0:
         return 0.0
     return accuracy + 1.0 / (1.0 + loss)
+
+
+def window_means(history: Sequence[EpochReport], window: int) -> tuple[float, float]:
+    """Mean validation accuracy and loss over the last ``window`` epochs of ``history`` --
+    the estimate the fitness is taken from (module docstring); ``(0, nan)`` when empty."""
+    span = history[-window:]
+    if not span:
+        return 0.0, math.nan
+    n = len(span)
+    return sum(r.val_accuracy for r in span) / n, sum(r.val_loss for r in span) / n
 
 
 def auto_pi(accuracy: float, n_val: int) -> float:
@@ -164,9 +175,7 @@ def run_early_stopped(
         ok = status == "ok"
         # "ok": the bounded window's means; otherwise the last epoch's values, kept for
         # the record (the fitness is 0 then)
-        span = history[-window:] if ok else history[-1:]
-        loss = sum(r.val_loss for r in span) / len(span) if span else math.nan
-        acc = sum(r.val_accuracy for r in span) / len(span) if span else 0.0
+        acc, loss = window_means(history, window if ok else 1)
         return FitOutcome(
             status=status,
             fitness=fitness_value(acc, loss) if ok else 0.0,

@@ -39,8 +39,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import load_note, print_machine
 
 from autorec.data import load_purchase_data, load_session_data
-from autorec.genome import SearchSpace
+from autorec.genome import Genome, SearchSpace
 from autorec.train import TrainOptions, TrainResult, train_genome
 from autorec.train._types import EpochReport, parse_pi
-from autorec.train.fitness import auto_pi, fitness_value, is_bounded
+from autorec.train.fitness import auto_pi, fitness_value, is_bounded, window_means
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,7 @@ class Pair:
 
 
 def _window_fit(hist: Sequence[EpochReport], window: int) -> float:
-    span = hist[-window:]
-    acc = sum(r.val_accuracy for r in span) / len(span)
-    loss = sum(r.val_loss for r in span) / len(span)
-    return fitness_value(acc, loss)
+    return fitness_value(*window_means(hist, window))
 
 
 def _is_prefix(early: Sequence[EpochReport], full: Sequence[EpochReport]) -> bool:
@@ -114,7 +112,7 @@ def replay(
     return len(hist), 0.0  # diverged before R: both modes stop there, fit 0
 
 
-def _train_pair(g, data, early_opts: TrainOptions, full_opts: TrainOptions) -> Pair:  # type: ignore[no-untyped-def]
+def _train_pair(g: Genome, data: Any, early_opts: TrainOptions, full_opts: TrainOptions) -> Pair:
     t0 = time.perf_counter()
     early = train_genome(g, data, early_opts)
     t1 = time.perf_counter()
@@ -163,9 +161,11 @@ def main() -> None:
         )
         rng = np.random.default_rng(seed)
         genomes = [space.sample(rng) for _ in range(args.genomes)]
-        common = dict(test=False, threads=args.threads, seed=seed, window=args.window)
-        early_opts = TrainOptions(max_epochs=r, pi=args.pi, **common)  # type: ignore[arg-type]
-        full_opts = TrainOptions(max_epochs=r, min_epochs=r, pi=math.inf, **common)  # type: ignore[arg-type]
+        base = TrainOptions(
+            max_epochs=r, test=False, threads=args.threads, seed=seed, window=args.window
+        )
+        early_opts = replace(base, pi=args.pi)
+        full_opts = replace(base, min_epochs=r, pi=math.inf)
         pairs[seed] = []
         for g in genomes:
             p = _train_pair(g, data, early_opts, full_opts)
