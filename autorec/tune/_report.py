@@ -62,6 +62,31 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str)
     )
 
 
+#: Per-generation series of the two plots: (logbook key, matplotlib line style, label).
+_FITNESS_LINES: tuple[tuple[str, dict[str, str], str], ...] = (
+    ("best_fitness", {"marker": "o", "color": "#1f77b4"}, "best (population)"),
+    ("mean_fitness", {"marker": "s", "color": "#ff7f0e"}, "mean (population)"),
+    ("best_so_far", {"linestyle": "--", "color": "#2ca02c"}, "best so far"),
+)
+_DIVERSITY_LINES: tuple[tuple[str, dict[str, str], str], ...] = (
+    ("gene_diversity", {"marker": "o", "color": "#9467bd"}, "gene diversity"),
+    ("unique_fraction", {"marker": "s", "color": "#8c564b"}, "unique genomes"),
+)
+
+
+def _lines(
+    ax: Any,
+    gens: list[int],
+    generations: Sequence[Mapping[str, Any]],
+    series: tuple[tuple[str, dict[str, str], str], ...],
+) -> None:
+    """One line per (key, style, label) over the generations (none without generations)."""
+    if not gens:
+        return
+    for key, style, label in series:
+        ax.plot(gens, [float(g.get(key) or 0.0) for g in generations], label=label, **style)
+
+
 def _plot_png(
     kind: str, generations: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]]
 ) -> bytes:
@@ -83,46 +108,11 @@ def _plot_png(
                 color="#999",
                 label="trials",
             )
-        if gens:
-            ax.plot(
-                gens,
-                [float(g.get("best_fitness") or 0.0) for g in generations],
-                marker="o",
-                color="#1f77b4",
-                label="best (population)",
-            )
-            ax.plot(
-                gens,
-                [float(g.get("mean_fitness") or 0.0) for g in generations],
-                marker="s",
-                color="#ff7f0e",
-                label="mean (population)",
-            )
-            ax.plot(
-                gens,
-                [float(g.get("best_so_far") or 0.0) for g in generations],
-                linestyle="--",
-                color="#2ca02c",
-                label="best so far",
-            )
+        _lines(ax, gens, generations, _FITNESS_LINES)
         ax.set_ylabel("fitness = accuracy + 1/(1+loss)")
         ax.set_title("Fitness per generation")
     else:
-        if gens:
-            ax.plot(
-                gens,
-                [float(g.get("gene_diversity") or 0.0) for g in generations],
-                marker="o",
-                color="#9467bd",
-                label="gene diversity",
-            )
-            ax.plot(
-                gens,
-                [float(g.get("unique_fraction") or 0.0) for g in generations],
-                marker="s",
-                color="#8c564b",
-                label="unique genomes",
-            )
+        _lines(ax, gens, generations, _DIVERSITY_LINES)
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("fraction")
         ax.set_title("Population diversity")
