@@ -1,15 +1,20 @@
 """Genome -> network spec -> generated source file -> ``Net`` instance.
 
 ``build_model`` is the only way the project builds a network: it renders the genome's spec
-(:func:`codegen.render`), writes ``<cache>/<genome.key>.py`` atomically, imports that file
-(:func:`codegen.load_module`) and instantiates its ``Net``. Trials therefore run exactly the
-source that ``autorec codegen`` prints and that export copies.
+(:func:`codegen.render`), writes ``<cache>/<genome.key>.py`` atomically, imports the bytes it
+just rendered (from memory, never by reading the file back) and instantiates its ``Net``.
+Trials therefore run exactly the source that ``autorec codegen`` prints and that export copies.
+
+The cache is private to the user (mode 0700, owned by them, not a symlink): the file there is
+for reading and tracebacks only, so nobody who can write to it can change what runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import codegen
+from autorec._trusted_import import import_bytes
 from autorec.errors import AutorecError
 
 if TYPE_CHECKING:
@@ -57,9 +63,44 @@ class Dims:
 
 
 def default_cache_dir() -> Path:
-    """``$AUTOREC_CODEGEN_CACHE`` or ``<tmp>/autorec-codegen``: where generated files live."""
+    """``$AUTOREC_CODEGEN_CACHE`` or ``<tmp>/autorec-codegen-<uid>``: where generated files
+    live (one private folder per user, see :func:`private_cache_dir`)."""
     env = os.environ.get("AUTOREC_CODEGEN_CACHE")
-    return Path(env) if env else Path(tempfile.gettempdir()) / "autorec-codegen"
+    if env:
+        return Path(env)
+    return Path(tempfile.gettempdir()) / f"autorec-codegen-{os.geteuid()}"
+
+
+def private_cache_dir(root: Path, *, tighten: bool) -> Path:
+    """Create ``root`` (mode 0700) or check it: a real folder owned by this user that no one
+    else can write. ``tighten`` (the default cache) sets a looser mode of one's own folder to
+    0700; a folder the user named is refused instead of changed."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    where = f"codegen cache {root}"
+    fix = "remove it, or set AUTOREC_CODEGEN_CACHE to a folder of your own (mode 0700)"
+    st = os.lstat(root)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise AutorecError(where, "is a symlink or not a folder", fix)
+    if st.st_uid != os.geteuid():
+        raise AutorecError(where, f"is owned by uid {st.st_uid}, not by you", fix)
+    loose = st.st_mode & (0o077 if tighten else 0o022)
+    if loose and tighten:
+        os.chmod(root, 0o700)
+    elif loose:
+        raise AutorecError(where, f"is writable by others (mode {st.st_mode & 0o777:o})", fix)
+    return root
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a 0600 temporary file, then ``os.replace``)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _genes(genome: Genome, names: tuple[str, ...]) -> dict[str, Any]:
@@ -172,23 +213,26 @@ def build_model(
     on the CPU and then splits it, so one seed gives the same numbers for every ``k``.
 
     The key does not include ``dims``, so the file is ``<key>_p<n_pages>_i<n_items>_u<n_users>.py``
-    (one file per source), with ``_k<k>`` appended when sharded. An existing file with the same
-    content is not rewritten.
+    (one file per source), with ``_k<k>`` appended when sharded. The module is made from the
+    rendered bytes in memory; the file is rewritten each time so that it shows what ran.
     """
     devices = tuple(devices)
     if not devices:
         raise AutorecError("devices", "no device given", "pass e.g. devices=('cpu',)")
     k = len(devices)
     spec = spec_for(genome, dims, sharded=k > 1)
+    named = cache_dir is not None or bool(os.environ.get("AUTOREC_CODEGEN_CACHE"))
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    private_cache_dir(root, tighten=not named)
     tag = f"{genome.key}_p{dims.n_pages}_i{dims.n_items}_u{dims.n_users}"
     if k > 1:
         tag += f"_k{k}"
     path = root / f"{tag}.py"
-    source = codegen.render(spec)
-    if not path.is_file() or path.read_text(encoding="utf-8") != source:
-        codegen.write_source(spec, path)
-    module = codegen.load_module(path)
+    data = codegen.render(spec).encode("utf-8")
+    _write_private(path, data)
+    stem = "".join(c if c.isalnum() else "_" for c in tag)
+    name = f"codegen_generated_{stem}_{hashlib.sha1(data).hexdigest()[:12]}"
+    module = import_bytes(name, str(path.resolve()), data)
     model: torch.nn.Module = module.Net(devices=devices)
     model.source_path = str(path)  # type: ignore[assignment]
     return model
