@@ -15,8 +15,11 @@ A bundle is a directory::
       load.py              torch-only loader and scorer (a copy of autorec/export/standalone.py)
 
 Every file but the manifest is listed in ``manifest["files"]`` with its sha256;
-:func:`load_bundle` refuses a bundle whose files are missing or changed, or whose
-``format_version`` is newer than this autorec reads.
+:func:`load_bundle` refuses a bundle whose files are missing or changed, that holds a file
+the manifest does not list, or whose ``format_version`` is newer than this autorec reads.
+It runs ``model.py`` from the very bytes it checked. A bundle is code: load bundles only from
+a source you trust. With ``$AUTOREC_BUNDLE_KEY`` set at export the manifest is signed
+(HMAC-SHA256); with it set at load an unsigned or wrongly signed bundle is refused.
 
 A bundle is built in a temporary folder beside the target and renamed into place; an
 existing bundle is swapped with the new one in one ``renameat2(RENAME_EXCHANGE)`` call on
@@ -31,7 +34,6 @@ import ctypes
 import ctypes.util
 import datetime as _dt
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -49,7 +51,9 @@ import numpy.typing as npt
 import torch
 import yaml
 
+from autorec._trusted_import import import_bytes
 from autorec.errors import AutorecError
+from autorec.export import standalone
 
 __all__ = [
     "FORMAT_VERSION",
@@ -208,6 +212,9 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
         **dict(contents.extra_manifest),
         "files": files,
     }
+    key = os.environ.get(standalone.KEY_ENV)
+    if key:
+        manifest["signature"] = {"hmac_sha256": standalone.signature_of(manifest, key)}
     _json_dump(manifest, tmp / MANIFEST)
     umask = os.umask(0)
     os.umask(umask)
@@ -385,37 +392,49 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     for name in REQUIRED:
         if name not in files:
             raise AutorecError(f"bundle {path}", f"manifest lists no {name}", _REEXPORT)
+    problem = standalone.listing_problem(str(root), files) or standalone.signature_problem(
+        manifest, os.environ.get(standalone.KEY_ENV)
+    )
+    if problem:
+        raise AutorecError(f"bundle {path}", problem, _REEXPORT + " from a trusted source")
     for name, digest in files.items():
         fpath = root / name
-        if Path(name).name != name:
-            raise AutorecError(f"bundle file {mpath}", f"bad file name {name!r}", _REEXPORT)
         if not fpath.is_file():
             raise AutorecError(f"bundle file {fpath}", f"{name} is missing", _REEXPORT)
-        actual = sha256_file(fpath)
-        if actual != digest:
-            raise AutorecError(
-                f"bundle file {fpath}",
-                f"sha256 {actual[:16]}… does not match the manifest's {str(digest)[:16]}… "
-                "(the file was changed or corrupted after export)",
-                _REEXPORT,
-            )
+        _check_digest(fpath, sha256_file(fpath), digest)
     return manifest
+
+
+def _check_digest(fpath: Path, actual: str, digest: Any) -> None:
+    if actual != digest:
+        raise AutorecError(
+            f"bundle file {fpath}",
+            f"sha256 {actual[:16]}… does not match the manifest's {str(digest)[:16]}… "
+            "(the file was changed or corrupted after export)",
+            _REEXPORT,
+        )
+
+
+def _read_checked(root: Path, manifest: Mapping[str, Any], name: str) -> bytes:
+    """The bytes of ``name``, read once and checked against the manifest: what is used is
+    what was checked, however the file changes afterwards."""
+    data = (root / name).read_bytes()
+    _check_digest(root / name, hashlib.sha256(data).hexdigest(), manifest["files"][name])
+    return data
 
 
 _LOADED = 0
 
 
-def import_model_module(path: Path) -> types.ModuleType:
-    """Import a bundle's ``model.py`` under a unique module name (never via sys.path)."""
+def import_model_module(path: Path, data: bytes | None = None) -> types.ModuleType:
+    """Import a bundle's ``model.py`` (its checked bytes ``data``, else the file read once)
+    under a unique module name (never via sys.path or a ``__pycache__`` entry)."""
     global _LOADED
     _LOADED += 1
     name = f"_autorec_bundle_model_{_LOADED}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise AutorecError(f"bundle file {path}", "cannot be imported", _REEXPORT)
-    module = importlib.util.module_from_spec(spec)
+    source = Path(path).read_bytes() if data is None else data
     try:
-        spec.loader.exec_module(module)
+        module = import_bytes(name, str(path), source, register=False)
     except Exception as err:  # a syntax error etc. in the bundle's own source
         raise AutorecError(
             f"bundle file {path}", f"fails to import ({type(err).__name__}: {err})", _REEXPORT
@@ -432,18 +451,18 @@ def load_bundle(path: str | Path, *, device: str | torch.device = "cpu") -> Bund
     (strict: every parameter present, no extra). Raises :class:`AutorecError` naming the
     file and saying to re-export when anything does not match.
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     root = Path(path)
     manifest = read_manifest(root)
-    module = import_model_module(root / MODEL)
+    module = import_model_module(root / MODEL, _read_checked(root, manifest, MODEL))
     net_cls = getattr(module, str(manifest["net"].get("class", "Net")), None)
     if net_cls is None:
         raise AutorecError(f"bundle file {root / MODEL}", "defines no class Net", _REEXPORT)
     kwargs = manifest["net"].get("kwargs", {})
     try:
         model: torch.nn.Module = net_cls(**kwargs)
-        state = load_file(str(root / WEIGHTS), device=str(device))
+        state = load(_read_checked(root, manifest, WEIGHTS))
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, OSError) as err:
         raise AutorecError(

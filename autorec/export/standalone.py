@@ -11,13 +11,22 @@ Every bundle carries a copy of this file as ``load.py``. Use it as a module::
     print(bundle.top_k(scores, 10, exclude=["50", "172"]))
 
 or as a script: ``python BUNDLE/load.py BUNDLE --items 50 172 --k 10`` (or ``--pages``).
+
+A bundle is code: ``model.py`` runs when it is loaded. Load bundles only from a source you
+trust. The loader refuses a bundle holding any file its manifest does not list, or whose
+manifest does not list model.py, the weights and the item map; it runs ``model.py`` from the
+bytes whose sha256 it checked (never a ``__pycache__`` entry). With ``$AUTOREC_BUNDLE_KEY`` set
+it also requires the manifest's HMAC-SHA256 signature made with that key at export.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
+import importlib.abc
 import importlib.util
+import io
 import json
 import math
 import os
@@ -26,26 +35,99 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load as load_safetensors
 
 FORMAT_VERSION = 1  # the newest bundle format this loader reads
+#: Files every bundle's manifest must list (the code, the weights, the item map).
+REQUIRED = ("model.py", "weights.safetensors", "item_map.json", "load.py")
+#: Environment variable holding the key of the manifest's optional HMAC signature.
+KEY_ENV = "AUTOREC_BUNDLE_KEY"
+#: Folders a bundle may hold that no loader reads (Python writes them beside imported code).
+IGNORED = ("__pycache__",)
 
 
 class BundleError(ValueError):
     """The bundle is incomplete, changed after export, or from a newer format."""
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def signature_of(manifest: dict[str, Any], key: str) -> str:
+    """HMAC-SHA256 (hex) of the manifest without its ``signature`` field, in canonical JSON."""
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _read(root: str, name: str) -> Any:
-    with open(os.path.join(root, name), encoding="utf-8") as fh:
-        return json.load(fh)
+def signature_problem(manifest: dict[str, Any], key: str | None) -> str | None:
+    """Why the manifest's signature fails for ``key`` (None: no key set, or it is good)."""
+    if not key:
+        return None
+    sig = manifest.get("signature")
+    value = sig.get("hmac_sha256") if isinstance(sig, dict) else None
+    if not isinstance(value, str):
+        return f"is not signed, but ${KEY_ENV} is set"
+    if not hmac.compare_digest(value, signature_of(manifest, key)):
+        return f"signature does not match ${KEY_ENV} (changed, or signed with another key)"
+    return None
+
+
+def listing_problem(root: str, files: Any) -> str | None:
+    """Why the folder's entries and the manifest's file table disagree (None: they agree):
+    a required file unlisted, a name that is not a plain file name, or an unlisted entry."""
+    if not isinstance(files, dict):
+        return "manifest.json has no 'files' checksum table"
+    for name in REQUIRED:
+        if name not in files:
+            return f"manifest.json lists no {name}"
+    for name in files:
+        if not isinstance(name, str) or os.path.basename(name) != name or name in ("", ".", ".."):
+            return f"manifest.json lists a bad file name {name!r}"
+    for entry in sorted(os.listdir(root)):
+        if entry in files or entry == "manifest.json":
+            continue
+        if entry in IGNORED and os.path.isdir(os.path.join(root, entry)):
+            continue
+        return f"{entry!r} is in the bundle but not in manifest.json (nothing unlisted may ride along)"
+    return None
+
+
+def _read_verified(root: str, files: dict[str, Any]) -> dict[str, bytes]:
+    """Every listed file's bytes, each read once and checked against its sha256, so what is
+    used afterwards is exactly what was checked."""
+    out: dict[str, bytes] = {}
+    for name, digest in files.items():
+        path = os.path.join(root, name)
+        if not os.path.isfile(path):
+            raise BundleError(f"{path}: missing; re-export the bundle")
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise BundleError(f"{path}: sha256 does not match manifest.json; re-export the bundle")
+        out[name] = data
+    return out
+
+
+class _BytesLoader(importlib.abc.SourceLoader):
+    """Source loader over checked bytes (this file is standalone, so it cannot share autorec's)."""
+
+    def __init__(self, path: str, data: bytes) -> None:
+        self._path, self._data = path, data
+
+    def get_filename(self, fullname: str) -> str:
+        return self._path
+
+    def get_data(self, path: str) -> bytes:
+        if path != self._path:  # a cached .pyc: never read one
+            raise OSError(path)
+        return self._data
+
+
+def _import_checked(path: str, data: bytes) -> Any:
+    loader = _BytesLoader(path, data)
+    spec = importlib.util.spec_from_file_location("bundle_model", path, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 class LoadedBundle:
@@ -55,36 +137,36 @@ class LoadedBundle:
         self.root = root
         if not os.path.isfile(os.path.join(root, "manifest.json")):
             raise BundleError(f"{root}: no manifest.json; re-export the bundle")
-        self.manifest: dict[str, Any] = _read(root, "manifest.json")
+        try:
+            with open(os.path.join(root, "manifest.json"), encoding="utf-8") as fh:
+                self.manifest: dict[str, Any] = json.load(fh)
+        except ValueError as err:
+            raise BundleError(f"{root}: manifest.json is not JSON ({err}); re-export") from None
+        if not isinstance(self.manifest, dict):
+            raise BundleError(f"{root}: manifest.json is not an object; re-export the bundle")
         version = self.manifest.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise BundleError(
                 f"{root}: bundle format {version!r} is newer than this loader "
                 f"reads ({FORMAT_VERSION}); use a newer load.py"
             )
-        for name, digest in self.manifest["files"].items():
-            path = os.path.join(root, name)
-            if not os.path.isfile(path):
-                raise BundleError(f"{path}: missing; re-export the bundle")
-            if _sha256(path) != digest:
-                raise BundleError(
-                    f"{path}: sha256 does not match manifest.json; re-export the bundle"
-                )
+        problem = listing_problem(root, self.manifest.get("files")) or signature_problem(
+            self.manifest, os.environ.get(KEY_ENV)
+        )
+        if problem:
+            raise BundleError(f"{root}: {problem}; re-export the bundle from a trusted source")
+        data = _read_verified(root, self.manifest["files"])
         net = self.manifest["net"]
-        path = os.path.join(root, "model.py")
-        spec = importlib.util.spec_from_file_location("bundle_model", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _import_checked(os.path.join(root, "model.py"), data["model.py"])
         self.model: torch.nn.Module = getattr(module, net.get("class", "Net"))(**net["kwargs"])
-        self.model.load_state_dict(load_file(os.path.join(root, "weights.safetensors")))
+        self.model.load_state_dict(load_safetensors(data["weights.safetensors"]))
         self.model.eval()
         self.family: str = self.manifest["family"]
         self.inputs: dict[str, Any] = self.manifest.get("inputs", {})
-        self.item_ids: list[str] = _read(root, "item_map.json")
+        self.item_ids: list[str] = json.load(io.BytesIO(data["item_map.json"]))
         self.item_index = {item: j for j, item in enumerate(self.item_ids)}
         if "page_map.json" in self.manifest["files"]:
-            page_map = _read(root, "page_map.json")
+            page_map = json.load(io.BytesIO(data["page_map.json"]))
             self.page_ids: list[str] = page_map["pages"]
             self.page_item: list[int] = page_map["page_item"]
             self.page_index = {page: p for p, page in enumerate(self.page_ids)}
