@@ -86,7 +86,7 @@ def listing_problem(root: str, files: Any) -> str | None:
             continue
         if entry in IGNORED and os.path.isdir(os.path.join(root, entry)):
             continue
-        return f"{entry!r} is in the bundle but not in manifest.json (nothing unlisted may ride along)"
+        return f"{entry!r} is in the bundle but not in manifest.json (unlisted files are refused)"
     return None
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from _export_fixtures import tiny_bundle  # noqa: E402
+from _export_fixtures import tiny_bundle
 
-from autorec.errors import AutorecError  # noqa: E402
-from autorec.export import load_bundle, standalone  # noqa: E402
+from autorec.errors import AutorecError
+from autorec.export import load_bundle, standalone
 
 
 def _plant(marker: Path) -> str:
@@ -44,7 +44,7 @@ def test_load_py_refuses_model_py_left_out_of_the_manifest(tmp_path: Path) -> No
     )
     assert not marker.exists()
     assert proc.returncode == 2 and "lists no model.py" in proc.stderr, proc.stderr
-    with pytest.raises(AutorecError, match="lists no model.py"):
+    with pytest.raises(AutorecError, match=r"lists no model\.py"):
         load_bundle(bundle)
     assert not marker.exists()
 
@@ -52,9 +52,9 @@ def test_load_py_refuses_model_py_left_out_of_the_manifest(tmp_path: Path) -> No
 def test_both_loaders_refuse_an_unlisted_file(tmp_path: Path) -> None:
     bundle = tiny_bundle(tmp_path)
     (bundle / "evil.py").write_text("raise SystemExit('pwned')\n")
-    with pytest.raises(standalone.BundleError, match="'evil.py' is in the bundle but not"):
+    with pytest.raises(standalone.BundleError, match=r"'evil\.py' is in the bundle but not"):
         standalone.load(str(bundle))
-    with pytest.raises(AutorecError, match="'evil.py' is in the bundle but not"):
+    with pytest.raises(AutorecError, match=r"'evil\.py' is in the bundle but not"):
         load_bundle(bundle)
 
 
