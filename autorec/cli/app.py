@@ -39,6 +39,9 @@ app.command("export")(_export.export)
 from autorec.cli import recommend as _recommend  # noqa: E402
 
 app.command("recommend")(_recommend.recommend)
+from autorec.cli import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve.serve)
 from autorec.cli import codegen_cmd as _codegen  # noqa: E402
 
 app.command("codegen")(_codegen.codegen)

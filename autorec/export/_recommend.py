@@ -50,10 +50,34 @@ from autorec.errors import AutorecError
 from autorec.export._bundle import Bundle, load_bundle
 from autorec.export._writers import open_writer, read_recommendations
 
-__all__ = ["DEFAULT_BATCH", "latest_examples", "recommend"]
+__all__ = [
+    "DEFAULT_BATCH",
+    "MIN_ROWS",
+    "input_window",
+    "latest_examples",
+    "padded_rows",
+    "rank_scored",
+    "recommend",
+    "window_examples",
+]
 
 DEFAULT_BATCH = 1024
 _DAY = 86400
+
+#: Every forward pass scores at least this many rows. The CPU matrix multiply rounds a
+#: row's float32 logits differently in batches of 1-11 rows than in larger ones (measured
+#: with MKL: the small-matrix kernels reduce in another order), so a short batch -- the
+#: last one of a table, or one live request -- is padded with copies of its first row;
+#: a row then gets bit-identical scores whatever batch it is in, offline or served.
+MIN_ROWS = 16
+
+
+def padded_rows(rows: IntArray) -> IntArray:
+    """``rows`` extended to :data:`MIN_ROWS` with copies of ``rows[0]`` (score it, keep the
+    first ``len(rows)`` rows of the result)."""
+    if 0 < len(rows) < MIN_ROWS:
+        return np.concatenate([rows, np.repeat(rows[:1], MIN_ROWS - len(rows))])
+    return rows
 
 
 @dataclass
@@ -114,6 +138,14 @@ def _card_dates(bundle: Bundle) -> dict[str, datetime]:
     return {k: _parse_day(str(v), f"data_card dates.{k}") for k, v in dates.items()}
 
 
+def input_window(bundle: Bundle, as_of: datetime | None = None) -> tuple[datetime, datetime]:
+    """The purchase family's production input window ``[end - (dyz - dx), end)``:
+    ``end`` = ``as_of`` or the data card's end date (module docstring, ``latest``)."""
+    d = _card_dates(bundle)
+    end = as_of if as_of is not None else d.get("end", d["dz"])
+    return end - (d["dyz"] - d["dx"]), end
+
+
 def _genome(bundle: Bundle) -> Any:
     from autorec.genome import Genome
 
@@ -140,8 +172,16 @@ def latest_examples(
     cat_map = IdMap(np.asarray(catalogue_raw, dtype=np.str_))
     cat_of_item = cat_map.encode(log.items.raw)
     cat = cat_of_item[log.item] if len(log.item) else np.zeros(0, dtype=np.int64)
-    keep = (cat >= 0) & (log.time >= start) & (log.time < end)
-    u, c, t = log.user[keep], cat[keep], log.time[keep]
+    return window_examples(log.user, cat, log.time, start, end)
+
+
+def window_examples(
+    user: IntArray, cat: IntArray, time: IntArray, start: int, end: int
+) -> CustomerExamples:
+    """:func:`latest_examples` on index arrays: purchase ``i`` is customer ``user[i]`` buying
+    catalogue column ``cat[i]`` (-1: not in the catalogue) at ``time[i]`` (unix s)."""
+    keep = (cat >= 0) & (time >= start) & (time < end)
+    u, c, t = user[keep], cat[keep], time[keep]
     order = np.lexsort((-t, c, u))
     u, c, t = u[order], c[order], t[order]
     first = np.ones(len(u), dtype=bool)
@@ -160,45 +200,60 @@ def latest_examples(
     )
 
 
+TopK = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+def rank_scored(
+    bundle: Bundle,
+    batch: Mapping[str, torch.Tensor],
+    n: int,
+    k: int,
+    exclude: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> TopK:
+    """Top-``k`` catalogue indices ``[n, k]`` (-1 pads) and their float64 scores (-inf on
+    pads) of the first ``n`` rows of ``batch`` (built from :func:`padded_rows`), ranked
+    by :func:`autorec.evaluation.topk_excluding`; ``exclude`` = (idx, offsets) per row of
+    the batch, EmbeddingBag style. Offline tables and the HTTP service both rank here."""
+    from autorec.evaluation import topk_excluding
+
+    logits = bundle.score(batch)
+    if exclude is None:
+        exclude = (torch.zeros(0, dtype=torch.long), torch.zeros(len(logits), dtype=torch.long))
+    top = topk_excluding(logits, exclude[0], exclude[1], k)[:n]
+    scores = torch.gather(logits[:n], 1, top.clamp_min(0)).to(torch.float64)
+    scores = scores.masked_fill(top < 0, float("-inf"))
+    return top.cpu().numpy(), scores.cpu().numpy()
+
+
 def _customer_topk(
     bundle: Bundle, examples: CustomerExamples, k: int, batch_size: int
 ) -> Iterator[tuple[IntArray, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
     """(rows, top-K catalogue indices [B,k] (-1 pads), their scores) per batch, ranked
     exactly as :class:`autorec.train.rankers.ModelCustomerRanker` ranks (same batch builder,
     same :func:`autorec.evaluation.topk_excluding`, inputs excluded)."""
-    from autorec.evaluation import topk_excluding
     from autorec.train import _batching
 
     genome = _genome(bundle)
     n = examples.n_customers
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(n, start + batch_size), dtype=np.int64)
-        batch = _batching.purchase_batch(genome, examples, rows)
-        logits = bundle.score(batch)
-        top = topk_excluding(logits, batch["x_idx"], batch["x_offsets"], k)
-        scores = torch.gather(logits, 1, top.clamp_min(0)).to(torch.float64)
-        scores = scores.masked_fill(top < 0, float("-inf"))
-        yield rows, top.cpu().numpy(), scores.cpu().numpy()
+        batch = _batching.purchase_batch(genome, examples, padded_rows(rows))
+        top, scores = rank_scored(bundle, batch, len(rows), k, (batch["x_idx"], batch["x_offsets"]))
+        yield rows, top, scores
 
 
 def _session_topk(
     bundle: Bundle, log: SessionLog, samples: SessionSamples, k: int, batch_size: int
 ) -> Iterator[tuple[IntArray, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    from autorec.evaluation import topk_excluding
     from autorec.train import _batching
 
     genome = _genome(bundle)
     n = len(samples.session)
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(n, start + batch_size), dtype=np.int64)
-        batch = _batching.session_batch(genome, log, samples, rows)
-        logits = bundle.score(batch)
-        empty = torch.zeros(0, dtype=torch.long)
-        offs = torch.zeros(len(rows), dtype=torch.long)
-        top = topk_excluding(logits, empty, offs, k)
-        scores = torch.gather(logits, 1, top.clamp_min(0)).to(torch.float64)
-        scores = scores.masked_fill(top < 0, float("-inf"))
-        yield rows, top.cpu().numpy(), scores.cpu().numpy()
+        batch = _batching.session_batch(genome, log, samples, padded_rows(rows))
+        top, scores = rank_scored(bundle, batch, len(rows), k)
+        yield rows, top, scores
 
 
 def _remap_sessions(log: SessionLog, bundle: Bundle) -> tuple[SessionLog, int]:
@@ -298,9 +353,7 @@ def recommend(
             dates = pdata.protocol.dates
             summary["input_window"] = [f"{dates.dx:%Y-%m-%d}", f"{dates.dyz:%Y-%m-%d}"]
         else:
-            d = _card_dates(b)
-            end = _parse_day(as_of, "--as-of") if as_of else d.get("end", d["dz"])
-            start = end - (d["dyz"] - d["dx"])
+            start, end = input_window(b, _parse_day(as_of, "--as-of") if as_of else None)
             plog = load_purchase_log(data_path, **loader_args)
             examples = latest_examples(
                 plog, b.item_ids, int(start.timestamp()), int(end.timestamp())
