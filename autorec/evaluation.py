@@ -25,6 +25,7 @@ __all__ = [
     "evaluate_sessions",
     "iter_customer_batches",
     "iter_sample_batches",
+    "mean_se",
     "slice_examples",
     "slice_samples",
     "topk_excluding",
@@ -159,6 +160,23 @@ def iter_customer_batches(
         yield slice_examples(examples, start, min(n, start + batch_size))
 
 
+def mean_se(values: npt.ArrayLike, cluster: npt.ArrayLike | None = None) -> float:
+    """Standard error of the mean of ``values``; with ``cluster`` (one group id per value),
+    the cluster-robust one (the prefix samples of one session are not independent draws):
+    ``sqrt(Σ_g (Σ_{i∈g} (v_i - m))²) / n``. Without clusters it is the usual
+    ``sqrt(Σ (v_i - m)² / (n (n - 1)))``. 0 for fewer than two values."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    n = v.size
+    if n < 2:
+        return 0.0
+    dev = v - v.mean()
+    if cluster is None:
+        return float(np.sqrt((dev**2).sum() / (n * (n - 1))))
+    _, group = np.unique(np.asarray(cluster).ravel(), return_inverse=True)
+    sums = np.bincount(group, weights=dev)
+    return float(np.sqrt((sums**2).sum()) / n)
+
+
 def _check_topk(recs: IntArray, rows: int, k: int, what: str) -> IntArray:
     arr = np.asarray(recs, dtype=np.int64)
     if arr.shape != (rows, k):
@@ -173,9 +191,13 @@ def evaluate_sessions(
     ks: Sequence[int] = (1, 10),
     *,
     batch_size: int = DEFAULT_BATCH,
+    stderr: bool = False,
 ) -> dict[str, float]:
     """Session protocol (DRNN paper Sec. V; DESIGN): top-k accuracy for each ``k`` in ``ks``
     and the path compression ratio (Table II), over every prefix sample.
+
+    ``stderr`` adds ``top{k}_se``, each accuracy's standard error clustered by session
+    (:func:`mean_se`).
 
     Returns ``{"top1": .., "top10": .., "path_compression": .., "n_samples": ..}`` (one
     ``top{k}`` per ``k``; ``path_compression`` is NaN when no (session, bought item) pair has
@@ -199,6 +221,8 @@ def evaluate_sessions(
     cum = np.logical_or.accumulate(hits, axis=1) if n else hits
     for k in ks:
         out[f"top{k}"] = float(cum[:, k - 1].mean()) if n else 0.0
+        if stderr:
+            out[f"top{k}_se"] = mean_se(cum[:, k - 1], samples.session)
     out["path_compression"] = path_compression_ratio(recs[:, 0], log, samples)
     out["n_samples"] = float(n)
     return out
@@ -211,11 +235,13 @@ def evaluate_customers(
     k: int = 10,
     *,
     batch_size: int = DEFAULT_BATCH,
+    stderr: bool = False,
 ) -> dict[str, float]:
     """Purchase-history protocol (soft-split paper eq. 1-2, Appendix A; DESIGN).
 
-    Returns ``{"precision@K": .., "pcc@K": .., "pcc@K_count": .., "n_customers": ..}``.
-    The ranker sees ``batch_size`` customers at a time.
+    Returns ``{"precision@K": .., "pcc@K": .., "pcc@K_count": .., "n_customers": ..}``;
+    ``stderr`` adds ``precision@K_se``, the standard error of the mean of the customers'
+    precisions. The ranker sees ``batch_size`` customers at a time.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -226,9 +252,13 @@ def evaluate_customers(
     recs = np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
     precision = precision_at_k(recs, examples.target_ptr, examples.target_item)
     pcc, count = pcc_at_k(recs, examples.target_ptr, examples.target_item, n_catalogue)
-    return {
+    out = {
         f"precision@{k}": precision,
         f"pcc@{k}": pcc,
         f"pcc@{k}_count": float(count),
         "n_customers": float(examples.n_customers),
     }
+    if stderr:
+        hits = hit_matrix(recs, examples.target_ptr, examples.target_item)
+        out[f"precision@{k}_se"] = mean_se(hits.sum(axis=1) / k)
+    return out

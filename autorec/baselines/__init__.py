@@ -1,14 +1,17 @@
 """Reference recommenders (non-neural baselines) and their registry.
 
 ``make_baseline(name, **params)`` builds one by name: ``popularity``, ``itemknn``, ``als``,
-``session-views``. Every baseline implements both ranker protocols of
-:mod:`autorec.evaluation` (``session-views`` only the session one).
+``ease``, ``session-views``, ``gru``, ``gru-copy``. Every baseline implements both ranker
+protocols of :mod:`autorec.evaluation` (``session-views``, ``gru`` and ``gru-copy`` only the
+session one).
 """
 
 from __future__ import annotations
 
 from autorec.baselines._als import ALS
 from autorec.baselines._base import Baseline, popularity_order, prefix_views
+from autorec.baselines._ease import EASE
+from autorec.baselines._gru import GRUCopySession, GRUSession
 from autorec.baselines._itemknn import ItemKNN
 from autorec.baselines._popularity import Popularity
 from autorec.baselines._session_views import SessionViews
@@ -17,7 +20,10 @@ from autorec.errors import AutorecError
 __all__ = [
     "ALS",
     "BASELINES",
+    "EASE",
     "Baseline",
+    "GRUCopySession",
+    "GRUSession",
     "ItemKNN",
     "Popularity",
     "SessionViews",
@@ -31,7 +37,10 @@ BASELINES: dict[str, type[Baseline]] = {
     "popularity": Popularity,
     "itemknn": ItemKNN,
     "als": ALS,
+    "ease": EASE,
     "session-views": SessionViews,
+    "gru": GRUSession,
+    "gru-copy": GRUCopySession,
 }
 
 

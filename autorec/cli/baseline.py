@@ -31,8 +31,6 @@ from autorec.errors import AutorecError
 
 __all__ = ["baseline", "parse_params", "run_baseline"]
 
-NAMES = ("popularity", "itemknn", "als", "session-views")
-
 
 def parse_params(items: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs; values become bool, int, float or stay strings."""
@@ -86,13 +84,13 @@ def run_baseline(
     Returns the JSON-ready result: ``baseline``, ``params``, ``data`` (path, kind, split),
     ``metrics`` and wall times.
     """
-    from autorec.baselines import make_baseline
+    from autorec.baselines import BASELINES, make_baseline
     from autorec.data import load_events, load_purchase_data, load_session_data
     from autorec.evaluation import evaluate_customers, evaluate_sessions
 
-    if name not in NAMES:
+    if name not in BASELINES:
         raise AutorecError(
-            "baseline", f"unknown baseline {name!r}", f"use one of {', '.join(NAMES)}"
+            "baseline", f"unknown baseline {name!r}", f"use one of {', '.join(BASELINES)}"
         )
     if k < 1:
         raise AutorecError("option --k", f"k must be >= 1, got {k}", "pass e.g. --k 10")
@@ -125,7 +123,9 @@ def run_baseline(
         t_fit = time.perf_counter() - t0 - t_load
         ks = (1, k) if k != 1 else (1,)
         with progress(f"evaluating {name} on the test prefixes", enabled=show_progress):
-            metrics = evaluate_sessions(model, sdata.split.test, sdata.test_samples, ks=ks)
+            metrics = evaluate_sessions(
+                model, sdata.split.test, sdata.test_samples, ks=ks, stderr=True
+            )
         metrics["n_samples"] = int(metrics["n_samples"])
         result["data"] = {
             "path": _path(data_path),
@@ -142,11 +142,12 @@ def run_baseline(
         t_fit = time.perf_counter() - t0 - t_load
         proto = pdata.protocol
         with progress(f"evaluating {name} on the test customers", enabled=show_progress):
-            raw = evaluate_customers(model, proto.test, proto.n_items, k=k)
+            raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
         metrics = {
             "n_customers": int(raw["n_customers"]),
             "n_catalogue": proto.n_items,
             f"precision@{k}": raw[f"precision@{k}"],
+            f"precision@{k}_se": raw[f"precision@{k}_se"],
             f"pcc@{k}": raw[f"pcc@{k}"],
             f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
         }
@@ -188,7 +189,8 @@ def baseline(
         str,
         typer.Argument(
             metavar="NAME",
-            help="popularity | itemknn | als | session-views (session data only).",
+            help="popularity | itemknn | als | ease | session-views | gru | gru-copy "
+            "(the last three: session data only).",
         ),
     ],
     data: DataOption = None,

@@ -27,7 +27,15 @@ def test_sessions_json_shape(name: str) -> None:
     assert doc["baseline"] == name
     assert doc["protocol"] == "sessions"
     assert doc["data"]["kind"] == "sessions" and doc["data"]["path"] is None
-    assert set(doc["metrics"]) == {"top1", "top5", "path_compression", "n_samples"}
+    assert set(doc["metrics"]) == {
+        "top1",
+        "top1_se",
+        "top5",
+        "top5_se",
+        "path_compression",
+        "n_samples",
+    }
+    assert 0.0 < doc["metrics"]["top5_se"] < 0.5
     assert doc["metrics"]["n_samples"] > 0
     assert 0.0 <= doc["metrics"]["top1"] <= doc["metrics"]["top5"] <= 1.0
     assert 0.0 < doc["metrics"]["path_compression"] <= 1.0
@@ -40,7 +48,15 @@ def test_purchases_json_shape() -> None:
     doc = json.loads(out)
     assert doc["protocol"] == "purchases"
     m = doc["metrics"]
-    assert set(m) == {"n_customers", "n_catalogue", "precision@10", "pcc@10", "pcc@10_count"}
+    assert set(m) == {
+        "n_customers",
+        "n_catalogue",
+        "precision@10",
+        "precision@10_se",
+        "pcc@10",
+        "pcc@10_count",
+    }
+    assert 0.0 < m["precision@10_se"] < 0.5
     assert m["n_customers"] > 0 and m["n_catalogue"] > 0
     assert m["pcc@10"] == pytest.approx(m["pcc@10_count"] / m["n_catalogue"])
 

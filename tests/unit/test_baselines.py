@@ -252,7 +252,15 @@ def test_als_customers_excludes_inputs_and_is_deterministic() -> None:
 
 
 def test_registry() -> None:
-    assert list(BASELINES) == ["popularity", "itemknn", "als", "session-views"]
+    assert list(BASELINES) == [
+        "popularity",
+        "itemknn",
+        "als",
+        "ease",
+        "session-views",
+        "gru",
+        "gru-copy",
+    ]
     assert isinstance(make_baseline("itemknn", shrink=1.0), ItemKNN)
     with pytest.raises(AutorecError, match="unknown baseline"):
         make_baseline("nope")
