@@ -1,11 +1,12 @@
 """Code generator: network spec -> readable Python source of a torch module -> imported module.
 
 This is the only way a network is built: ``autorec.models.build_model`` renders a spec, writes
-the file atomically, imports it and instantiates ``Net``; export copies the same file. The
-generated source imports only torch. This package never imports ``autorec``.
+the file atomically, imports it and instantiates ``Net``; export copies the same file next to a
+copy of :mod:`codegen.runtime`. The generated source imports only torch and that runtime
+(``from . import runtime as rt``). This package never imports ``autorec``.
 """
 
-from codegen._io import load_module, render, write_source
+from codegen._io import RUNTIME_PATH, load_module, module_name, render, write_source
 from codegen.spec import (
     ACTIVATIONS,
     DECAY_MODES,
@@ -23,12 +24,14 @@ __all__ = [
     "DECAY_MODES",
     "DRNN_LOSSES",
     "OUTPUTS",
+    "RUNTIME_PATH",
     "SPLIT_MODES",
     "DrnnSpec",
     "NetworkSpec",
     "PredictorSpec",
     "SpecError",
     "load_module",
+    "module_name",
     "render",
     "write_source",
 ]

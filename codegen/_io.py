@@ -14,15 +14,20 @@ from codegen._drnn import render_drnn
 from codegen._predictor import render_predictor
 from codegen.spec import DrnnSpec, NetworkSpec, PredictorSpec
 
-__all__ = ["load_module", "render", "write_source"]
+__all__ = ["RUNTIME_PATH", "load_module", "module_name", "render", "write_source"]
+
+#: The runtime a generated file imports (``from . import runtime``); export bundles ship a copy
+#: of this file as ``runtime.py`` beside ``model.py``.
+RUNTIME_PATH = Path(__file__).with_name("runtime.py")
 
 
 def render(spec: NetworkSpec) -> str:
     """Deterministic, formatted Python source of the spec's network (imports only torch).
 
-    The module defines ``class Net(nn.Module)`` with ``__init__(devices=("cpu",))``,
-    ``forward(batch) -> logits [B, n_items]`` and ``loss(batch, logits) -> scalar``, plus the
-    item-sized layer factories ``make_item_input`` / ``make_item_output``.
+    The module defines ``CONFIG`` (the spec's numbers) and ``class Net(nn.Module)`` with
+    ``__init__(config=CONFIG, devices=("cpu",))``, ``forward(batch)`` (logits ``[B, n_items]``
+    in evaluation, an ``rt.TrainOut`` in training) and ``loss(batch, out) -> scalar``; it
+    imports torch and ``runtime`` from its own package (``from . import runtime as rt``).
     """
     if isinstance(spec, DrnnSpec):
         return render_drnn(spec)
@@ -48,17 +53,26 @@ def write_source(spec: NetworkSpec, path: str | Path) -> Path:
     return target
 
 
+def module_name(source_path: str | Path) -> str:
+    """The name a generated file is imported under: a module of the ``codegen`` package (so
+    its ``from . import runtime`` is :mod:`codegen.runtime`), named by the file's stem and
+    content hash."""
+    path = Path(source_path)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"codegen._generated_{stem}_{digest}"
+
+
 def load_module(source_path: str | Path) -> types.ModuleType:
     """Import a generated file with ``importlib`` (no ``exec`` of strings).
 
-    The module is registered in ``sys.modules`` under a name derived from the file's path and
-    content hash, so its classes pickle within the process and re-loading an unchanged file
-    returns the same module.
+    The module is registered in ``sys.modules`` as a module of the ``codegen`` package under a
+    name derived from the file's content hash (:func:`module_name`), so its relative import of
+    the runtime resolves to :mod:`codegen.runtime`, its classes pickle within the process and
+    re-loading an unchanged file returns the same module.
     """
     path = Path(source_path).resolve()
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
-    name = f"codegen_generated_{stem}_{digest}"
+    name = module_name(path)
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -12,6 +12,7 @@ which ``autorec.models`` turns into user-facing errors naming the gene.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -42,9 +43,15 @@ PREDICTOR_LOSSES = ("bce", "softmax")
 #: Output side in training: every item's logit, or the batch's positives plus sampled items.
 OUTPUTS = ("full", "sampled")
 #: Fields every spec ends with (how the network is trained and placed, not its structure);
-#: the generated header lists them only when they differ from these defaults, so a full,
-#: unsharded network's source does not mention them.
-EXECUTION_DEFAULTS: dict[str, object] = {"output": "full", "negatives": None, "sharded": False}
+#: :meth:`NetworkSpec.items` lists them only when they differ from these defaults.
+EXECUTION_DEFAULTS: dict[str, object] = {
+    "output": "full",
+    "negatives": None,
+    "devices": ("cpu",),
+    "state_negatives": None,
+}
+#: Device names a spec may place layers on: ``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``xpu:N``.
+DEVICE_PATTERN = re.compile(r"(cpu|cuda|mps|xpu)(:[0-9]{1,3})?")
 #: Later predictor fields, listed in the header only when they differ from these defaults (the
 #: defaults are the behaviour before the fields existed, so earlier sources are unchanged).
 OPTIONAL_DEFAULTS: dict[str, object] = {"loss": "bce", "input_dropout": 0.0, "input_norm": False}
@@ -119,11 +126,16 @@ class NetworkSpec:
 
     output: str
     negatives: int | None
-    sharded: bool
+    devices: tuple[str, ...]
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the item layers are split over several devices."""
+        return len(self.devices) > 1
 
     def items(self) -> list[tuple[str, object]]:
         """``(field, value)`` pairs in declaration order (the generated header lists them);
-        the execution fields (``output``, ``negatives``, ``sharded``) only where they differ
+        the execution fields (``output``, ``negatives``, ``devices``) only where they differ
         from their defaults."""
         pairs = [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
         omit = {**EXECUTION_DEFAULTS, **(OPTIONAL_DEFAULTS if self.family == "predictor" else {})}
@@ -131,14 +143,19 @@ class NetworkSpec:
 
     def _check_execution(self) -> None:
         """``output`` full (``negatives`` None) or sampled (``negatives`` >= 1 items drawn per
-        batch); ``sharded``: embed the sharded item layers (k > 1 devices)."""
+        batch); ``devices``: where ``Net`` puts its layers by default (``devices[0]`` the
+        primary; the item layers split over all of them when there are several)."""
         _choice("output", self.output, OUTPUTS)
         if self.output == "full":
             if self.negatives is not None:
                 raise SpecError("negatives", self.negatives, "None when output is full")
         else:
             _int("negatives", self.negatives)
-        _bool("sharded", self.sharded)
+        if not isinstance(self.devices, tuple) or not self.devices:
+            raise SpecError("devices", self.devices, "a non-empty tuple of device names")
+        for i, name in enumerate(self.devices):
+            if type(name) is not str or DEVICE_PATTERN.fullmatch(name) is None:
+                raise SpecError(f"devices[{i}]", name, "cpu, cuda, cuda:N, mps or xpu:N")
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,9 @@ class DrnnSpec(NetworkSpec):
     ``units[i]`` is the width of hidden layer ``i+1`` (so ``length == len(units)``);
     ``height`` lowest hidden layers get a shortcut link to the output (loss) layer;
     ``fnn_layers``/``fnn_units`` are ``None`` when the FNN branch (Sec. III.D) is off.
+    ``state_negatives``: with a full output, the states before the last are trained over the
+    batch's targets plus this many sampled items (``None``: over every item); the last state
+    and evaluation always score the whole catalogue.
     """
 
     family: ClassVar[str] = "drnn"
@@ -167,7 +187,8 @@ class DrnnSpec(NetworkSpec):
     n_users: int
     output: str = "full"
     negatives: int | None = None
-    sharded: bool = False
+    devices: tuple[str, ...] = ("cpu",)
+    state_negatives: int | None = None
 
     def __post_init__(self) -> None:
         _int("width", self.width)
@@ -189,6 +210,14 @@ class DrnnSpec(NetworkSpec):
         _int("n_items", self.n_items)
         _int("n_users", self.n_users, low=0)
         self._check_execution()
+        if self.state_negatives is not None:
+            if self.output != "full" or self.width == 1:
+                raise SpecError(
+                    "state_negatives",
+                    self.state_negatives,
+                    "None unless output is full and width > 1",
+                )
+            _int("state_negatives", self.state_negatives)
 
     @property
     def length(self) -> int:
@@ -235,7 +264,7 @@ class PredictorSpec(NetworkSpec):
     n_items: int
     output: str = "full"
     negatives: int | None = None
-    sharded: bool = False
+    devices: tuple[str, ...] = ("cpu",)
     loss: str = "bce"
     input_dropout: float = 0.0
     input_norm: bool = False

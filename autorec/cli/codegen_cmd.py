@@ -1,7 +1,9 @@
 """``autorec codegen GENOME.yaml``: print (or write) the generated source of a genome's network.
 
 The source is exactly what training imports and export copies (:func:`codegen.render` of
-:func:`autorec.models.spec_for`). Data sizes default to those of the built-in synthetic data
+:func:`autorec.models.spec_for`); ``--devices cpu,cpu`` prints the file of a network whose item
+layers are split over two devices (it differs from the one-device file in its ``DEVICES``
+line). Data sizes default to those of the built-in synthetic data
 of the genome's kind (sessions for ``drnn``, purchase histories for ``predictor``); give
 ``--items/--pages/--users`` to render for other sizes without loading any data.
 """
@@ -52,6 +54,14 @@ def codegen(
     users: Annotated[
         int | None, typer.Option("--users", help="Number of users (default: synthetic data's).")
     ] = None,
+    devices: Annotated[
+        str,
+        typer.Option(
+            "--devices",
+            help="Comma-separated devices the file places the network on (e.g. cpu,cpu or "
+            "cuda:0,cuda:1: the item layers split over them; default cpu).",
+        ),
+    ] = "cpu",
     json_out: JsonOption = False,
 ) -> None:
     """Print the generated PyTorch source (imports only torch) of the genome's network."""
@@ -72,7 +82,10 @@ def codegen(
         n_items=items if items is not None else d_items,
         n_users=users if users is not None else d_users,
     )
-    spec = spec_for(genome, dims)
+    placed = tuple(d.strip() for d in devices.split(",") if d.strip())
+    if not placed:
+        raise AutorecError("option --devices", "names no device", "pass e.g. --devices cpu,cpu")
+    spec = spec_for(genome, dims, devices=placed)
     summary = {
         "family": genome.family,
         "key": genome.key,

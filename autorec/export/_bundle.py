@@ -1,10 +1,11 @@
-"""The production bundle (format v1): writing it atomically and loading it back.
+"""The production bundle (format v2): writing it atomically and loading it back.
 
 A bundle is a directory::
 
     BUNDLE/
       manifest.json        format_version, versions, family, Net kwargs, dims, sha256 of files
-      model.py             the generated network source (imports only torch): class Net
+      model.py             the generated network source: class Net (imports torch and runtime)
+      runtime.py           the runtime model.py imports (a copy of codegen/runtime.py)
       weights.safetensors  the unsharded state dict of Net
       genome.yaml          the genome (family + one key per gene)
       item_map.json        ["raw item id of output index 0", ...]
@@ -51,7 +52,7 @@ import numpy.typing as npt
 import torch
 import yaml
 
-from autorec._trusted_import import import_bytes
+import codegen
 from autorec.errors import AutorecError
 from autorec.export import standalone
 
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 #: The bundle format this autorec writes and the newest it reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_NAME = "autorec-bundle"
 
 MANIFEST = "manifest.json"
@@ -81,9 +82,13 @@ USER_MAP = "user_map.json"
 METRICS = "metrics.json"
 DATA_CARD = "data_card.json"
 LOADER = "load.py"
+RUNTIME = "runtime.py"
 
 #: Files every bundle has (besides the manifest).
 REQUIRED = (MODEL, WEIGHTS, GENOME, ITEM_MAP, METRICS, DATA_CARD, LOADER)
+#: Files a bundle of format 2 or newer has besides (its model.py imports the runtime); format
+#: 1 (a self-contained model.py, no runtime.py) is still read.
+REQUIRED_SINCE_2 = (RUNTIME,)
 
 _REEXPORT = "re-export the bundle with `autorec export RUN_DIR --out BUNDLE`"
 
@@ -171,6 +176,7 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     (tmp / MODEL).write_text(contents.model_source, encoding="utf-8")
+    shutil.copyfile(codegen.RUNTIME_PATH, tmp / RUNTIME)
     save_file(dict(contents.state_dict), str(tmp / WEIGHTS), metadata={"format": "pt"})
     with open(tmp / GENOME, "w", encoding="utf-8") as fh:
         yaml.safe_dump(dict(contents.genome), fh, sort_keys=False)
@@ -389,7 +395,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise AutorecError(f"bundle file {mpath}", "has no 'files' checksum table", _REEXPORT)
-    for name in REQUIRED:
+    for name in REQUIRED + (REQUIRED_SINCE_2 if version >= 2 else ()):
         if name not in files:
             raise AutorecError(f"bundle {path}", f"manifest lists no {name}", _REEXPORT)
     problem = standalone.listing_problem(str(root), files) or standalone.signature_problem(
@@ -423,18 +429,16 @@ def _read_checked(root: Path, manifest: Mapping[str, Any], name: str) -> bytes:
     return data
 
 
-_LOADED = 0
-
-
-def import_model_module(path: Path, data: bytes | None = None) -> types.ModuleType:
+def import_model_module(
+    path: Path, data: bytes | None = None, runtime: bytes | None = None
+) -> types.ModuleType:
     """Import a bundle's ``model.py`` (its checked bytes ``data``, else the file read once)
-    under a unique module name (never via sys.path or a ``__pycache__`` entry)."""
-    global _LOADED
-    _LOADED += 1
-    name = f"_autorec_bundle_model_{_LOADED}"
+    as a module of a package of its own (never via sys.path or a ``__pycache__`` entry); with
+    the checked bytes of the bundle's ``runtime.py`` its ``from . import runtime`` runs them
+    (:func:`autorec.export.standalone.import_checked`, what ``load.py`` does)."""
     source = Path(path).read_bytes() if data is None else data
     try:
-        module = import_bytes(name, str(path), source, register=False)
+        module: types.ModuleType = standalone.import_checked(str(path), source, runtime)
     except Exception as err:  # a syntax error etc. in the bundle's own source
         raise AutorecError(
             f"bundle file {path}", f"fails to import ({type(err).__name__}: {err})", _REEXPORT
@@ -455,7 +459,8 @@ def load_bundle(path: str | Path, *, device: str | torch.device = "cpu") -> Bund
 
     root = Path(path)
     manifest = read_manifest(root)
-    module = import_model_module(root / MODEL, _read_checked(root, manifest, MODEL))
+    runtime = _read_checked(root, manifest, RUNTIME) if RUNTIME in manifest["files"] else None
+    module = import_model_module(root / MODEL, _read_checked(root, manifest, MODEL), runtime)
     net_cls = getattr(module, str(manifest["net"].get("class", "Net")), None)
     if net_cls is None:
         raise AutorecError(f"bundle file {root / MODEL}", "defines no class Net", _REEXPORT)

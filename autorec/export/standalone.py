@@ -27,17 +27,19 @@ import hmac
 import importlib.abc
 import importlib.util
 import io
+import itertools
 import json
 import math
 import os
 import sys
+import types
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
 
-FORMAT_VERSION = 1  # the newest bundle format this loader reads
+FORMAT_VERSION = 2  # the newest bundle format this loader reads (2: model.py + runtime.py)
 #: Files every bundle's manifest must list (the code, the weights, the item map).
 REQUIRED = ("model.py", "weights.safetensors", "item_map.json", "load.py")
 #: Environment variable holding the key of the manifest's optional HMAC signature.
@@ -121,13 +123,31 @@ class _BytesLoader(importlib.abc.SourceLoader):
         return self._data
 
 
-def _import_checked(path: str, data: bytes) -> Any:
+_PACKAGES = itertools.count()
+
+
+def _exec_checked(name: str, path: str, data: bytes) -> Any:
     loader = _BytesLoader(path, data)
-    spec = importlib.util.spec_from_file_location("bundle_model", path, loader=loader)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses (the runtime's configs) look modules up by name
     loader.exec_module(module)
     return module
+
+
+def import_checked(path: str, data: bytes, runtime: bytes | None = None) -> Any:
+    """Import a bundle's checked ``model.py`` bytes as a module of a package of its own; with
+    the checked bytes of its ``runtime.py`` (format 2) that package's ``runtime`` is them, so
+    the model's ``from . import runtime as rt`` runs exactly the bundle's runtime."""
+    package = f"_autorec_bundle_{next(_PACKAGES)}"
+    holder = types.ModuleType(package)
+    holder.__path__ = []  # a package without a folder: its modules come from checked bytes
+    sys.modules[package] = holder
+    if runtime is not None:
+        rt_path = os.path.join(os.path.dirname(path), "runtime.py")
+        holder.runtime = _exec_checked(f"{package}.runtime", rt_path, runtime)  # type: ignore[attr-defined]
+    return _exec_checked(f"{package}.model", path, data)
 
 
 class LoadedBundle:
@@ -157,7 +177,10 @@ class LoadedBundle:
             raise BundleError(f"{root}: {problem}; re-export the bundle from a trusted source")
         data = _read_verified(root, self.manifest["files"])
         net = self.manifest["net"]
-        module = _import_checked(os.path.join(root, "model.py"), data["model.py"])
+        if version >= 2 and "runtime.py" not in data:
+            raise BundleError(f"{root}: format {version} bundle lists no runtime.py; re-export")
+        path = os.path.join(root, "model.py")
+        module = import_checked(path, data["model.py"], data.get("runtime.py"))
         self.model: torch.nn.Module = getattr(module, net.get("class", "Net"))(**net["kwargs"])
         self.model.load_state_dict(load_safetensors(data["weights.safetensors"]))
         self.model.eval()

@@ -121,23 +121,40 @@ def _genes(genome: Genome, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _execution(g: dict[str, Any], sharded: bool) -> dict[str, Any]:
-    """The spec's execution fields: output side, sampled negatives, sharded source."""
+#: A full-output DRNN trains the states before the last over sampled items (the gene
+#: ``negatives`` of them plus the batch's targets) once the catalogue holds at least this many
+#: times as many items: there the per-state full logits dominate a step (``width`` x the cost of
+#: one output layer) while the last state -- the prediction -- stays exact (docs/drnn-training.md).
+STATE_SAMPLING_FACTOR = 8
+
+
+def _execution(g: dict[str, Any], devices: tuple[str, ...]) -> dict[str, Any]:
+    """The spec's execution fields: output side, sampled negatives, devices."""
     sampled = g["output"] == "sampled"
     return {
         "output": str(g["output"]),
         "negatives": int(g["negatives"]) if sampled else None,
-        "sharded": bool(sharded),
+        "devices": tuple(str(d) for d in devices),
     }
 
 
-def spec_for(genome: Genome, dims: Dims, *, sharded: bool = False) -> codegen.NetworkSpec:
+def _state_negatives(g: dict[str, Any], n_items: int) -> int | None:
+    """Items sampled for the DRNN's earlier states (see :data:`STATE_SAMPLING_FACTOR`)."""
+    negatives = int(g["negatives"])
+    full = g["output"] == "full" and int(g["width"]) > 1
+    return negatives if full and n_items >= STATE_SAMPLING_FACTOR * negatives else None
+
+
+def spec_for(
+    genome: Genome, dims: Dims, *, devices: tuple[str, ...] = ("cpu",)
+) -> codegen.NetworkSpec:
     """The network spec of ``genome`` for data of size ``dims``.
 
-    DRNN: ``units = (units_1..units_length)``, FNN sizes ``None`` when ``fnn`` is off.
-    Predictor: ``units = (units_1..units_layers)``. Both: ``output`` (full or sampled, with
-    ``negatives`` items drawn per training batch; ``None`` when full) and ``sharded`` (the
-    source embeds the sharded item layers, for ``k > 1`` devices). A value the generator
+    DRNN: ``units = (units_1..units_length)``, FNN sizes ``None`` when ``fnn`` is off; with a
+    full output, ``state_negatives`` (:data:`STATE_SAMPLING_FACTOR`). Predictor:
+    ``units = (units_1..units_layers)``. Both: ``output`` (full or sampled, with ``negatives``
+    items drawn per training batch; ``None`` when full) and ``devices`` (the file's default
+    placement: the item layers split over them when there are several). A value the generator
     refuses raises :class:`AutorecError` naming the gene.
     """
     try:
@@ -157,7 +174,8 @@ def spec_for(genome: Genome, dims: Dims, *, sharded: bool = False) -> codegen.Ne
                 n_pages=int(dims.n_pages),
                 n_items=int(dims.n_items),
                 n_users=int(dims.n_users),
-                **_execution(g, sharded),
+                **_execution(g, devices),
+                state_negatives=_state_negatives(g, int(dims.n_items)),
             )
         if genome.family == "predictor":
             g = _genes(genome, PREDICTOR_GENES)
@@ -180,7 +198,7 @@ def spec_for(genome: Genome, dims: Dims, *, sharded: bool = False) -> codegen.Ne
                 wp1=float(g["wp1"]),
                 wp0=float(g["wp0"]),
                 n_items=int(dims.n_items),
-                **_execution(g, sharded),
+                **_execution(g, devices),
                 loss=str(g["loss"]),
                 input_dropout=float(g["input_dropout"]),
                 input_norm=bool(g["input_norm"]),
@@ -206,11 +224,12 @@ def build_model(
     and return ``Net(devices=devices)`` (parameters initialised from torch's global RNG: seed it
     with ``torch.manual_seed`` first). ``model.source_path`` is the generated file.
 
-    With ``k = len(devices) > 1`` the source embeds the sharded item layers
-    (``codegen/sharded.py``): the item input tables are split row-wise and the output layers
-    column-wise over the devices (``devices[0]`` primary), the forward pass returns
-    ``ShardedLogits`` and the loss is shard-aware. Initialisation builds each item layer whole
-    on the CPU and then splits it, so one seed gives the same numbers for every ``k``.
+    With ``k = len(devices) > 1`` the runtime's item layers (``codegen/runtime.py``) split the
+    item input tables row-wise and the output layers column-wise over the devices
+    (``devices[0]`` primary), the forward pass returns ``ShardedLogits`` and the losses combine
+    the shards; the file differs from the one-device file only in its ``DEVICES`` line.
+    Initialisation builds each item layer whole on the CPU and then splits it, so one seed
+    gives the same numbers for every ``k``.
 
     The key does not include ``dims``, so the file is ``<key>_p<n_pages>_i<n_items>_u<n_users>.py``
     (one file per source), with ``_k<k>`` appended when sharded. The module is made from the
@@ -220,7 +239,7 @@ def build_model(
     if not devices:
         raise AutorecError("devices", "no device given", "pass e.g. devices=('cpu',)")
     k = len(devices)
-    spec = spec_for(genome, dims, sharded=k > 1)
+    spec = spec_for(genome, dims, devices=devices)
     named = cache_dir is not None or bool(os.environ.get("AUTOREC_CODEGEN_CACHE"))
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     private_cache_dir(root, tighten=not named)
@@ -231,7 +250,8 @@ def build_model(
     data = codegen.render(spec).encode("utf-8")
     _write_private(path, data)
     stem = "".join(c if c.isalnum() else "_" for c in tag)
-    name = f"codegen_generated_{stem}_{hashlib.sha1(data).hexdigest()[:12]}"
+    # a module of the codegen package: the file's ``from . import runtime`` is codegen.runtime
+    name = f"codegen._generated_{stem}_{hashlib.sha1(data).hexdigest()[:12]}"
     module = import_bytes(name, str(path.resolve()), data)
     model: torch.nn.Module = module.Net(devices=devices)
     model.source_path = str(path)  # type: ignore[assignment]

@@ -6,12 +6,13 @@
 * :func:`plan_resources` / :class:`Plan` / :class:`Cluster` -- CPU only (a fraction of a CPU
   for tiny trials), a fraction of a GPU, one GPU or ``k`` GPUs with the item layers sharded;
   :func:`resources_for` / :func:`make_resources_fn` give Tune the plain resource dict;
-* the sharded layers themselves live in ``codegen/sharded.py`` (torch only, embedded in
-  generated model files); :func:`gathered_state_dict` / :func:`split_state_dict` convert
-  between a sharded network's state and the unsharded names and shapes (export uses the
-  gather), :func:`gather_logits` / :func:`sharded_topk` read sharded logits;
+* the sharded layers themselves live in ``codegen/runtime.py`` (torch only, imported by
+  generated model files and shipped in bundles); :func:`gathered_state_dict` /
+  :func:`split_state_dict` convert between a sharded network's state and the unsharded
+  names and shapes (export uses the gather), :func:`gather_logits` / :func:`sharded_topk`
+  read sharded logits;
   :func:`build_sharded_model` is an alias of ``autorec.models.build_model(..., devices=...)``,
-  whose generated source shards by itself.
+  whose generated network shards by itself.
 
 No Ray import here: the tune layer converts the plain dicts.
 """
@@ -26,7 +27,7 @@ from autorec.sharding._plan import (
     plan_resources,
     resources_for,
 )
-from codegen.sharded import (
+from codegen.runtime import (
     ShardedEmbeddingBag,
     ShardedLinear,
     ShardedLogits,
@@ -63,8 +64,7 @@ __all__ = [
 
 
 def is_sharded(model: object) -> bool:
-    """Whether ``model`` (any ``nn.Module``) holds a sharded item layer (duck typing: works
-    with the copy of the sharded classes embedded in a generated model file)."""
+    """Whether ``model`` (any ``nn.Module``) holds a sharded item layer."""
     import torch
 
     return isinstance(model, torch.nn.Module) and bool(item_sharded_children(model))

@@ -1,10 +1,9 @@
 """``build_sharded_model``: kept as a thin alias of ``autorec.models.build_model``.
 
-The generated code shards by itself now: ``build_model(genome, dims, devices=(d0, d1, ...))``
-renders a source that embeds the sharded item layers (``codegen/sharded.py``), whose
-``make_item_input`` / ``make_item_output`` split the item tables row-wise and the output
-layers column-wise over the devices and whose ``data_loss`` sends ``ShardedLogits`` to the
-shard-aware loss. Nothing is patched from the outside any more.
+The generated code shards by itself: ``build_model(genome, dims, devices=(d0, d1, ...))``
+builds a ``Net`` whose runtime item layers (``codegen/runtime.py``: ``item_input`` /
+``item_output``) split the item tables row-wise and the output layers column-wise over the
+devices, and whose losses combine the shards. Nothing is patched from the outside.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from codegen.sharded import sharded_softmax_ce
+from codegen.runtime import softmax_ce
 
 __all__ = ["hits_per_row", "reference_loss", "rows_of_offsets"]
 
@@ -23,7 +23,7 @@ def reference_loss(logits: Any, target_idx: torch.Tensor, target_offsets: torch.
     w1 = 0.2, w0 = 0.02 raised the fitness with worse precision). One genome-independent,
     proper scoring rule of the ranking distribution makes fitnesses comparable. Works on plain
     and on sharded logits (the log-sum-exp is combined across shards)."""
-    loss = sharded_softmax_ce(logits, target_idx, target_offsets, reduction="sum")
+    loss = softmax_ce(logits, target_idx, target_offsets, reduction="sum")
     return float(loss)
 
 

@@ -21,6 +21,7 @@ import torch
 
 from autorec.data.types import CustomerExamples, IntArray, SessionLog, SessionSamples
 from autorec.evaluation import topk_excluding
+from codegen.runtime import ShardedLogits
 
 __all__ = ["ModelCustomerRanker", "ModelSessionRanker", "is_sharded_logits", "topk_of"]
 
@@ -31,8 +32,8 @@ CustomerBatcher = Callable[[CustomerExamples, IntArray], Batch]
 
 def is_sharded_logits(logits: object) -> bool:
     """Whether ``logits`` are the per-device blocks of a sharded network (``ShardedLogits``
-    from ``codegen/sharded.py`` or the copy embedded in a generated file: duck typing)."""
-    return bool(getattr(logits, "is_item_sharded", False))
+    of ``codegen/runtime.py``, which generated files import)."""
+    return isinstance(logits, ShardedLogits)
 
 
 def topk_of(

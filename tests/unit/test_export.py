@@ -36,6 +36,7 @@ def test_round_trip(tmp_path: Path) -> None:
         "metrics.json",
         "data_card.json",
         "load.py",
+        "runtime.py",
     }
     assert manifest["format_version"] == FORMAT_VERSION
     assert set(manifest["files"]) == names - {"manifest.json"}
@@ -73,8 +74,25 @@ def test_newer_format_version(tmp_path: Path) -> None:
     m = json.loads((out / "manifest.json").read_text())
     m["format_version"] = FORMAT_VERSION + 1
     (out / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(AutorecError, match=r"format 2 by a newer autorec.*upgrade autorec"):
+    with pytest.raises(
+        AutorecError, match=rf"format {FORMAT_VERSION + 1} by a newer autorec.*upgrade autorec"
+    ):
         load_bundle(out)
+
+
+def test_format_1_bundle_without_runtime_still_loads(tmp_path: Path) -> None:
+    """A bundle of format 1 (a self-contained model.py, no runtime.py) still loads; a format-2
+    bundle whose manifest lacks runtime.py is refused naming it."""
+    out = tiny_bundle(tmp_path)
+    m = json.loads((out / "manifest.json").read_text())
+    del m["files"]["runtime.py"]
+    (out / "runtime.py").unlink()
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(AutorecError, match=r"lists no runtime\.py"):
+        load_bundle(out)
+    m["format_version"] = 1
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert load_bundle(out).family == "predictor"
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import codegen
 from autorec.genome import Genome
 from autorec.models import Dims, build_model
 from autorec.train.optim import make_optimizer, row_sparse_parameters
+from codegen import runtime as rt
 
 DIMS = Dims(n_pages=30, n_items=40, n_users=4)
 DRAWS = 200  # Monte-Carlo draws of the negatives per expectation check
@@ -60,6 +61,24 @@ def _model(name: str, tmp_path: Path, scale: float = 1.0) -> tuple[Genome, Any]:
     return genome, model
 
 
+def _data_loss(model: Any, batch: dict[str, torch.Tensor], out: Any) -> torch.Tensor:
+    """The family loss of the runtime (no penalties) on what ``model``'s forward returned."""
+    if isinstance(model.config, rt.DrnnConfig):
+        return rt.drnn_loss(model.config, batch, out)
+    return rt.predictor_loss(model.config, batch, out)
+
+
+def _full_loss(genome: Genome, model: Any, batch: dict[str, torch.Tensor], tmp: Path) -> float:
+    """The training loss of ``model``'s weights over every item: the same network with a full
+    output (no dropout or noise in these genomes), every state scored."""
+    twin: Any = build_model(Genome.from_dict({**genome.to_dict(), "output": "full"}), DIMS,
+                            cache_dir=tmp)  # fmt: skip
+    twin.load_state_dict(model.state_dict())
+    twin.train()
+    with torch.no_grad():
+        return float(_data_loss(twin, batch, twin(batch)))
+
+
 def _mc(model: Any, batch: dict[str, torch.Tensor], fn: Any) -> torch.Tensor:
     """``fn(sampled logits)`` over DRAWS seeds of the model's negative sampler."""
     out = []
@@ -77,10 +96,8 @@ def test_sampled_bce_is_unbiased(name: str, tmp_path: Path) -> None:
     estimate of the full loss; the mean of DRAWS draws is within 4 standard errors."""
     genome, model = _model(name, tmp_path, scale=3.0)
     batch = _batch(genome)
-    model.eval()
-    with torch.no_grad():
-        full = float(model.data_loss(batch, model(batch)))
-    draws = _mc(model, batch, lambda z: model.data_loss(batch, z))
+    full = _full_loss(genome, model, batch, tmp_path)
+    draws = _mc(model, batch, lambda out: _data_loss(model, batch, out))
     se = float(draws.std()) / math.sqrt(DRAWS)
     assert abs(float(draws.mean()) - full) <= 4 * se + 1e-6 * abs(full), (draws.mean(), full, se)
     assert float(draws.std()) > 0  # it is really sampled
@@ -97,10 +114,8 @@ def test_sampled_softmax_partition_is_unbiased_and_loss_close(tmp_path: Path) ->
         _check_partition(tmp_path, scale)
     genome, model = _model("drnn_softmax", tmp_path)
     batch = _batch(genome)
-    model.eval()
-    with torch.no_grad():
-        full = float(model.data_loss(batch, model(batch)))
-    losses = _mc(model, batch, lambda s: model.data_loss(batch, s))
+    full = _full_loss(genome, model, batch, tmp_path)
+    losses = _mc(model, batch, lambda out: _data_loss(model, batch, out))
     loss_se = float(losses.std()) / math.sqrt(DRAWS)
     assert abs(float(losses.mean()) - full) <= 4 * loss_se + 0.02 * full, (losses.mean(), full)
 
@@ -113,7 +128,8 @@ def _check_partition(tmp_path: Path, scale: float) -> None:
         z_full = model(batch)
     partition = torch.logsumexp(z_full, -1).exp()
 
-    def z_hat(s: Any) -> torch.Tensor:
+    def z_hat(out: Any) -> torch.Tensor:
+        s = out.logits
         return torch.logsumexp(s.scores + s.weight.log(), -1).exp()
 
     draws = _mc(model, batch, z_hat)  # [DRAWS, B]
@@ -126,17 +142,18 @@ def test_gradients_flow_to_candidates_only(name: str, tmp_path: Path) -> None:
     genome, model = _model(name, tmp_path)
     batch = _batch(genome)
     model.train()
-    logits = model(batch)
+    out = model(batch)
+    logits = out.logits
     assert type(logits).__name__ == "SampledLogits"
     n_cand = len(logits.cols)
     assert logits.scores.shape[-1] == n_cand < DIMS.n_items + 16
     positives = batch["target_idx" if genome.family == "drnn" else "y_idx"]
     assert bool(torch.isin(positives, logits.cols).all())  # positives always included
-    model.loss(batch, logits).backward()
+    model.loss(batch, out).backward()
     out = model.heads.top if genome.family == "drnn" else model.out
     rows = out.weight.grad.to_dense().abs().sum(1) > 0  # row-sparse gradient
     assert bool(rows.any()) and set(rows.nonzero().flatten().tolist()) <= set(logits.cols.tolist())
-    table = model.stack.first.z if genome.family == "drnn" else model.input.bag
+    table = model.stack.pages if genome.family == "drnn" else model.input
     assert float(table.weight.grad.to_dense().abs().sum()) > 0
     model.eval()  # evaluation: every item scored
     with torch.no_grad():
@@ -159,7 +176,7 @@ def test_sampled_genome_trains_and_loss_decreases(name: str, tmp_path: Path) -> 
     def full_loss() -> float:
         model.eval()
         with torch.no_grad():
-            return float(model.data_loss(batch, model(batch)))
+            return float(_data_loss(model, batch, model(batch)))
 
     before = full_loss()
     sampled = []
@@ -181,7 +198,7 @@ def test_sampler_is_seeded_from_the_global_rng(tmp_path: Path) -> None:
     for _ in range(2):
         torch.manual_seed(3)
         model: Any = build_model(genome, DIMS, cache_dir=tmp_path).train()
-        cols.append(model(batch).cols)
+        cols.append(model(batch).logits.cols)
     assert torch.equal(cols[0], cols[1])
 
 
@@ -198,5 +215,6 @@ def test_spec_checks_output_fields() -> None:
     with pytest.raises(codegen.SpecError, match="output"):
         replace(spec, output="blocked", negatives=8)
     source = codegen.render(replace(spec, output="sampled", negatives=8))
-    assert "NEGATIVES = 8" in source and "#   output = 'sampled'" in source
-    assert "output" not in codegen.render(spec).split('"""', 1)[0]  # full: header unchanged
+    assert "negatives=8" in source and 'output="sampled"' in source
+    config = codegen.render(spec).split("CONFIG = ", 1)[1].split("\n)\n", 1)[0]
+    assert "output=" not in config and "negatives=" not in config  # full: the defaults

@@ -107,17 +107,25 @@ def test_sharded_training_equals_unsharded(
 
 
 def test_sharded_source_and_cache_name(tmp_path: Path) -> None:
-    """The sharded file embeds codegen/sharded.py's body (torch + stdlib typing only), is
-    cached under a name with the device count, and build_sharded_model is build_model."""
+    """The file of two devices imports the runtime (nothing pasted), differs from the
+    one-device file in its DEVICES line only, is cached under a name with the device count,
+    and build_sharded_model is build_model."""
     genome = Genome.from_dict({"family": CASES[2][0], **CASES[2][1]})
     model = _build(genome, ("cpu", "cpu"), tmp_path)
     path = Path(model.source_path)  # type: ignore[arg-type]
     assert path.name.endswith("_k2.py") and path.name.startswith(genome.key)
     source = path.read_text(encoding="utf-8")
-    assert "class ShardedEmbeddingBag" in source and "def sharded_topk" in source
+    assert "from . import runtime as rt" in source and "class Sharded" not in source
     assert "import autorec" not in source and "import codegen" not in source
     plain = _build(genome, ("cpu",), tmp_path)
-    assert "ShardedLinear" not in Path(plain.source_path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    one = Path(plain.source_path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    diff = [(a, b) for a, b in zip(one.splitlines(), source.splitlines(), strict=True) if a != b]
+    assert diff == [
+        (
+            'DEVICES = ("cpu",)  # devices[0] holds the network; one device',
+            'DEVICES = ("cpu", "cpu")  # devices[0] holds the network; item layers split over all',
+        )
+    ]
     torch.manual_seed(0)
     alias = build_sharded_model(genome, DIMS, ("cpu", "cpu"), cache_dir=tmp_path)
     assert alias.source_path == model.source_path and is_sharded(alias)  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
-"""Sharded item layers and shard-aware reductions (codegen/sharded.py) against the unsharded
-torch layers, on CPU with repeated "devices"."""
+"""The runtime's item layers and losses (codegen/runtime.py), sharded, against the unsharded
+torch layers, on CPU with repeated "devices" (one device is the trivial case: one shard)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,54 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codegen.sharded import (
+from codegen.runtime import (
     ShardedEmbeddingBag,
     ShardedLinear,
     ShardedLogits,
     cat_logits,
     gather_logits,
     gathered_state_dict,
-    make_sharded_item_input,
-    make_sharded_item_output,
+    item_input,
+    item_output,
+    item_sq_norm,
     shard_starts,
-    sharded_bce,
-    sharded_logsumexp,
-    sharded_softmax_ce,
-    sharded_sq_norm,
     sharded_topk,
-    sharded_weighted_bce,
     split_state_dict,
     union_bags,
 )
+from codegen.runtime import bce as sharded_bce
+from codegen.runtime import logsumexp as sharded_logsumexp
+from codegen.runtime import softmax_ce as sharded_softmax_ce
+
+
+def sharded_weighted_bce(
+    logits: torch.Tensor | ShardedLogits,
+    pos_idx: torch.Tensor,
+    pos_offsets: torch.Tensor,
+    *,
+    w1: float,
+    w0: float,
+    pos_weight: torch.Tensor | None = None,
+    neg_idx: torch.Tensor | None = None,
+    neg_offsets: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """One weighted cross-entropy term (eq. 3, 8 or 9) through the runtime's ``bce``."""
+    n_idx = pos_idx if neg_idx is None else neg_idx
+    n_off = pos_offsets if neg_offsets is None else neg_offsets
+    positives = [(pos_idx, pos_offsets, pos_weight, w1)]
+    return sharded_bce(logits, positives, [(n_idx, n_off, w0)], reduction=reduction)
+
+
+def make_sharded_item_input(n_items: int, dim: int, devices: tuple[str, ...]) -> nn.Module:
+    """A dense-gradient item table: nn.EmbeddingBag on one device, split on several."""
+    full = nn.EmbeddingBag(n_items, dim, mode="sum")
+    return full if len(devices) <= 1 else ShardedEmbeddingBag.from_module(full, devices)
+
+
+def make_sharded_item_output(in_features: int, n_items: int, devices: tuple[str, ...]) -> nn.Module:
+    return item_output(in_features, n_items, devices)
+
 
 N_ITEMS = 23
 DEVS = {1: ("cpu",), 2: ("cpu", "cpu"), 3: ("cpu", "cpu", "cpu")}
@@ -102,15 +131,17 @@ def test_linear_blocks_and_grad_match(k: int) -> None:
     torch.testing.assert_close(x2.grad, x.grad)
     torch.testing.assert_close(torch.cat([p.weight.grad for p in sharded.parts]), full.weight.grad)  # type: ignore[misc]
     torch.testing.assert_close(torch.cat([p.bias.grad for p in sharded.parts]), full.bias.grad)  # type: ignore[misc, union-attr]
-    torch.testing.assert_close(sharded_sq_norm(sharded), full.weight.pow(2).sum())
-    torch.testing.assert_close(sharded_sq_norm(full), full.weight.pow(2).sum())
+    torch.testing.assert_close(item_sq_norm(sharded), full.weight.pow(2).sum())
+    torch.testing.assert_close(item_sq_norm(full), full.weight.pow(2).sum())
 
 
 def test_factories_switch_on_device_count() -> None:
-    assert isinstance(make_sharded_item_input(N_ITEMS, 3, ("cpu",)), nn.EmbeddingBag)
-    assert isinstance(make_sharded_item_input(N_ITEMS, 3, DEVS[2]), ShardedEmbeddingBag)
-    assert isinstance(make_sharded_item_output(3, N_ITEMS, ("cpu",)), nn.Linear)
-    assert isinstance(make_sharded_item_output(3, N_ITEMS, DEVS[3]), ShardedLinear)
+    one = item_input(N_ITEMS, 3, ("cpu",))
+    assert isinstance(one, nn.EmbeddingBag) and one.sparse  # row-sparse gradient
+    assert isinstance(item_input(N_ITEMS, 3, DEVS[2]), ShardedEmbeddingBag)
+    assert isinstance(item_output(3, N_ITEMS, ("cpu",)), nn.Linear)
+    out = item_output(3, N_ITEMS, DEVS[3], sparse=True)
+    assert isinstance(out, ShardedLinear) and out.sparse
 
 
 def _logits_pair(k: int, seed: int = 0) -> tuple[torch.Tensor, ShardedLogits]:
@@ -385,7 +416,7 @@ def test_adam_steps_sharded_equal_unsharded(k: int) -> None:
         for net, opt in ((plain, opt_a), (sharded, opt_b)):
             h = torch.tanh(net.hidden(net.inp(idx, off, per_sample_weights=w)))
             logits = net.out(h)
-            loss = sharded_softmax_ce(logits, tgt, t_off) + 1e-3 * sharded_sq_norm(net.out)
+            loss = sharded_softmax_ce(logits, tgt, t_off) + 1e-3 * item_sq_norm(net.out)
             opt.zero_grad()
             loss.backward()
             opt.step()
