@@ -81,6 +81,7 @@ def _stack(spec: DrnnSpec) -> str:
         else "        for units in config.units:\n"
     )
     w_loop = "        for i, w in enumerate(self.w):\n" if deep else "        for w in self.w:\n"
+    w_append = "            self.w.append(nn.Linear(units, units, bias=False, device=devices[0]))\n"
     return f'''\
 class Stack(nn.Module):
     """The hidden layers, shared by every state (Caffe weight sharing, Sec. III.E.2)."""
@@ -92,8 +93,7 @@ class Stack(nn.Module):
         self.dwell_gain = nn.Parameter(torch.zeros(config.units[0], device=devices[0]))
         self.bias = nn.Parameter(torch.zeros(config.units[0], device=devices[0]))
         self.z, self.w = nn.ModuleList(), nn.ModuleList()
-{units_loop}{z_init}            self.w.append(nn.Linear(units, units, bias=False, device=devices[0]))
-{_drop_init(spec)}
+{units_loop}{z_init}{w_append}{_drop_init(spec)}
     def forward(self, batch: rt.Batch) -> list[torch.Tensor]:
         """[B, width, units] per layer; state 0 (history) takes V_bar = sum_i eps_i V_i (Z_1 V_p is
         row p of the page table); pages == n_pages are left padding."""
