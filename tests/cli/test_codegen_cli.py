@@ -22,8 +22,25 @@ def test_prints_source_with_given_sizes() -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     ast.parse(result.stdout)
-    assert "N_ITEMS = 9" in result.stdout and "N_PAGES = 11" in result.stdout
+    assert "n_items=9," in result.stdout and "n_pages=11," in result.stdout
     assert "class Net(nn.Module)" in result.stdout
+
+
+def test_devices_print_the_sharded_form() -> None:
+    """--devices cpu,cpu prints the file of two devices: the one-device file but its DEVICES."""
+    args = ["codegen", str(EXAMPLES / "drnn_large.yaml")]
+    one = runner.invoke(app, args)
+    two = runner.invoke(app, [*args, "--devices", "cpu,cpu"])
+    assert one.exit_code == 0 and two.exit_code == 0, two.stderr
+    diff = [
+        b for a, b in zip(one.stdout.splitlines(), two.stdout.splitlines(), strict=True) if a != b
+    ]
+    assert diff == [
+        'DEVICES = ("cpu", "cpu")  # devices[0] holds the network; item layers split over all'
+    ]
+    assert len(two.stdout.splitlines()) <= 150
+    bad = runner.invoke(app, [*args, "--devices", "gpu0"])
+    assert bad.exit_code == 2 and "devices" in bad.stderr
 
 
 def test_writes_out_file_and_json(tmp_path: Path) -> None:
@@ -36,7 +53,7 @@ def test_writes_out_file_and_json(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["family"] == "predictor" and doc["out"] == str(out) and doc["n_items"] == 20
     assert doc["n_params"] > 0
-    assert "def td(" in out.read_text(encoding="utf-8")
+    assert "rt.td(age, self.config.ti)" in out.read_text(encoding="utf-8")
 
 
 def test_every_example_genome_renders() -> None:
