@@ -115,28 +115,42 @@ def search(
             "for sessions; fitness,val_pcc@10,-n_params for purchases).",
         ),
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            metavar="rolling|paper",
+            help="Purchase histories: rolling = every rolling X->Y training window before dyz "
+            "plus XY->XY auto-encoder examples (the data as far as it goes, never Z); paper = "
+            "the soft-split paper's single X->Y window, exactly.",
+        ),
+    ] = "rolling",
     train_windows: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--train-windows",
             min=1,
-            help="Purchase histories: K rolling X->Y training windows (only purchases before "
-            "dyz); 1 = the paper's protocol.",
+            help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
+            "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
+            "that fits (--protocol rolling), 1 (--protocol paper).",
         ),
-    ] = 1,
+    ] = None,
     autoencoder: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--autoencoder",
-            help="Purchase histories: add one XY->XY auto-encoder training example per customer "
-            "(every customer's history in [dx, dyz); never Z).",
+            "--autoencoder/--no-autoencoder",
+            help="Purchase histories: one XY->XY auto-encoder training example per customer "
+            "(every customer's history in [dx, dyz), as the baselines see it; never Z). "
+            "Default: on (--protocol rolling), off (--protocol paper).",
         ),
-    ] = False,
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
+    from autorec.data import training_protocol
     from autorec.tune import SearchOptions, run_search
 
+    train_windows, autoencoder = training_protocol(protocol, train_windows, autoencoder)
     options = SearchOptions(
         space=space,
         data=str(data) if data is not None else None,

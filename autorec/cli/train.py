@@ -102,22 +102,35 @@ def train(
         int | None, typer.Option("--threads", help="Torch threads (default: available cores).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            metavar="rolling|paper",
+            help="Purchase histories: rolling = every rolling X->Y training window before dyz "
+            "plus XY->XY auto-encoder examples (the data as far as it goes, never Z); paper = "
+            "the soft-split paper's single X->Y window, exactly.",
+        ),
+    ] = "rolling",
     train_windows: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--train-windows",
-            help="Purchase histories: K rolling X->Y training windows (dxy, dyz shifted back by "
-            "k*(dyz-dxy), k < K; only purchases before dyz); 1 = the paper's protocol.",
+            min=1,
+            help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
+            "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
+            "that fits (--protocol rolling), 1 (--protocol paper).",
         ),
-    ] = 1,
+    ] = None,
     autoencoder: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--autoencoder",
-            help="Purchase histories: add one XY->XY auto-encoder training example per customer "
-            "(every customer's history in [dx, dyz), as the baselines see it; never Z).",
+            "--autoencoder/--no-autoencoder",
+            help="Purchase histories: one XY->XY auto-encoder training example per customer "
+            "(every customer's history in [dx, dyz), as the baselines see it; never Z). "
+            "Default: on (--protocol rolling), off (--protocol paper).",
         ),
-    ] = False,
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     save: Annotated[
         Path | None,
@@ -135,12 +148,14 @@ def train(
     """Train one genome; print validation/test metrics, loss, fitness, epochs, status."""
     import sys
 
+    from autorec.data import training_protocol
     from autorec.genome import load_genome
     from autorec.train import TrainOptions
     from autorec.train._trainer import _device as check_device
     from autorec.train._trainer import train_genome
     from autorec.train._types import parse_pi
 
+    train_windows, autoencoder = training_protocol(protocol, train_windows, autoencoder)
     genome = load_genome(genome_file)
     options = TrainOptions(
         max_epochs=epochs,
@@ -169,10 +184,10 @@ def train(
     cpu_s = time.process_time() - cpu0
     out = result.summary()
     info = data_info(dataset, data, split)
-    if train_windows != 1:
+    if genome.family != "drnn":
+        info["protocol"] = protocol
         info["train_windows"] = train_windows
-    if autoencoder:
-        info["autoencoder"] = True
+        info["autoencoder"] = autoencoder
     out["cpu_s"] = cpu_s
     out["data"] = info
     if save is not None and result.model is not None:

@@ -38,6 +38,12 @@ from autorec.data._sessions import (
     split_sessions,
     subset_sessions,
 )
+from autorec.data._training import (
+    ALL_WINDOWS,
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    training_protocol,
+)
 from autorec.data.synthetic import synthesize_purchases, synthesize_sessions
 from autorec.data.types import (
     EVENT_COLUMNS,
@@ -56,14 +62,17 @@ from autorec.data.types import (
 )
 
 __all__ = [
+    "ALL_WINDOWS",
     "DEFAULT_MIN_PURCHASES",
     "DEFAULT_MIN_RATING",
+    "DEFAULT_PROTOCOL",
     "DEFAULT_SESSION_QUANTILES",
     "DEFAULT_SESSION_TIMEOUT_S",
     "DEFAULT_WINDOW_DAYS",
     "EVENT_COLUMNS",
     "FORMATS",
     "NON_ITEM_PAGE_PREFIX",
+    "PROTOCOLS",
     "CustomerExamples",
     "EventLog",
     "IdMap",
@@ -102,5 +111,6 @@ __all__ = [
     "subset_sessions",
     "synthesize_purchases",
     "synthesize_sessions",
+    "training_protocol",
     "write_events",
 ]

@@ -240,6 +240,12 @@ def _fit(
         )
 
 
+def _sizes(task: _SessionTask | _PurchaseTask) -> dict[str, float]:
+    """How much the fitness rests on: training examples (prefix samples or customer
+    examples) and validation samples / customers -- reported with every result."""
+    return {"n_train_examples": task.n_train, "n_val": task.n_val}
+
+
 def _settled(status: Status) -> bool:
     return status in ("ok", "unsettled")
 
@@ -279,6 +285,7 @@ def _train_sessions(
     out = _fit(genome, model, task, options, gen, on_epoch, "train")
     model.eval()
     val_metrics: dict[str, float] = {acc_name: out.accuracy, "loss": out.loss}
+    val_metrics.update(_sizes(task))
     test_metrics: dict[str, float] = {}
     if options.test and _settled(out.status):
         ranker = ModelSessionRanker(
@@ -360,6 +367,7 @@ def _train_purchases(
     out = _fit(genome, model, task, options, gen, on_epoch, "validation run")
     model.eval()
     val_metrics: dict[str, float] = {acc_name: out.accuracy, "loss": out.loss}
+    val_metrics.update(_sizes(task))
     test_metrics: dict[str, float] = {}
     final_model = model
     if options.test and _settled(out.status) and out.epochs > 0:
@@ -388,6 +396,7 @@ def _train_purchases(
             test_metrics = _customer_metrics(
                 genome, final_model, prot, options.k, device, options.eval_batch_size
             )
+            box["n_train_final"] = retrain.n_train
             if acc_k != options.k:
                 test_metrics.update(
                     _customer_metrics(
@@ -433,6 +442,7 @@ def _result(
         accuracy_name=acc_name,
         accuracy=out.accuracy if math.isfinite(out.accuracy) else 0.0,
         dims=dict(dims),
+        n_train_final=int(box.get("n_train_final", 0)),
     )
 
 

@@ -218,6 +218,9 @@ class TrainResult:
     accuracy_name: str = "top1"
     accuracy: float = 0.0
     dims: Mapping[str, int] = field(default_factory=dict)
+    #: purchase histories: training examples of the model retrained on the real protocol
+    #: (the one the test metrics score); 0 when there was no retraining
+    n_train_final: int = 0
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready dict of everything but the model (what ``autorec train --json``
@@ -235,6 +238,7 @@ class TrainResult:
             "val_metrics": dict(self.val_metrics),
             "test_metrics": dict(self.test_metrics),
             "n_params": self.n_params,
+            "n_train_final": self.n_train_final,
             "wall_s": self.wall_s,
             "history": [vars(r) for r in self.history],
             "error": self.error,

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from autorec._env import torch_env
 from autorec.data import load_family_data
 from autorec.errors import AutorecError
+from autorec.tune._noise import NoiseCheck
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
@@ -774,6 +775,7 @@ def _execute(
     progress.cached = len(known)
     writer = GenerationWriter(rd, evolution, known, progress)
     evolution.on_generation.append(writer)
+    evolution.on_generation.append(NoiseCheck())  # warns when validation noise > spread
 
     def persist(record: TrialRecord) -> None:
         records.append(record)

@@ -62,6 +62,8 @@ def test_train_json_save_plot_evaluate(predictor_yaml: Path, tmp_path: Path) -> 
             "1",
             "--window",
             "2",
+            "--protocol",
+            "paper",
             "--json",
             "--no-progress",
             "--save",
@@ -76,6 +78,10 @@ def test_train_json_save_plot_evaluate(predictor_yaml: Path, tmp_path: Path) -> 
     assert out["status"] == "ok" and out["converged"] is True and out["epochs"] == 2
     assert out["family"] == "predictor"
     assert "precision@10" in out["val_metrics"] and "precision@10" in out["test_metrics"]
+    # every result says how much it rests on: the paper's protocol trains on X -> Y only
+    assert out["data"]["protocol"] == "paper" and out["data"]["train_windows"] == 1
+    assert out["val_metrics"]["n_val"] == out["val_metrics"]["n_customers"] > 0
+    assert out["val_metrics"]["n_train_examples"] > 0 and out["n_train_final"] > 0
     assert {p.name for p in save.iterdir()} >= {
         "model.py",
         "weights.safetensors",
@@ -119,6 +125,8 @@ def test_train_autoencoder_softmax(tmp_path: Path) -> None:
             "--pi",
             "1",
             "--autoencoder",
+            "--train-windows",
+            "1",
             "--threads",
             "1",
             "--json",
@@ -127,3 +135,4 @@ def test_train_autoencoder_softmax(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["status"] == "ok" and out["data"]["autoencoder"] is True
+    assert out["data"]["train_windows"] == 1 and out["data"]["protocol"] == "rolling"
