@@ -42,6 +42,9 @@ app.command("recommend")(_recommend.recommend)
 from autorec.cli import serve as _serve  # noqa: E402
 
 app.command("serve")(_serve.serve)
+from autorec.cli import retrain as _retrain  # noqa: E402
+
+app.command("retrain")(_retrain.retrain)
 from autorec.cli import codegen_cmd as _codegen  # noqa: E402
 
 app.command("codegen")(_codegen.codegen)

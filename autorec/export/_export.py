@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -250,11 +251,13 @@ def export_bundle(
     devices: tuple[str, ...] = ("cpu",),
     threads: int | None = None,
     progress: bool = False,
+    card_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Export ``source`` (module docstring) to the bundle folder ``out`` and return a
     summary (the manifest plus the metrics). ``data`` / ``split`` override the source's
-    (e.g. the same data at another path). The written bundle is loaded back and its scores
-    compared with the in-memory network before this returns."""
+    (e.g. the same data at another path); ``card_extra`` is merged into the data card
+    (``autorec retrain`` records the parent bundle there). The written bundle is loaded
+    back and its scores compared with the in-memory network before this returns."""
     from autorec.genome import load_genome
     from autorec.train import TrainOptions, _batching
 
@@ -354,6 +357,7 @@ def export_bundle(
         "exported_from": str(src.resolve()),
         "how": how,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **json_safe(dict(card_extra or {})),
     }
     contents = BundleContents(
         family=genome.family,

@@ -54,7 +54,13 @@ from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker, topk_
 if TYPE_CHECKING:
     from autorec.genome import Genome
 
-__all__ = ["count_params", "train_genome"]
+__all__ = ["Init", "count_params", "train_genome"]
+
+#: ``init(model, item_ids, page_ids)``: called on every network :func:`train_genome` builds,
+#: after its own initialisation and before training, with the raw ids of the network's item
+#: (output) columns and of its pages (None for purchases) -- a warm start copies earlier
+#: weights in there (:func:`autorec.serve.transfer_weights`).
+Init = Callable[[torch.nn.Module, npt.NDArray[np.str_], "npt.NDArray[np.str_] | None"], None]
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -257,6 +263,7 @@ def _train_sessions(
     on_epoch: Callable[[EpochReport], None] | None,
     device: torch.device,
     box: dict[str, Any],
+    init: Init | None = None,
 ) -> TrainResult:
     acc_name, acc_k = options.accuracy_for("sessions")
     split = data.split
@@ -265,6 +272,8 @@ def _train_sessions(
     model = _build(genome, dims, options)
     if genome.get_bool("item_prior"):
         _init_session_prior(model, split.train, data.train_samples, dims["n_items"])
+    if init is not None:
+        init(model, split.train.items.raw, split.train.pages.raw)
     box["model"], box["n_params"] = model, count_params(model)
     hist = (
         _batching.histories(split.train, split.valid, split.test)
@@ -355,6 +364,7 @@ def _train_purchases(
     on_epoch: Callable[[EpochReport], None] | None,
     device: torch.device,
     box: dict[str, Any],
+    init: Init | None = None,
 ) -> TrainResult:
     acc_name, acc_k = options.accuracy_for("purchases")
     val_p = data.validation
@@ -362,6 +372,8 @@ def _train_purchases(
     gen = seed_everything(options.seed)
     model = _build(genome, dims, options)
     _init_item_prior(model, val_p.train, val_p.n_items)
+    if init is not None:
+        init(model, data.log.items.raw[val_p.catalogue], None)
     box["model"], box["n_params"] = model, count_params(model)
     task = _PurchaseTask(genome, val_p.train, val_p.test, acc_k, device, options.eval_batch_size)
     out = _fit(genome, model, task, options, gen, on_epoch, "validation run")
@@ -379,6 +391,8 @@ def _train_purchases(
         gen = seed_everything(options.seed)
         final_model = _build(genome, test_dims, options)
         _init_item_prior(final_model, prot.train, prot.n_items)
+        if init is not None:
+            init(final_model, data.log.items.raw[prot.catalogue], None)
         retrain = _PurchaseTask(genome, prot.train, None, acc_k, device, options.eval_batch_size)
         again = _fit(
             genome,
@@ -451,6 +465,7 @@ def train_genome(
     data: SessionData | PurchaseData,
     options: TrainOptions | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    init: Init | None = None,
 ) -> TrainResult:
     """Train ``genome`` on ``data`` and score its early-stopped fitness.
 
@@ -459,7 +474,7 @@ def train_genome(
     metrics with the baselines' evaluation functions (see this module's docstring for the
     two families' protocols). Seeded: the same genome, data and ``options.seed`` give the
     same losses on a CPU. ``on_epoch`` receives an :class:`EpochReport` after every epoch
-    of the fitness run.
+    of the fitness run. ``init`` (a warm start) sees every network built (:data:`Init`).
 
     Never raises (KeyboardInterrupt aside): a failure is a result with fitness 0 and
     status "error" whose ``error`` holds the traceback.
@@ -476,14 +491,14 @@ def train_genome(
                     f"a drnn genome needs session data, got {type(data).__name__}",
                     "pass page-view sessions (e.g. yoochoose) or a predictor genome",
                 )
-            return _train_sessions(genome, data, options, on_epoch, device, box)
+            return _train_sessions(genome, data, options, on_epoch, device, box, init)
         if not isinstance(data, PurchaseData):
             raise AutorecError(
                 "data",
                 f"a predictor genome needs purchase histories, got {type(data).__name__}",
                 "pass purchase data (e.g. ml-100k) or a drnn genome",
             )
-        return _train_purchases(genome, data, options, on_epoch, device, box)
+        return _train_purchases(genome, data, options, on_epoch, device, box, init)
     except Exception:
         model = box.get("model")
         return TrainResult(

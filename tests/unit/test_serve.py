@@ -16,89 +16,24 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from _serve_fixtures import DRNN, PREDICTOR, tiny_trained_bundle
 
 from autorec.errors import AutorecError
-from autorec.export import export_bundle, load_bundle, read_recommendations, recommend
-from autorec.genome import Genome
+from autorec.export import load_bundle, read_recommendations, recommend
 from autorec.serve import ServedModel, ServeOptions, create_app, replay_requests
-from autorec.train import TrainOptions
-from autorec.train._trainer import train_genome
-from autorec.train.saving import save_trained
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note on its httpx backend
     from fastapi.testclient import TestClient
 
-DRNN = {
-    "family": "drnn",
-    "width": 2,
-    "length": 1,
-    "units_1": 8,
-    "fnn": True,
-    "fnn_layers": 1,
-    "fnn_units": 8,
-    "view_path": True,
-    "batch_size": 64,
-    "optimizer": "adam",
-    "learning_rate": 0.01,
-}
-PREDICTOR = {
-    "family": "predictor",
-    "layers": 1,
-    "units_1": 16,
-    "decay_mode": "parametric",
-    "batch_size": 64,
-    "optimizer": "adam",
-    "learning_rate": 0.01,
-}
-
-
-def _bundle(root: Path, genes: dict[str, Any]) -> Path:
-    """Train ``genes`` for one epoch on (a slice of) the built-in synthetic data and export
-    it; the bundle's card names the whole synthetic data set, as its catalogue is."""
-    from autorec.data import load_family_data
-
-    genome = Genome.from_dict(genes)
-    data = load_family_data(genome.family, None, None)
-    if genome.family == "drnn":
-        data = _first_sessions(data, 150)
-    options = TrainOptions(max_epochs=1, seed=0, threads=1)
-    result = train_genome(genome, data, options)
-    assert result.model is not None, result.error
-    saved = root / f"{genome.family}_saved"
-    save_trained(result, saved, data={"path": None, "split": None}, options=options)
-    import autorec.export._export as ex
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ex, "load_family_data", lambda *a, **k: data)
-        export_bundle(saved, root / f"{genome.family}_bundle")
-    return root / f"{genome.family}_bundle"
-
-
-def _first_sessions(data: Any, n: int) -> Any:
-    from dataclasses import replace
-
-    from autorec.data import session_samples, subset_sessions
-    from autorec.data.types import SessionData
-
-    s = data.split
-    train, valid, test = (
-        subset_sessions(lg, np.arange(min(m, lg.n_sessions), dtype=np.int64))
-        for lg, m in ((s.train, n), (s.valid, n // 2), (s.test, n // 2))
-    )
-    return SessionData(
-        split=replace(s, train=train, valid=valid, test=test),
-        train_samples=session_samples(train),
-        valid_samples=session_samples(valid),
-        test_samples=session_samples(test),
-        source=data.source,
-    )
-
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("serve")
-    return {"drnn": _bundle(root, DRNN), "predictor": _bundle(root, PREDICTOR)}
+    return {
+        "drnn": tiny_trained_bundle(root, DRNN),
+        "predictor": tiny_trained_bundle(root, PREDICTOR),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -413,6 +348,7 @@ def test_cli_options_are_checked(bundles: dict[str, Path]) -> None:
         (["--max-k", "0"], "--max-k"),
         (["--max-batch", "0"], "--max-batch"),
         (["--max-wait-ms", "-1"], "--max-wait-ms"),
+        (["--threads", "0"], "--threads"),
     ):
         r = runner.invoke(app, ["serve", str(bundles["drnn"]), *args])
         assert r.exit_code == 2 and where in r.output, r.output
