@@ -238,14 +238,20 @@ def start_ray(
             ) from None
     else:
         try:
+            # address="local": always a new local Ray, never a cluster some other process
+            # on this machine happens to run (ray.init() alone joins that one).
             ctx = ray.init(
-                num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1", **common
+                address="local",
+                num_cpus=num_cpus,
+                include_dashboard=True,
+                dashboard_host="127.0.0.1",
+                **common,
             )
         except Exception as exc:  # dashboard dependencies missing or port trouble
             print(f"Ray dashboard could not start ({exc}); continuing without it", file=err)
             if ray.is_initialized():
                 ray.shutdown()
-            ctx = ray.init(num_cpus=num_cpus, include_dashboard=False, **common)
+            ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not str(url).startswith("http"):
         url = f"http://{url}"
