@@ -36,6 +36,13 @@ from typing import Any
 
 from autorec.errors import AutorecError
 
+#: Mirrors autorec.models.STATE_SAMPLING_FACTOR (not imported: no torch here).
+STATE_SAMPLING_FACTOR = 8
+#: Bytes the runtime's bag losses keep per listed (row, item) target entry (measured), and
+#: the mean number of target items a row is assumed to list.
+LOSS_ENTRY_BYTES = 40
+TARGETS_PER_ROW = 2
+
 __all__ = ["FLOAT_BYTES", "INDEX_BYTES", "MemoryEstimate", "estimate_memory", "gene"]
 
 FLOAT_BYTES = 4
@@ -170,19 +177,32 @@ def _drnn(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tuple[in
         other += n_items + 1
     # activations saved for backward
     states = w + 1  # the window plus the history state
-    hidden = states * sum(2 * u for u in units) + w * heads  # act out, prev state; head inputs
+    # per layer and state: the activation and the previous state, plus the layer's states
+    # stacked into one tensor (the next layer's and the heads' input, read as views)
+    hidden = states * sum(3 * u for u in units)
     if dropout:
         hidden += states * sum(units) + w * heads  # dropout outputs (masks are 1 byte: below)
     saved = FLOAT_BYTES * batch * hidden + batch * (states * sum(units) if dropout else 0)
     saved += _bag_index_bytes(batch * w, batch * w) + _bag_index_bytes(batch * bag, batch)
-    if fnn:
-        saved += FLOAT_BYTES * batch * f_units * (2 * f_layers + 1)
-        saved += _bag_index_bytes(batch * bag, batch)
-    # item-sized: the loss saves one [B, w, N] tensor (log-softmax output / BCE input) and
-    # the dense target [B, N]; the logits and their gradient are alive besides.
-    logits = FLOAT_BYTES * batch * w * n_items
-    item_saved = logits + FLOAT_BYTES * batch * n_items
-    transient = 2 * logits + FLOAT_BYTES * batch * n_items
+    if fnn:  # run for the last state and again for the earlier ones (their own columns)
+        calls = 2 if w > 1 else 1
+        saved += calls * FLOAT_BYTES * batch * f_units * (2 * f_layers + 1)
+        saved += calls * _bag_index_bytes(batch * bag, batch)
+    # item-sized: the runtime's loss saves one tensor per scored state and item (the exp of
+    # the softmax's log-sum-exp / the BCE's softplus input); the logits and their gradient are
+    # alive besides. Scored: every item at every state, or -- a sampled output, or the earlier
+    # states of a big catalogue (autorec.models.STATE_SAMPLING_FACTOR) -- the candidates only
+    # (about batch + negatives items).
+    negatives = int(gene(genes, "negatives", 128))
+    cand = min(n_items, batch + negatives)
+    if str(gene(genes, "output", "full")) == "sampled":
+        cells = w * cand
+    elif w > 1 and n_items >= STATE_SAMPLING_FACTOR * negatives:
+        cells = n_items + (w - 1) * cand
+    else:
+        cells = w * n_items
+    item_saved = FLOAT_BYTES * batch * cells
+    transient = 2 * item_saved
     return item, other, saved + item_saved, transient, item_saved + transient
 
 
@@ -197,19 +217,26 @@ def _predictor(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tup
     hidden = sum(units) * (2 if dropout else 1)
     saved = FLOAT_BYTES * batch * hidden + (batch * sum(units) if dropout else 0)
     saved += _bag_index_bytes(batch * bag, batch) + FLOAT_BYTES * batch * bag
-    # item-sized loss tensors: per cost side (positive / negative terms) the log-sigmoid input
-    # and its buffer plus the dense weight matrix (codegen/_predictor.py data_loss)
+    # item-sized loss tensors (codegen/runtime.py): each softmax term saves the exp of its
+    # log-sum-exp, the BCE's negative terms the softplus input -- one [B, N] plane each (the
+    # candidates only with a sampled output); the logits and their gradient are alive besides.
     split = str(gene(genes, "split_mode", "predictor"))
-    if split == "predictor":
-        sides = int(float(gene(genes, "w1", 1.0)) > 0) + int(float(gene(genes, "w0", 1.0)) > 0)
-        targets = 1
+    if str(gene(genes, "loss", "bce")) == "softmax":
+        planes = 1 if split == "predictor" else 1 + int(float(gene(genes, "wa1", 1.0)) > 0)
+    elif split == "predictor":
+        planes = int(float(gene(genes, "w0", 1.0)) > 0)
     else:
-        pos = float(gene(genes, "wa1", 1.0)) > 0 or float(gene(genes, "wp1", 1.0)) > 0
-        neg = float(gene(genes, "wa0", 1.0)) > 0 or float(gene(genes, "wp0", 0.0)) > 0
-        sides, targets = int(pos) + int(neg), 2 + int(split == "soft")
-    plane = FLOAT_BYTES * batch * n_items
-    item_saved = 3 * sides * plane
-    transient = (2 + targets) * plane  # logits, their gradient, dense targets
+        planes = int(float(gene(genes, "wa0", 1.0)) > 0 or float(gene(genes, "wp0", 0.0)) > 0)
+    cols = n_items
+    if str(gene(genes, "output", "full")) == "sampled":
+        cols = min(n_items, batch * 2 + int(gene(genes, "negatives", 128)))
+    plane = FLOAT_BYTES * batch * cols
+    # the sparse terms: per listed (row, item) entry of each target list, its logit, weights
+    # and indices (LOSS_ENTRY_BYTES); X lists hold ~mean_bag entries a row, Y ~TARGETS_PER_ROW
+    x_lists, y_lists = (0, 2) if split == "predictor" else (2, 3)
+    entries = batch * (x_lists * bag + y_lists * TARGETS_PER_ROW)
+    item_saved = planes * plane + LOSS_ENTRY_BYTES * entries
+    transient = 2 * plane  # logits and their gradient
     return item, other, saved + item_saved, transient, item_saved + transient
 
 
