@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from autorec.baselines._als import ALS
 from autorec.baselines._base import Baseline, popularity_order, prefix_views
+from autorec.baselines._compare import (
+    baseline_scores,
+    compare,
+    comparison_lines,
+    primary_metrics,
+    read_comparison,
+)
 from autorec.baselines._ease import EASE
 from autorec.baselines._gru import GRUCopySession, GRUSession
 from autorec.baselines._itemknn import ItemKNN
@@ -27,9 +34,14 @@ __all__ = [
     "ItemKNN",
     "Popularity",
     "SessionViews",
+    "baseline_scores",
+    "compare",
+    "comparison_lines",
     "make_baseline",
     "popularity_order",
     "prefix_views",
+    "primary_metrics",
+    "read_comparison",
 ]
 
 #: name -> class, in the order the CLI lists them.

@@ -53,6 +53,9 @@ from autorec.cli import train as _train  # noqa: E402
 
 app.command("train")(_train.train)
 app.command("evaluate")(_evaluate.evaluate)
+from autorec.cli import runs as _runs  # noqa: E402
+
+app.command("runs")(_runs.runs)
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ The source is exactly what training imports and export copies (:func:`codegen.re
 layers are split over two devices (it differs from the one-device file in its ``DEVICES``
 line). Data sizes default to those of the built-in synthetic data
 of the genome's kind (sessions for ``drnn``, purchase histories for ``predictor``); give
-``--items/--pages/--users`` to render for other sizes without loading any data.
+``--data``/``--split`` for the sizes of a data set (as ``autorec train`` would build the
+network), or ``--items/--pages/--users`` to render for other sizes without loading any data.
 """
 
 from __future__ import annotations
@@ -15,21 +16,25 @@ from typing import Annotated
 
 import typer
 
-from autorec.cli.common import JsonOption, emit_json
+from autorec.cli.common import DataOption, JsonOption, SplitOption, emit_json
 from autorec.errors import AutorecError
 
 __all__ = ["codegen"]
 
 
-def _synthetic_dims(family: str) -> tuple[int, int, int]:
-    """(n_pages, n_items, n_users) of the built-in synthetic data of the family's kind."""
-    from autorec.data import load_purchase_data, load_session_data
+def _data_dims(family: str, path: Path | None, split: str | None) -> tuple[int, int, int]:
+    """(n_pages, n_items, n_users) of the network ``autorec train`` builds for the family on
+    these data (``path`` None: the built-in synthetic data of the family's kind)."""
+    from autorec.data import load_family_data
+    from autorec.data.types import SessionData
+    from autorec.train import _batching
 
-    if family == "drnn":
-        log = load_session_data(None).split.train
-        return len(log.pages), len(log.items), len(log.users)
-    data = load_purchase_data(None)
-    return 0, data.protocol.n_items, len(data.log.users)
+    data = load_family_data(family, None if path is None else str(path), split)
+    if isinstance(data, SessionData):
+        d = _batching.session_dims(data.split.train)
+        return d["n_pages"], d["n_items"], d["n_users"]
+    d = _batching.purchase_dims(data.protocol, data.log)
+    return 0, d["n_items"], d["n_users"]
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -62,6 +67,8 @@ def codegen(
             "cuda:0,cuda:1: the item layers split over them; default cpu).",
         ),
     ] = "cpu",
+    data: DataOption = None,
+    split: SplitOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Print the generated PyTorch source (imports only torch) of the genome's network."""
@@ -74,7 +81,7 @@ def codegen(
     genome = load_genome(genome_file)
     needs_pages = genome.family == "drnn"
     if items is None or users is None or (needs_pages and pages is None):
-        d_pages, d_items, d_users = _synthetic_dims(genome.family)
+        d_pages, d_items, d_users = _data_dims(genome.family, data, split)
     else:
         d_pages, d_items, d_users = 0, 0, 0
     dims = Dims(

@@ -18,23 +18,16 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from typer.core import TyperGroup
 
 from autorec.errors import AutorecError, ExitCode
+
+if TYPE_CHECKING:  # rich and numpy load when used, so `autorec --help` starts fast
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 __all__ = [
     "AutorecGroup",
@@ -102,6 +95,27 @@ TimeoutOption = Annotated[
 ]
 
 
+def _flag_type_hidden() -> None:
+    """Typer prints ``<bool>`` as the "type" of every on/off flag (``--json``, ``--help``),
+    which reads as if the flag took a value: show no type for flags instead."""
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "_autorec", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return original(self, ctx)
+
+    display_type_rich._autorec = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flag_type_hidden()
+
+
 def fail(message: str) -> NoReturn:
     """Print ``error: <message>`` as one line on stderr and exit with code 2."""
     typer.echo(f"error: {' '.join(message.split())}", err=True)
@@ -127,6 +141,8 @@ class AutorecGroup(TyperGroup):
 
 def json_default(value: Any) -> Any:
     """JSON for numpy scalars/arrays, dates, paths and enums; NaN/inf become null."""
+    import numpy as np
+
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -169,6 +185,8 @@ def echo_table(rows: Sequence[tuple[str, object]]) -> None:
 
 def stderr_console() -> Console:
     """A rich console on stderr (stdout stays clean for ``--json``)."""
+    from rich.console import Console
+
     return Console(stderr=True)
 
 
@@ -197,6 +215,15 @@ def progress(
     Disabled (a no-op handle) when ``enabled`` is false or stderr is not a terminal, so
     tests and pipes see no control characters.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = stderr_console()
     if not enabled or not console.is_terminal:
         yield ProgressHandle(None, None)

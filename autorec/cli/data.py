@@ -6,7 +6,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from autorec.cli.common import (
@@ -19,19 +18,14 @@ from autorec.cli.common import (
     emit_json,
     progress,
 )
-from autorec.data import (
-    DEFAULT_MIN_RATING,
-    DEFAULT_SESSION_TIMEOUT_S,
-    describe_events,
-    detect_format,
-    load_events,
-    synthesize_purchases,
-    synthesize_sessions,
-    write_events,
-)
 from autorec.errors import AutorecError
 
-__all__ = ["app", "inspect", "synth"]
+__all__ = ["DEFAULT_MIN_RATING", "DEFAULT_SESSION_TIMEOUT_S", "app", "inspect", "synth"]
+
+# autorec.data's defaults, spelt out so that `--help` need not import pandas and numpy
+# (tests/cli/test_newcomer_cli.py checks they equal autorec.data's).
+DEFAULT_MIN_RATING = 3.5
+DEFAULT_SESSION_TIMEOUT_S = 1800
 
 app = typer.Typer(
     cls=AutorecGroup,
@@ -98,6 +92,8 @@ def inspect(
     """Summarise an event file: kind (sessions or purchases), rows, users, sessions, items,
     views, purchases and time range."""
     with progress(f"reading {path}", enabled=not json_out):
+        from autorec.data import describe_events, detect_format, load_events
+
         events = load_events(path, min_rating=min_rating)
         info = describe_events(events, session_timeout_s=timeout)
     info = {"path": str(path), "format": detect_format(path), **info}
@@ -142,6 +138,10 @@ def synth(
         raise AutorecError(
             str(out), "is a folder", "give a file name ending in .csv, .parquet or .jsonl"
         )
+    import numpy as np
+
+    from autorec.data import synthesize_purchases, synthesize_sessions, write_events
+
     rng = np.random.default_rng(seed)
     if kind is SynthKind.sessions:
         events = (

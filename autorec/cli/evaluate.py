@@ -73,10 +73,14 @@ def evaluate(
         Path, typer.Argument(metavar="SAVED_DIR", help="Folder from `autorec train --save`.")
     ],
     data: Annotated[
-        str | None, typer.Option("--data", help="Data (default: the one it was trained on).")
+        str | None,
+        typer.Option("--data", metavar="PATH", help="Data (default: the one it was trained on)."),
     ] = None,
     split: Annotated[
-        str | None, typer.Option("--split", help="Split (default: the one it was trained on).")
+        str | None,
+        typer.Option(
+            "--split", metavar="DATES", help="Split (default: the one it was trained on)."
+        ),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Cut-off of precision/PCC.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of synthetic data.")] = 0,

@@ -36,6 +36,14 @@ def export(
             "--out", help="Bundle folder to write (replaced atomically when it is a bundle)."
         ),
     ],
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Retrain the best genome on the run's data and split instead of copying the "
+            "network the search kept.",
+        ),
+    ] = False,
     retrain_all: Annotated[
         bool,
         typer.Option(
@@ -43,9 +51,11 @@ def export(
         ),
     ] = False,
     data: Annotated[
-        str | None, typer.Option("--data", help="Override the run's data path.")
+        str | None, typer.Option("--data", metavar="PATH", help="Override the run's data path.")
     ] = None,
-    split: Annotated[str | None, typer.Option("--split", help="Override the run's split.")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", metavar="DATES", help="Override the run's split.")
+    ] = None,
     devices: Annotated[str, typer.Option("--devices", help="Training devices, e.g. cpu.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     progress: Annotated[
@@ -55,11 +65,13 @@ def export(
 ) -> None:
     """Export the best network (genome, model.py, safetensors weights, id maps, metrics,
     data card, manifest with sha256) as a bundle loadable with torch alone."""
-    from autorec.export import export_bundle
+    from autorec.export import export_bundle, export_plan
 
+    typer.echo(f"export: {export_plan(source, retrain=retrain, retrain_all=retrain_all)}", err=True)
     summary = export_bundle(
         source,
         out,
+        retrain=retrain,
         retrain_all=retrain_all,
         data=data,
         split=split,
@@ -79,6 +91,7 @@ def export(
                         "files": manifest["files"],
                         "metrics": summary["metrics"].get("test_metrics"),
                         "data_card": summary["data_card"],
+                        "comparison": summary.get("comparison"),
                     }
                 ),
                 indent=1,
@@ -91,3 +104,5 @@ def export(
         f"how: {summary['data_card']['how']}"
     )
     typer.echo(f"test metrics: {summary['metrics'].get('test_metrics')}")
+    for line in (summary.get("comparison") or {}).get("lines") or []:
+        typer.echo(line)

@@ -17,10 +17,13 @@ def recommend(
     out: Annotated[Path, typer.Option("--out", help="recs.sqlite (SQLite) or recs.parquet.")],
     data: Annotated[
         str | None,
-        typer.Option("--data", help="Event log / data folder (default: the bundle's data)."),
+        typer.Option(
+            "--data", metavar="PATH", help="Event log / data folder (default: the bundle's data)."
+        ),
     ] = None,
     split: Annotated[
-        str | None, typer.Option("--split", help="Split (default: the bundle's data card).")
+        str | None,
+        typer.Option("--split", metavar="DATES", help="Split (default: the bundle's data card)."),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Items per customer / session.")] = 10,
     batch_size: Annotated[

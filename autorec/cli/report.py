@@ -12,7 +12,7 @@ __all__ = ["report"]
 
 
 def report(
-    run_dir: Annotated[str, typer.Argument(help="Run directory of a search.")],
+    run_dir: Annotated[str, typer.Argument(metavar="RUN_DIR", help="Run directory of a search.")],
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild report.html and plots/*.png from the run directory's files."""
@@ -26,7 +26,9 @@ def report(
     out = {
         "report": str(rd.report),
         "plots": sorted(str(p) for p in rd.plots.glob("*.png")),
-        "generations": len(gens),
+        # bred generations closed, as --generations counts them (populations = that + 1)
+        "generations": max(0, len(gens) - 1),
+        "populations": len(gens),
         "trials": len(records),
         "finished": RunDir(rd.root).done.is_file(),
     }
@@ -34,5 +36,6 @@ def report(
         emit_json(out)
     else:
         typer.echo(
-            f"report: {out['report']} ({out['generations']} generations, {out['trials']} trials)"
+            f"report: {out['report']} (initial population + {out['generations']} bred "
+            f"generation(s), {out['trials']} trials)"
         )

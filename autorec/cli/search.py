@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from autorec.cli.common import DataOption, JsonOption, SeedOption, SplitOption, emit_json
 
-__all__ = ["print_summary", "search"]
+__all__ = ["interrupted", "print_summary", "search"]
+
+
+def interrupted(run_dir: object) -> NoReturn:
+    """Ctrl-C: say how to continue and exit 130 (the shell's code for SIGINT)."""
+    typer.echo(f"interrupted; continue the search with: autorec resume {run_dir}", err=True)
+    raise typer.Exit(130)
 
 
 def print_summary(summary: Any, as_json: bool) -> None:
@@ -19,9 +26,10 @@ def print_summary(summary: Any, as_json: bool) -> None:
     data = summary.to_json()
     best = data["best"]
     state = "finished" if data["finished"] else "stopped before the last generation"
+    bred = int(data["generations"])
     typer.echo(
-        f"search {state}: {data['generations']} generations, {data['trials']} trials "
-        f"({data['trained_this_session']} trained now, {data['replayed']} from the "
+        f"search {state}: initial population + {bred} bred generation(s), {data['trials']} "
+        f"trials ({data['trained_this_session']} trained now, {data['replayed']} from the "
         f"cache) in {data['wall_s']:.1f}s"
     )
     if best["genome_key"] is not None:
@@ -31,6 +39,8 @@ def print_summary(summary: Any, as_json: bool) -> None:
         )
         for name, value in (best["metrics"] or {}).items():
             typer.echo(f"  {name}: {value:.4g}")
+    for line in (data.get("comparison") or {}).get("lines") or []:
+        typer.echo(line)
     typer.echo(f"run dir: {data['run_dir']}")
     typer.echo(
         f"report: {data['run_dir']}/report.html  best genome: {data['run_dir']}/best_genome.yaml"
@@ -38,6 +48,7 @@ def print_summary(summary: Any, as_json: bool) -> None:
 
 
 def search(
+    ctx: typer.Context,
     space: Annotated[
         str,
         typer.Option("--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml."),
@@ -144,6 +155,16 @@ def search(
             "Default: on (--protocol rolling), off (--protocol paper).",
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE.yaml",
+            show_default=False,
+            help="Read options from this YAML file (e.g. a run dir's config.yaml); options "
+            "given on the command line win.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
@@ -173,12 +194,28 @@ def search(
         train_windows=train_windows,
         autoencoder=autoencoder,
     )
+    if config is not None:
+        _apply_config(ctx, options, config)
     options.validate()
     try:
         summary = run_search(options, quiet=as_json)
+    except KeyboardInterrupt:
+        interrupted(options.run_dir)
     finally:
         _shutdown_ray()
     print_summary(summary, as_json)
+
+
+def _apply_config(ctx: typer.Context, options: Any, config: Path) -> None:
+    """Set every option of the file ``config`` that the command line left at its default."""
+    from typer._click.core import ParameterSource
+
+    from autorec.cli.search_config import read_search_config
+
+    for name, value in read_search_config(config, type(options)).items():
+        source = ctx.get_parameter_source(name)
+        if source in (None, ParameterSource.DEFAULT):
+            setattr(options, name, value)
 
 
 def _shutdown_ray() -> None:

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from autorec.data import load_family_data
 from autorec.errors import AutorecError
 
 __all__ = ["data_info", "parse_devices", "print_json", "train"]
@@ -70,12 +69,17 @@ def train(
     genome_file: Annotated[Path, typer.Argument(metavar="GENOME.yaml", help="Genome to train.")],
     data: Annotated[
         str | None,
-        typer.Option("--data", help="Event log / data folder; default: built-in synthetic data."),
+        typer.Option(
+            "--data",
+            metavar="PATH",
+            help="Event log / data folder; default: built-in synthetic data.",
+        ),
     ] = None,
     split: Annotated[
         str | None,
         typer.Option(
             "--split",
+            metavar="DATES",
             help="Sessions: VAL_START,TEST_START; purchases: DX,DXY,DYZ,DZ (default: the data's).",
         ),
     ] = None,
@@ -176,6 +180,8 @@ def train(
             f"genome {genome_file} has decay_mode {genome.genes.get('decay_mode')!r}",
             "use a predictor genome with decay_mode: learnt, or drop --decay-plot",
         )
+    from autorec.data import load_family_data
+
     dataset = load_family_data(
         genome.family, data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
     )

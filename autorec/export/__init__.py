@@ -18,7 +18,7 @@ from autorec.export._bundle import (
     sha256_file,
     write_bundle,
 )
-from autorec.export._export import export_bundle
+from autorec.export._export import export_bundle, export_plan
 from autorec.export._recommend import DEFAULT_BATCH, latest_examples, recommend
 from autorec.export._writers import (
     COLUMNS,
@@ -39,6 +39,7 @@ __all__ = [
     "ParquetRecWriter",
     "SQLiteRecWriter",
     "export_bundle",
+    "export_plan",
     "gather_state_dict",
     "latest_examples",
     "load_bundle",

@@ -46,7 +46,7 @@ from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
 from autorec.train.saving import json_safe
 
-__all__ = ["export_bundle"]
+__all__ = ["export_bundle", "export_plan"]
 
 _DWELL_CAP_S = 3600.0
 
@@ -192,6 +192,39 @@ def _counts(data: Any) -> dict[str, int]:
     }
 
 
+def _holds_best(saved: Path, best_genome: Path) -> bool:
+    """Whether ``saved`` (a search's ``best_model/``) holds the run's best genome now (a
+    resumed search may have found a better one since)."""
+    from autorec.genome import load_genome
+
+    info = saved / "train.json"
+    if not info.is_file():
+        return False
+    try:
+        key = json.loads(info.read_text(encoding="utf-8")).get("genome_key")
+    except (OSError, ValueError):
+        return False
+    return bool(key) and key == load_genome(best_genome).key
+
+
+def export_plan(source: str | Path, *, retrain: bool = False, retrain_all: bool = False) -> str:
+    """One line saying what :func:`export_bundle` will do with ``source`` (printed before
+    it starts, since a retrain takes minutes where a copy takes seconds)."""
+    if not Path(source).is_dir():
+        return f"{source} is not a folder"
+    info = _source_info(Path(source))
+    if retrain_all:
+        return "retraining the best genome on all data (--retrain-all), then writing the bundle"
+    if info["saved"] is not None and not retrain:
+        return f"copying the trained network in {info['saved']} (no training)"
+    if retrain:
+        return "retraining the best genome on the run's data and split (--retrain)"
+    return (
+        "retraining the best genome on the run's data and split: the run kept no trained "
+        "network for it (best_model/)"
+    )
+
+
 def _source_info(source: Path) -> dict[str, Any]:
     """What the source folder is: its genome, data, options and (maybe) saved network."""
     if (source / "train.json").is_file():
@@ -219,7 +252,7 @@ def _source_info(source: Path) -> dict[str, Any]:
         saved = source / "best_model"
         return {
             "kind": "search",
-            "saved": saved if (saved / "train.json").is_file() else None,
+            "saved": saved if _holds_best(saved, source / "best_genome.yaml") else None,
             "genome_file": source / "best_genome.yaml",
             "data": config.get("data"),
             "split": config.get("split"),
@@ -252,12 +285,19 @@ def export_bundle(
     threads: int | None = None,
     progress: bool = False,
     card_extra: Mapping[str, Any] | None = None,
+    retrain: bool = False,
 ) -> dict[str, Any]:
     """Export ``source`` (module docstring) to the bundle folder ``out`` and return a
     summary (the manifest plus the metrics). ``data`` / ``split`` override the source's
     (e.g. the same data at another path); ``card_extra`` is merged into the data card
     (``autorec retrain`` records the parent bundle there). The written bundle is loaded
-    back and its scores compared with the in-memory network before this returns."""
+    back and its scores compared with the in-memory network before this returns. A search
+    run dir's kept network (``best_model/``) is copied unless ``retrain`` (or
+    ``retrain_all``).
+
+    The summary's ``comparison`` holds the network's test metrics beside the best
+    baseline's on the same split (:func:`autorec.baselines.compare`; cached in a search run
+    dir); the data card keeps it too."""
     from autorec.genome import load_genome
     from autorec.train import TrainOptions, _batching
 
@@ -283,13 +323,13 @@ def export_bundle(
     metrics: dict[str, Any]
     end: datetime | None = None
     how: str
-    if info["saved"] is not None and not retrain_all:
+    if info["saved"] is not None and not retrain_all and not retrain:
         from autorec.train.saving import load_saved
 
         saved = load_saved(info["saved"])
         model, dims = saved.model, dict(saved.info.get("dims") or {})
         metrics = dict(saved.metrics)
-        how = f"saved network {info['saved']}"
+        how = f"copied the trained network {info['saved']} (no training)"
     else:
         if retrain_all and isinstance(dataset, PurchaseData):
             end = _day_after_last(dataset.log.time)
@@ -344,8 +384,10 @@ def export_bundle(
             f"{len(item_ids)}",
             "pass the --data and --split the network was trained on",
         )
+    # retrained on all data, the network has no held-out test split left to compare on
+    comparison = None if retrain_all else _comparison(metrics, dataset, genome.key, src, info)
     card = {
-        "data": None if data_path is None else str(data_path),
+        "data": _resolvable(data_path),
         "source": str(dataset.source),
         "protocol": protocol,
         "split": _split_string(dataset),
@@ -356,6 +398,7 @@ def export_bundle(
         "retrain_all": bool(retrain_all),
         "exported_from": str(src.resolve()),
         "how": how,
+        "comparison": comparison,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **json_safe(dict(card_extra or {})),
     }
@@ -381,7 +424,32 @@ def export_bundle(
         "manifest": manifest,
         "metrics": contents.metrics,
         "data_card": card,
+        "comparison": comparison,
     }
+
+
+def _resolvable(path: str | None) -> str | None:
+    """The data path as the card stores it: absolute when it names an existing file or
+    folder, so ``autorec recommend BUNDLE`` works from any folder."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    return str(p.resolve()) if p.exists() else str(path)
+
+
+def _comparison(
+    metrics: dict[str, Any], dataset: Any, key: str, src: Path, info: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The exported network's test metrics beside the best baseline's (cached in a search
+    run dir, which computed them once already)."""
+    from autorec.baselines import compare
+
+    test = metrics.get("test_metrics")
+    cache = src if info["kind"] == "search" else None
+    try:
+        return compare(test, dataset, genome_key=key, cache=cache)
+    except AutorecError:
+        return None
 
 
 def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> None:

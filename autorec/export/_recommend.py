@@ -327,6 +327,13 @@ def recommend(
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     card = b.data_card
     data_path = data if data is not None else card.get("data")
+    if data is None and data_path and not Path(str(data_path)).exists():
+        # the data card's path, not an option the user gave: say so, not "omit --data"
+        raise AutorecError(
+            f"bundle file {b.path / 'data_card.json'}",
+            f"names data {data_path}, which does not exist here",
+            "pass --data PATH (the data the bundle was exported with)",
+        )
     split = split if split is not None else card.get("split")
     loader_args = dict(card.get("loader_args", {}))
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ Every bundle carries a copy of this file as ``load.py``. Use it as a module::
     bundle = load.load("BUNDLE")                       # checks sha256 of every file
     scores = bundle.score_customer(["50", "172"])      # purchase family: raw item ids
     scores = bundle.score_session(["p1", "p9"], [12.0, 40.0])   # session family: raw page ids
+                                                    # (an unknown page id is a BundleError)
     print(bundle.top_k(scores, 10, exclude=["50", "172"]))
 
 or as a script: ``python BUNDLE/load.py BUNDLE --items 50 172 --k 10`` (or ``--pages``).
@@ -282,7 +283,15 @@ class LoadedBundle:
         dwell: Sequence[float] | None = None,
         history_items: Sequence[str] = (),
     ) -> torch.Tensor:
-        """Scores [n_items] of one session from raw page ids (session family)."""
+        """Scores [n_items] of one session from raw page ids (session family). A page id
+        the bundle does not know is an error (``BundleError`` naming it): a typo would
+        otherwise score a different session without a word."""
+        unknown = [p for p in pages if p not in self.page_index]
+        if unknown:
+            raise BundleError(
+                f"{self.root}: unknown page id(s) {unknown[:5]} ({len(unknown)} of "
+                f"{len(pages)}); use ids from page_map.json (e.g. {self.page_ids[:3]})"
+            )
         return self.score(self.session_batch(pages, dwell, history_items))[0]
 
     def top_k(
@@ -323,7 +332,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if bundle.family == "drnn":
         pages = args.pages or []
-        scores = bundle.score_session(pages, args.dwell)
+        try:
+            scores = bundle.score_session(pages, args.dwell)
+        except BundleError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         exclude: list[str] = []
     else:
         items = args.items or []

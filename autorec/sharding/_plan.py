@@ -163,7 +163,8 @@ def plan_resources(
                 f"genome ({est.family}, {est.n_params:,} parameters)",
                 f"needs about {_gib(total)} to train but the CPU memory is "
                 f"{_gib(cluster.cpu_memory)} and there is no GPU",
-                "use fewer units or a smaller batch_size, clip the catalogue (--top-p), "
+                "use fewer units or a smaller batch_size, clip the catalogue (top_p= of "
+                "autorec.data.load_purchase_data), "
                 "or run on a cluster with GPUs",
             )
         return Plan("cpu", ("cpu",), min(1.0, cluster.cpus), 0.0, est, total)
@@ -188,7 +189,8 @@ def plan_resources(
             f"genome ({est.family}, {est.n_params:,} parameters)",
             f"needs about {_gib(total)}, i.e. {k} GPUs of {_gib(cluster.gpu_memory)}, "
             f"but the cluster has {cluster.gpus}",
-            "use fewer units, a smaller batch_size or catalogue (--top-p), or add GPUs",
+            "use fewer units, a smaller batch_size or catalogue (top_p= of "
+            "autorec.data.load_purchase_data), or add GPUs",
         )
     devices = tuple(f"cuda:{i}" for i in range(k))
     return Plan("multi_gpu", devices, 1.0, float(k), est, est.per_device(k))

@@ -39,7 +39,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from autorec._env import torch_env
 from autorec.data import load_family_data
 from autorec.errors import AutorecError
+from autorec.tune._checkpoints import KeepWeights, prune_weights
+from autorec.tune._finish import finish_search
 from autorec.tune._noise import NoiseCheck
+from autorec.tune._progress import Progress
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
@@ -156,6 +159,8 @@ class SearchSummary:
     wall_s: float
     dashboard_url: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: the best network's test metrics beside the best baseline's (autorec.tune._compare)
+    comparison: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,13 +173,16 @@ class SearchSummary:
                 "genome": self.best_genome,
                 "metrics": self.best_metrics,
             },
-            "generations": self.generations,
+            # bred generations, as --generations counts them; populations = generations + 1
+            "generations": max(0, self.generations - 1),
+            "populations": self.generations,
             "trials": self.trials,
             "trained_this_session": self.trained_this_session,
             "replayed": self.replayed,
             "wall_s": round(self.wall_s, 3),
             "dashboard_url": self.dashboard_url,
             "best_fitness_per_generation": [h.get("best_so_far") for h in self.history],
+            "comparison": self.comparison,
         }
 
 
@@ -402,6 +410,7 @@ class GenerationWriter:
         self.rd.write_yaml(self.rd.hall_of_fame, hof)
         if hof:
             self.rd.write_yaml(self.rd.best_genome, hof[0]["genome"])
+        prune_weights(self.rd.root, [h["key"] for h in hof])
         self.progress.generation_closed(entry)
         try:
             build_report(self.rd)
@@ -434,117 +443,6 @@ def _logbook_rows(evolution: Evolution) -> list[dict[str, Any]]:
         return [dict(row) for row in book] if book is not None else []
     except TypeError:
         return []
-
-
-# --------------------------------------------------------------------------------------
-# Progress (rich, stderr)
-# --------------------------------------------------------------------------------------
-class Progress:
-    """Live terminal progress on stderr: generation, best / mean fitness, trials running and
-    done. On a terminal a rich ``Live`` panel; otherwise one line per generation."""
-
-    def __init__(
-        self,
-        total_generations: int,
-        population: int,
-        *,
-        enabled: bool = True,
-        console: Console | None = None,
-    ) -> None:
-        from rich.console import Console
-
-        self.console = console or Console(stderr=True)
-        self.enabled = enabled
-        self.total = total_generations
-        self.population = population
-        self.generation = 0
-        self.best: float | None = None
-        self.mean: float | None = None
-        self.running: set[str] = set()
-        self.done = 0
-        self.cached = 0
-        self.errors = 0
-        self.started = time.monotonic()
-        self._live: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Tune pickles its run config (callbacks included): drop the terminal handles.
-        state = dict(self.__dict__)
-        state["console"] = None
-        state["_live"] = None
-        state["enabled"] = False
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        from rich.console import Console
-
-        self.__dict__.update(state)
-        self.console = Console(stderr=True)
-
-    def render(self) -> Any:
-        from rich.table import Table
-
-        t = Table.grid(padding=(0, 2))
-        best = "-" if self.best is None else f"{self.best:.4f}"
-        mean = "-" if self.mean is None else f"{self.mean:.4f}"
-        t.add_row(
-            "[bold]autorec search[/]",
-            f"generation {min(self.generation, self.total)}/{self.total}",
-            f"best {best}",
-            f"mean {mean}",
-        )
-        t.add_row(
-            "",
-            f"trials running {len(self.running)}",
-            f"done {self.done} (errors {self.errors})",
-            f"cached {self.cached} · {time.monotonic() - self.started:.0f}s",
-        )
-        return t
-
-    def __enter__(self) -> Progress:
-        if self.enabled and self.console.is_terminal:
-            from rich.live import Live
-
-            self._live = Live(
-                self.render(), console=self.console, refresh_per_second=2, transient=False
-            )
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.update(self.render())
-            self._live.__exit__(None, None, None)
-            self._live = None
-
-    def refresh(self) -> None:
-        if self._live is not None:
-            self._live.update(self.render())
-
-    def trial_started(self, trial_id: str) -> None:
-        self.running.add(trial_id)
-        self.refresh()
-
-    def trial_finished(self, trial_id: str, status: str) -> None:
-        self.running.discard(trial_id)
-        self.done += 1
-        if status == "error":
-            self.errors += 1
-        self.refresh()
-
-    def generation_closed(self, entry: Mapping[str, Any]) -> None:
-        self.generation = int(entry["generation"]) + 1
-        self.best = entry.get("best_so_far")
-        self.mean = entry.get("mean_fitness")
-        if self.enabled and self._live is None:
-            best = "-" if self.best is None else f"{self.best:.4f}"
-            mean = "-" if self.mean is None else f"{self.mean:.4f}"
-            self.console.print(
-                f"generation {entry['generation']} closed: best {best}, mean {mean}, "
-                f"trials done {self.done} (cached {self.cached})",
-                highlight=False,
-            )
-        self.refresh()
 
 
 def _progress_callback(progress: Progress) -> Any:
@@ -775,9 +673,7 @@ def _execute(
     family = str(evolution.space.family)
     records = [TrialRecord.from_dict(r) for r in rd.read_records()]
     known = {r.genome_key: r for r in records}
-    progress = Progress(
-        options.generations + 1, options.population, enabled=not quiet, console=console
-    )
+    progress = Progress(options.generations + 1, options.population, console=console)
     progress.cached = len(known)
     writer = GenerationWriter(rd, evolution, known, progress)
     evolution.on_generation.append(writer)
@@ -787,7 +683,7 @@ def _execute(
         records.append(record)
         known[record.genome_key] = record
         rd.write_records([r.to_dict() for r in records])
-        progress.trial_finished(record.trial_id, record.status)
+        progress.trial_finished(record.trial_id, record.status, record)
 
     searcher = GeneticSearcher(
         evolution, known=known, on_record=persist, session=session, state_path=rd.searcher_state
@@ -815,7 +711,11 @@ def _execute(
 
     trainable = tune.with_resources(
         tune.with_parameters(
-            run_trial, data=data, options=_train_options(options, family), train_fn=fn
+            run_trial,
+            data=data,
+            options=_train_options(options, family),
+            train_fn=fn,
+            keep_weights=True,
         ),
         resources,
     )
@@ -833,13 +733,22 @@ def _execute(
             storage_path=str(rd.tune),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             verbose=0,
-            callbacks=[_progress_callback(progress)],
+            callbacks=[_progress_callback(progress), KeepWeights(rd.root)],
         ),
     )
     # Tune's own console reporter is replaced by ours (rich, stderr) and the report.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    with _quiet_stdout(quiet), progress:
-        tuner.fit()
+    # Ctrl-C stops at once (KeyboardInterrupt; the CLI exits 130 and names `autorec resume`)
+    # instead of Tune's own handler, which ends normally and suggests Tuner.restore.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    try:
+        with _quiet_stdout(quiet), progress:
+            tuner.fit()
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):  # the fitness cache is already on disk
+            searcher.save(str(rd.searcher_state))
+            build_report(rd)
+        raise
 
     finished = bool(evolution.done)
     searcher.save(str(rd.searcher_state))
@@ -847,10 +756,22 @@ def _execute(
         rd.write_json(
             rd.done, {"finished": datetime.now().isoformat(timespec="seconds"), "session": session}
         )
+    comparison = finish_search(
+        rd.root,
+        data,
+        keep=[h["key"] for h in writer._hall_of_fame()],
+        data_path=options.data,
+        epochs=options.epochs,
+        seed=options.seed,
+        real_trainer=train_fn is None and options.train_fn == DEFAULT_TRAIN_FN,
+        say=None if quiet else progress.say,
+    )
     build_report(rd)
-    return _summary(
+    summary = _summary(
         rd, evolution, writer, searcher, finished, time.monotonic() - started, dashboard
     )
+    summary.comparison = comparison
+    return summary
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .plots img{max-width:48%;margin-right:1%;border:1px solid #eee}
 .muted{color:#777}.ok{color:#1a7f37}.bad{color:#b42318}
 code{background:#f3f3f3;padding:0 .2em}
+#comparison tbody tr:first-child td{background:#fff4ce;font-weight:600}
 """
 
 
@@ -63,14 +64,18 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str)
 
 
 #: Per-generation series of the two plots: (logbook key, matplotlib line style, label).
-_FITNESS_LINES: tuple[tuple[str, dict[str, str], str], ...] = (
+_FITNESS_LINES: tuple[tuple[str, dict[str, Any], str], ...] = (
+    (
+        "best_so_far",
+        {"color": "#2ca02c", "drawstyle": "steps-post", "linewidth": 5, "alpha": 0.45},
+        "best so far",
+    ),
     ("best_fitness", {"marker": "o", "color": "#1f77b4"}, "best (population)"),
     ("mean_fitness", {"marker": "s", "color": "#ff7f0e"}, "mean (population)"),
-    ("best_so_far", {"linestyle": "--", "color": "#2ca02c"}, "best so far"),
 )
-_DIVERSITY_LINES: tuple[tuple[str, dict[str, str], str], ...] = (
+_DIVERSITY_LINES: tuple[tuple[str, dict[str, Any], str], ...] = (
     ("gene_diversity", {"marker": "o", "color": "#9467bd"}, "gene diversity"),
-    ("unique_fraction", {"marker": "s", "color": "#8c564b"}, "unique genomes"),
+    ("unique_fraction", {"marker": "s", "color": "#8c564b"}, "unique genomes (share)"),
 )
 
 
@@ -78,7 +83,7 @@ def _lines(
     ax: Any,
     gens: list[int],
     generations: Sequence[Mapping[str, Any]],
-    series: tuple[tuple[str, dict[str, str], str], ...],
+    series: tuple[tuple[str, dict[str, Any], str], ...],
 ) -> None:
     """One line per (key, style, label) over the generations (none without generations)."""
     if not gens:
@@ -130,6 +135,82 @@ def _plot_png(
     return buf.getvalue()
 
 
+def _split_genes(genome: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The genes the network uses (family first) and the names of those it ignores (e.g.
+    ``units_4`` at ``length: 3``, ``fnn_units`` without ``fnn``)."""
+    from autorec.genome import Genome
+
+    try:
+        active = Genome.from_dict(genome).active
+    except Exception:  # an older or hand-edited genome: show every gene
+        return dict(genome), []
+    used = {k: v for k, v in genome.items() if k == "family" or k in active}
+    return used, [k for k in genome if k not in used]
+
+
+def _metrics_once(best: Mapping[str, Any]) -> dict[str, Any]:
+    """The best genome's metrics without ``val_loss`` when it repeats ``loss`` (the
+    fitness's validation loss is reported under both names)."""
+    metrics = dict(best.get("metrics") or {})
+    if "loss" in metrics and metrics.get("val_loss") == metrics["loss"]:
+        metrics.pop("val_loss")
+    return metrics
+
+
+def _unique_count(entry: Mapping[str, Any]) -> str:
+    """Distinct genomes of a generation as ``n/size`` (the logbook keeps the share)."""
+    size = int(entry.get("size") or 0)
+    share = float(entry.get("unique_fraction") or 0.0)
+    return f"{round(share * size)}/{size}" if size else ""
+
+
+def _data_line(config: Mapping[str, Any]) -> str:
+    """Which data the run used; said loudly when it is the built-in synthetic data."""
+    path = config.get("data")
+    split = config.get("split") or "default split"
+    if not path:
+        return (
+            '<p class="bad" id="data"><b>Data: the built-in synthetic data</b> (generated, '
+            "seeded; not real shop data). Pass <code>--data PATH</code> to search on your "
+            f"own. Split: {html.escape(str(split))}</p>"
+        )
+    return (
+        f'<p class="muted" id="data">Data: <code>{html.escape(str(path))}</code> · split '
+        f"{html.escape(str(split))}</p>"
+    )
+
+
+def _comparison_section(rd: RunDir) -> str:
+    """The best network's test metrics beside every baseline's on the same split."""
+    from autorec.baselines import read_comparison
+
+    comp = read_comparison(rd.root)
+    head = "<h2>Test split: best network vs. baselines</h2>"
+    if comp is None:
+        return (
+            head + '<p class="muted" id="comparison">Written when the search stops '
+            "(comparison.json).</p>"
+        )
+    names = list(comp.get("metrics") or [])
+    network = dict(comp.get("network") or {})
+    rows: list[list[Any]] = [
+        [f"best network {comp.get('genome_key') or ''}", *[network.get(n) for n in names]]
+    ]
+    best = comp.get("best_baseline")
+    for name, metrics in dict(comp.get("baselines") or {}).items():
+        label = f"{name} (best baseline)" if name == best else name
+        rows.append([label, *[dict(metrics).get(n) for n in names]])
+    verdict = str(comp.get("verdict"))
+    cls = "bad" if verdict in ("loses", "unknown") else "ok"
+    lines = [str(x) for x in comp.get("lines") or []]
+    text = html.escape(lines[-1] if lines else verdict)
+    return (
+        head
+        + _table(["model", *[f"test {n}" for n in names]], rows, "comparison")
+        + f'<p class="{cls}" id="verdict"><b>{text}</b></p>'
+    )
+
+
 def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     """Rewrite ``report.html`` and ``plots/*.png`` of ``run_dir`` from its files (atomic)."""
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -159,9 +240,11 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     parts.append(
         f'<p class="muted">Run dir <code>{html.escape(str(rd.root))}</code> · status '
         f"<b>{html.escape(status)}</b> · {len(generations)} of {total_txt} "
-        "generations closed (generation 0 and the bred ones) · "
+        "populations evaluated (the initial one, then one per bred generation) · "
         f"{len(records)} trials ({ok} ok) · updated {now}</p>"
     )
+    parts.append(_data_line(config))
+    parts.append(_comparison_section(rd))
     parts.append("<h2>Fitness and diversity</h2><div class='plots'>")
     for kind, data in pngs.items():
         b64 = base64.b64encode(data).decode("ascii")
@@ -178,9 +261,15 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
             ["genome key", best.get("key", "")],
             ["fitness", best.get("fitness")],
         ]
-        rows += [[f"gene {k}", v] for k, v in genome.items()]
-        rows += [[f"metric {k}", v] for k, v in dict(best.get("metrics") or {}).items()]
+        used, unused = _split_genes(genome)
+        rows += [[f"gene {k}", v] for k, v in used.items()]
+        rows += [[f"metric {k}", v] for k, v in _metrics_once(best).items()]
         parts.append(_table(["field", "value"], rows, "best-genome"))
+        if unused:
+            parts.append(
+                "<p class='muted'>Genes this network does not use (hidden; they do not change "
+                f"its key): {html.escape(', '.join(unused))}</p>"
+            )
     else:
         parts.append("<p class='muted'>No generation has closed yet.</p>")
 
@@ -200,7 +289,15 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     parts.append("<h2>Generations</h2>")
     parts.append(
         _table(
-            ["generation", "best", "mean", "best so far", "evaluated", "unique", "gene diversity"],
+            [
+                "generation",
+                "best",
+                "mean",
+                "best so far",
+                "evaluated",
+                "unique genomes",
+                "gene diversity",
+            ],
             [
                 [
                     g.get("generation"),
@@ -208,7 +305,7 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
                     g.get("mean_fitness"),
                     g.get("best_so_far"),
                     g.get("n_evaluated"),
-                    g.get("unique_fraction"),
+                    _unique_count(g),
                     g.get("gene_diversity"),
                 ]
                 for g in generations

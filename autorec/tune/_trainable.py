@@ -29,6 +29,7 @@ from typing import Any
 from ray import tune
 
 from autorec.errors import AutorecError
+from autorec.tune._checkpoints import trial_checkpoint
 from autorec.tune._searcher import genome_from_config
 
 __all__ = [
@@ -140,11 +141,12 @@ def _short(value: Any) -> str:
 
 
 def trial_name(config: Mapping[str, Any]) -> str:
-    """A dashboard-friendly name: ``g{gen}-{family}-w{w}l{l}h{h}-{key[:6]}`` for DRNN,
-    ``g{gen}-predictor-L{layers}-{decay}-{key[:6]}`` for the predictor family."""
+    """A dashboard-friendly name: ``g{gen}-{family}-w{w}l{l}h{h}-{key}`` for DRNN,
+    ``g{gen}-predictor-L{layers}-{split_mode}-{key}`` for the predictor family (``key``: the
+    genome's 12 hex digits, as in the run directory)."""
     gen = config.get("generation", 0)
     family = config.get("family", "genome")
-    key = str(config.get("genome_key", ""))[:6]
+    key = str(config.get("genome_key", ""))
     if family == "drnn":
         shape = (
             f"w{_short(config.get('width'))}l{_short(config.get('length'))}"
@@ -223,12 +225,15 @@ def run_trial(
     data: Any = None,
     options: Any = None,
     train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
+    keep_weights: bool = False,
 ) -> None:
     """Function trainable: train the genome in ``config`` on ``data`` with ``options``
     (:class:`autorec.train.TrainOptions`) using ``train_fn`` (default
-    :func:`autorec.train.train_genome`), reporting every epoch and the final result.
-    (Returns nothing: Tune would report a returned dict a second time.)"""
-    train_trial(config, data, options, train_fn)
+    :func:`autorec.train.train_genome`), reporting every epoch and the final result --
+    with the trained network as a Tune checkpoint when ``keep_weights``
+    (:mod:`autorec.tune._checkpoints`). (Returns nothing: Tune would report a returned dict
+    a second time.)"""
+    train_trial(config, data, options, train_fn, keep_weights=keep_weights)
 
 
 def train_trial(
@@ -236,6 +241,8 @@ def train_trial(
     data: Any = None,
     options: Any = None,
     train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
+    *,
+    keep_weights: bool = False,
 ) -> dict[str, Any]:
     """The work of :func:`run_trial`; returns the final report (tests call it directly)."""
     started = time.monotonic()
@@ -259,11 +266,14 @@ def train_trial(
         if in_tune:
             tune.report({k: v for k, v in metrics.items() if v is not None})
 
+    checkpoint = None
     try:
         genome = genome_from_config(config)
         opts = _devices_and_threads(options) if in_tune else options
         result = fn(genome, data, opts, on_epoch=on_epoch)
         final = final_report(result, trial)
+        if keep_weights and in_tune:
+            checkpoint = trial_checkpoint(result)
     except Exception as err:  # the trial scores 0; the search goes on
         final = {
             "final": True,
@@ -278,7 +288,7 @@ def train_trial(
         }
     final["genome_key"] = str(config.get("genome_key", ""))
     if in_tune:
-        tune.report(final)
+        tune.report(final, checkpoint=checkpoint)
     return final
 
 

@@ -16,6 +16,7 @@ from autorec.cli.app import app
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 FAKE = "autorec.tune._testing:fake_train_genome"
+STDERR: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
         ],
     )
     assert result.exit_code == 0, result.output
+    STDERR["search"] = result.stderr
     yield rd, json.loads(result.stdout)
 
 
@@ -57,13 +59,31 @@ def test_search_json_prints_best_and_run_dir(searched: tuple[Path, dict[str, obj
     assert (rd / "best_genome.yaml").is_file() and (rd / "report.html").is_file()
 
 
+def test_search_progress_lines_and_baseline_comparison(
+    searched: tuple[Path, dict[str, object]],
+) -> None:
+    rd, out = searched
+    # stderr is not a terminal here: one plain line per finished trial and per generation
+    err = STDERR["search"]
+    trial_lines = [ln for ln in err.splitlines() if ln.startswith("trial g")]
+    assert len(trial_lines) == out["trials"] and "trials 1/6" in trial_lines[0]
+    assert "initial population 0 (1/2) closed" in err and "generation 1 (2/2) closed" in err
+    assert out["generations"] == 1 and out["populations"] == 2  # --generations 1
+    comp = out["comparison"]
+    assert isinstance(comp, dict)
+    # the fake trainer leaves no network: the baselines are there, the verdict is unknown
+    assert comp["best_baseline"] == "session-views" and comp["verdict"] == "unknown"
+    assert (rd / "baselines.json").is_file() and (rd / "comparison.json").is_file()
+
+
 def test_report_rebuilds(searched: tuple[Path, dict[str, object]]) -> None:
     rd, _ = searched
     (rd / "report.html").unlink()
     result = runner.invoke(app, ["report", str(rd), "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
-    assert info["generations"] == 2 and info["finished"] is True
+    # --generations 1: one bred generation after the initial population
+    assert info["generations"] == 1 and info["populations"] == 2 and info["finished"] is True
     assert (rd / "report.html").is_file() and (rd / "plots" / "fitness.png").is_file()
 
 

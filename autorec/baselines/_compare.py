@@ -1,0 +1,204 @@
+"""A result next to what it must beat: the best network's **test** metrics beside the best
+baseline's, on the same data and split.
+
+:func:`baseline_scores` fits every baseline of the registry
+(:data:`autorec.baselines.BASELINES`) that applies to the data and scores it with the same
+evaluation functions as the networks. A search computes them once and caches them in
+``RUN_DIR/baselines.json`` (keyed by the data's source and split); :func:`compare` turns
+them and the winner's test metrics into ``RUN_DIR/comparison.json``, which the summary,
+``report.html`` and the export card show, saying plainly when the network loses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BASELINES_FILE",
+    "COMPARISON_FILE",
+    "baseline_scores",
+    "compare",
+    "comparison_lines",
+    "primary_metrics",
+    "read_comparison",
+]
+
+logger = logging.getLogger(__name__)
+
+BASELINES_FILE = "baselines.json"
+COMPARISON_FILE = "comparison.json"
+
+
+def primary_metrics(kind: str, k: int = 10) -> tuple[str, ...]:
+    """The test metrics compared, the deciding one first: sessions top-1 then top-K (the
+    DRNN paper's accuracy); purchases precision@K then PCC@K (the soft-split paper's)."""
+    return ("top1", f"top{k}") if kind == "sessions" else (f"precision@{k}", f"pcc@{k}")
+
+
+def _kind(data: Any) -> str:
+    from autorec.data.types import SessionData
+
+    return "sessions" if isinstance(data, SessionData) else "purchases"
+
+
+def _data_key(data: Any) -> dict[str, str]:
+    from autorec.export._export import _split_string
+
+    return {"source": str(getattr(data, "source", "")), "split": _split_string(data)}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Atomic write (temporary file in the same folder, then ``os.replace``); kept here so
+    comparing needs neither Ray nor the tune package."""
+    from autorec.train.saving import json_safe
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(json_safe(obj), indent=1))
+    os.replace(tmp, path)
+
+
+def _score_one(name: str, data: Any, k: int) -> dict[str, float]:
+    from autorec.baselines import make_baseline
+    from autorec.evaluation import evaluate_customers, evaluate_sessions
+
+    model = make_baseline(name).fit(data)
+    if _kind(data) == "sessions":
+        ks = (1, k) if k != 1 else (1,)
+        out = evaluate_sessions(model, data.split.test, data.test_samples, ks=ks)
+    else:
+        prot = data.protocol
+        out = evaluate_customers(model, prot.test, prot.n_items, k=k)
+    return {str(a): float(b) for a, b in dict(out).items()}
+
+
+def baseline_scores(
+    data: Any, *, k: int = 10, cache: str | Path | None = None
+) -> dict[str, dict[str, float]]:
+    """``{name: test metrics}`` of every baseline that applies to ``data`` (one that fails
+    to fit, e.g. a missing optional library, is left out with a warning). With ``cache``
+    (a run dir), read from / written to its ``baselines.json`` for the same data and split."""
+    from autorec.baselines import BASELINES
+
+    key = _data_key(data)
+    path = Path(cache) / BASELINES_FILE if cache is not None else None
+    if path is not None and path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("data") == key and stored.get("k") == k:
+                return {str(n): dict(m) for n, m in dict(stored["scores"]).items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    kind = _kind(data)
+    scores: dict[str, dict[str, float]] = {}
+    wall: dict[str, float] = {}
+    for name in BASELINES:
+        if kind == "purchases" and name == "session-views":
+            continue
+        start = time.perf_counter()
+        try:
+            scores[name] = _score_one(name, data, k)
+        except Exception as exc:  # a baseline that cannot run must not stop the comparison
+            logger.warning("baseline %s left out of the comparison: %s", name, exc)
+            continue
+        wall[name] = round(time.perf_counter() - start, 3)
+    if path is not None:
+        _write_json(path, {"data": key, "k": k, "scores": scores, "wall_s": wall})
+    return scores
+
+
+def _best(scores: Mapping[str, Mapping[str, float]], metric: str) -> str | None:
+    def value(name: str) -> float:
+        x = scores[name].get(metric)
+        return float(x) if x is not None and math.isfinite(float(x)) else -math.inf
+
+    return max(scores, key=value) if scores else None
+
+
+def compare(
+    test_metrics: Mapping[str, float] | None,
+    data: Any,
+    *,
+    genome_key: str | None = None,
+    k: int = 10,
+    cache: str | Path | None = None,
+) -> dict[str, Any]:
+    """The comparison of a network's ``test_metrics`` with the best baseline on ``data``:
+    ``{"kind", "metrics", "network", "baselines", "best_baseline", "verdict", "lines"}``.
+    ``verdict`` is ``beats``, ``ties``, ``loses`` (on the deciding metric) or ``unknown``
+    (no test metrics). Written to ``comparison.json`` in ``cache`` (a run dir) when given."""
+    kind = _kind(data)
+    names = primary_metrics(kind, k)
+    scores = baseline_scores(data, k=k, cache=cache)
+    best = _best(scores, names[0])
+    network = {n: float(v) for n, v in dict(test_metrics or {}).items() if n in names}
+    verdict = "unknown"
+    if best is not None and names[0] in network:
+        mine, theirs = network[names[0]], float(scores[best].get(names[0], math.nan))
+        verdict = "beats" if mine > theirs else "ties" if mine == theirs else "loses"
+    out: dict[str, Any] = {
+        "kind": kind,
+        "data": _data_key(data),
+        "metrics": list(names),
+        "genome_key": genome_key,
+        "network": network,
+        "baselines": scores,
+        "best_baseline": best,
+        "verdict": verdict,
+    }
+    out["lines"] = comparison_lines(out)
+    if cache is not None:
+        _write_json(Path(cache) / COMPARISON_FILE, out)
+    return out
+
+
+def _nums(metrics: Mapping[str, Any], names: list[str]) -> str:
+    vals = [metrics.get(n) for n in names]
+    return " / ".join("-" if v is None else f"{float(v):.4f}" for v in vals)
+
+
+def comparison_lines(comp: Mapping[str, Any]) -> list[str]:
+    """Two or three plain lines: the network's and the best baseline's test metrics, and
+    the verdict (said plainly when the network loses)."""
+    names = list(comp.get("metrics") or [])
+    label = " / ".join(names)
+    best = comp.get("best_baseline")
+    network = dict(comp.get("network") or {})
+    lines = [f"test {label} (same split): network {_nums(network, names) if network else '-'}"]
+    if best is None:
+        lines.append("no baseline could be scored on these data")
+        return lines
+    lines.append(f"  best baseline {best}: {_nums(dict(comp['baselines'][best]), names)}")
+    verdict = comp.get("verdict")
+    if verdict == "loses":
+        lines.append(
+            f"the network LOSES to {best} on test {names[0]}; use {best}, or search longer "
+            "(more --generations / --population / --epochs)"
+        )
+    elif verdict == "beats":
+        lines.append(f"the network beats {best} on test {names[0]}")
+    elif verdict == "ties":
+        lines.append(f"the network ties with {best} on test {names[0]}")
+    else:
+        lines.append("the network has no test metrics yet (see autorec export / train)")
+    return lines
+
+
+def read_comparison(root: str | Path) -> dict[str, Any] | None:
+    """``RUN_DIR/comparison.json`` (``None`` when the run has none yet)."""
+    path = Path(root) / COMPARISON_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return dict(data) if isinstance(data, dict) else None

@@ -1,0 +1,216 @@
+"""Trained weights a search keeps, so ``autorec export`` copies a network instead of
+retraining it.
+
+* Every trial that ends with a network (status ``ok`` / ``unsettled``) reports it to Tune as
+  a checkpoint (an ``autorec train --save`` folder: ``model.py``, ``weights.safetensors``,
+  ``genome.yaml``, ``metrics.json``, ``train.json``), so it reaches the driver whatever node
+  trained it.
+* The driver's :class:`KeepWeights` callback moves it to ``RUN_DIR/weights/<genome key>/``
+  when the trial completes; at every closed generation :func:`prune_weights` drops the
+  folders of genomes that left the hall of fame, so the run keeps at most one network per
+  hall-of-fame genome.
+* When the search stops, :func:`finalize_best` writes ``RUN_DIR/best_model/`` for the best
+  genome with its **test** metrics: session networks are the kept weights, scored on the
+  test split (no training); purchase networks are retrained once on the real protocol, as
+  every predictor's test score is (a trial fits only the validation protocol, whose
+  catalogue differs). ``autorec export RUN_DIR`` then copies ``best_model/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BEST_MODEL",
+    "WEIGHTS",
+    "KeepWeights",
+    "best_model_key",
+    "finalize_best",
+    "prune_weights",
+    "trial_checkpoint",
+    "weights_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = "weights"
+BEST_MODEL = "best_model"
+_CKPT_SUBDIR = "model"
+
+
+def weights_dir(root: str | Path, key: str) -> Path:
+    """``RUN_DIR/weights/<key>``: the kept network of genome ``key``."""
+    return Path(root) / WEIGHTS / key
+
+
+def _replace_dir(tmp: Path, target: Path) -> None:
+    """Move the complete folder ``tmp`` to ``target``, replacing an older one only once the
+    new one is in place (a reader never sees half a folder)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+def trial_checkpoint(result: Any) -> Any:
+    """A Tune checkpoint holding ``result``'s network (``None`` when there is none: a failed
+    trial, a test stand-in without a network). The folder is a temporary one Tune copies
+    into its storage when the trial reports it."""
+    from ray import tune
+
+    from autorec.train import TrainResult
+    from autorec.train.saving import save_trained
+
+    if not isinstance(result, TrainResult) or result.model is None:
+        return None
+    if result.status not in ("ok", "unsettled"):
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="autorec-ckpt-"))
+    save_trained(result, tmp / _CKPT_SUBDIR)
+    return tune.Checkpoint.from_directory(str(tmp))
+
+
+def _keep(root: Path, key: str, checkpoint: Any) -> None:
+    target = weights_dir(root, key)
+    tmp = target.parent / f".{key}.tmp-{uuid.uuid4().hex[:8]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = Path(str(checkpoint.path)) / _CKPT_SUBDIR
+    if source.is_dir():  # local storage: a rename, not a copy
+        try:
+            shutil.move(str(source), str(tmp))
+        except OSError:
+            shutil.copytree(source, tmp)
+    else:  # remote storage: download
+        with tempfile.TemporaryDirectory() as down:
+            checkpoint.to_directory(down)
+            shutil.copytree(Path(down) / _CKPT_SUBDIR, tmp)
+    _replace_dir(tmp, target)
+
+
+def _callback_base() -> type:
+    from ray.tune import Callback
+
+    return Callback
+
+
+class KeepWeights(_callback_base()):  # type: ignore[misc]
+    """Tune callback: a completed trial's checkpoint becomes ``weights/<genome key>/``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = str(root)
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        checkpoint = getattr(trial, "checkpoint", None)
+        key = str((trial.config or {}).get("genome_key", ""))
+        if checkpoint is None or not key:
+            return
+        try:
+            _keep(Path(self.root), key, checkpoint)
+        except Exception as exc:  # keeping weights must never stop the search
+            logger.warning("weights of trial %s not kept: %s", trial.trial_id, exc)
+
+
+def prune_weights(root: str | Path, keep: Iterable[str]) -> None:
+    """Delete the kept networks of every genome not in ``keep`` (the hall of fame)."""
+    folder = Path(root) / WEIGHTS
+    if not folder.is_dir():
+        return
+    wanted = set(keep)
+    for path in folder.iterdir():
+        if path.is_dir() and not path.name.startswith(".") and path.name not in wanted:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def best_model_key(root: str | Path) -> str | None:
+    """The genome key of ``RUN_DIR/best_model/`` (``None`` when there is none)."""
+    info = Path(root) / BEST_MODEL / "train.json"
+    if not info.is_file():
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        return str(json.loads(info.read_text(encoding="utf-8")).get("genome_key") or "") or None
+    return None
+
+
+def _data_info(data: Any, path: str | None) -> dict[str, Any]:
+    from autorec.cli.train import data_info
+
+    resolved = str(Path(path).resolve()) if path and Path(path).exists() else path
+    return data_info(data, resolved, None)
+
+
+def finalize_best(
+    root: str | Path,
+    genome: Any,
+    data: Any,
+    *,
+    data_path: str | None,
+    epochs: int,
+    seed: int,
+    say: Callable[[str], None] = lambda _line: None,
+) -> dict[str, Any]:
+    """Write ``RUN_DIR/best_model/`` for ``genome`` (module docstring) and return its
+    ``metrics.json`` (with ``test_metrics``). Does nothing but read it when ``best_model/``
+    already holds this genome."""
+    from autorec.train import TrainOptions, train_genome
+    from autorec.train.saving import load_saved, save_trained
+
+    target = Path(root) / BEST_MODEL
+    if best_model_key(root) == genome.key:
+        return _metrics(target)
+    kept = weights_dir(root, genome.key)
+    info = _data_info(data, data_path)
+    if genome.family == "drnn" and (kept / "train.json").is_file():
+        from autorec.cli.evaluate import evaluate_saved
+
+        say(f"scoring the best network ({genome.key}) on the test split: kept weights, no training")
+        saved = load_saved(kept)
+        scores = evaluate_saved(saved, data)
+        tmp = target.with_name(f".{BEST_MODEL}.tmp-{uuid.uuid4().hex[:8]}")
+        shutil.copytree(kept, tmp)
+        metrics = {**dict(saved.metrics), **scores}
+        _write_json(tmp / "metrics.json", metrics)
+        train_info = json.loads((tmp / "train.json").read_text(encoding="utf-8"))
+        train_info["data"] = info
+        train_info["options"] = {"max_epochs": epochs, "seed": seed}
+        _write_json(tmp / "train.json", train_info)
+        _replace_dir(tmp, target)
+        return metrics
+    why = (
+        "predictor networks are fitted on the real protocol for their test score"
+        if genome.family != "drnn"
+        else "no kept weights"
+    )
+    say(f"training the best genome ({genome.key}) once for its test metrics ({why})")
+    options = TrainOptions(max_epochs=epochs, seed=seed, test=True)
+    result = train_genome(genome, data, options)
+    if result.model is None or result.status not in ("ok", "unsettled"):
+        say(f"the best genome's training ended {result.status}; no best_model/ written")
+        return {}
+    save_trained(result, target, data=info, options=options)
+    return _metrics(target)
+
+
+def _metrics(folder: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        return dict(data) if isinstance(data, Mapping) else {}
+    return {}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from autorec.train.saving import json_safe
+
+    path.write_text(json.dumps(json_safe(obj), indent=1) + "\n", encoding="utf-8")
