@@ -15,8 +15,8 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,8 @@ def _write_json(path: Path, obj: Any) -> None:
     comparing needs neither Ray nor the tune package."""
     from autorec.train.saving import json_safe
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:  # plain open: the umask's file mode
         fh.write(json.dumps(json_safe(obj), indent=1))
     os.replace(tmp, path)
 
