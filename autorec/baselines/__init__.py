@@ -11,6 +11,7 @@ from __future__ import annotations
 from autorec.baselines._als import ALS
 from autorec.baselines._base import Baseline, popularity_order, prefix_views
 from autorec.baselines._compare import (
+    baseline_names,
     baseline_scores,
     compare,
     comparison_lines,
@@ -34,6 +35,7 @@ __all__ = [
     "ItemKNN",
     "Popularity",
     "SessionViews",
+    "baseline_names",
     "baseline_scores",
     "compare",
     "comparison_lines",

@@ -17,13 +17,17 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from autorec.errors import AutorecError
 
 __all__ = [
     "BASELINES_FILE",
     "COMPARISON_FILE",
+    "QUICK_BASELINES",
+    "baseline_names",
     "baseline_scores",
     "compare",
     "comparison_lines",
@@ -34,6 +38,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BASELINES_FILE = "baselines.json"
+#: Baselines fitted in seconds (no training loop): what ``export`` compares an
+#: ``autorec train --save`` folder with, where no search cached the full set.
+QUICK_BASELINES = ("popularity", "itemknn", "als", "session-views")
 COMPARISON_FILE = "comparison.json"
 
 
@@ -80,29 +87,61 @@ def _score_one(name: str, data: Any, k: int) -> dict[str, float]:
     return {str(a): float(b) for a, b in dict(out).items()}
 
 
-def baseline_scores(
-    data: Any, *, k: int = 10, cache: str | Path | None = None
-) -> dict[str, dict[str, float]]:
-    """``{name: test metrics}`` of every baseline that applies to ``data`` (one that fails
-    to fit, e.g. a missing optional library, is left out with a warning). With ``cache``
-    (a run dir), read from / written to its ``baselines.json`` for the same data and split."""
+def _applies(name: str, kind: str) -> bool:
     from autorec.baselines import BASELINES
 
+    cls = BASELINES[name]
+    return bool(getattr(cls, "supports_sessions" if kind == "sessions" else "supports_purchases"))
+
+
+def baseline_names(names: str | Sequence[str] | None, kind: str | None = None) -> list[str]:
+    """The baselines to compare with: ``names`` (comma-separated or a list; ``None``: every
+    baseline of the registry), keeping those that apply to ``kind`` when given. An unknown
+    name is an error naming the option."""
+    from autorec.baselines import BASELINES
+
+    if names is None:
+        wanted = list(BASELINES)
+    else:
+        parts = names.split(",") if isinstance(names, str) else list(names)
+        wanted = [n.strip() for n in parts if n.strip()]
+    for name in wanted:
+        if name not in BASELINES:
+            raise AutorecError(
+                "option --baselines",
+                f"unknown baseline {name!r}",
+                f"use some of {', '.join(BASELINES)}",
+            )
+    return [n for n in wanted if kind is None or _applies(n, kind)]
+
+
+def baseline_scores(
+    data: Any,
+    *,
+    k: int = 10,
+    cache: str | Path | None = None,
+    names: str | Sequence[str] | None = None,
+) -> dict[str, dict[str, float]]:
+    """``{name: test metrics}`` of the baselines ``names`` (default: every baseline of the
+    registry) that apply to ``data``; one that fails to fit (e.g. a missing optional
+    library) is left out with a warning. With ``cache`` (a run dir), scores already in its
+    ``baselines.json`` for the same data and split are read, not computed again, and the
+    new ones are added to it."""
     key = _data_key(data)
+    wanted = baseline_names(names, _kind(data))
     path = Path(cache) / BASELINES_FILE if cache is not None else None
+    stored: dict[str, Any] = {"data": key, "k": k, "scores": {}, "wall_s": {}}
     if path is not None and path.is_file():
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            if stored.get("data") == key and stored.get("k") == k:
-                return {str(n): dict(m) for n, m in dict(stored["scores"]).items()}
-        except (OSError, ValueError, KeyError, TypeError):
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if old.get("data") == key and old.get("k") == k:
+                stored = {**stored, **old}
+        except (OSError, ValueError, TypeError):
             pass
-    kind = _kind(data)
-    scores: dict[str, dict[str, float]] = {}
-    wall: dict[str, float] = {}
-    for name in BASELINES:
-        if kind == "purchases" and name == "session-views":
-            continue
+    scores: dict[str, dict[str, float]] = dict(stored.get("scores") or {})
+    wall: dict[str, float] = dict(stored.get("wall_s") or {})
+    missing = [n for n in wanted if n not in scores]
+    for name in missing:
         start = time.perf_counter()
         try:
             scores[name] = _score_one(name, data, k)
@@ -110,9 +149,9 @@ def baseline_scores(
             logger.warning("baseline %s left out of the comparison: %s", name, exc)
             continue
         wall[name] = round(time.perf_counter() - start, 3)
-    if path is not None:
+    if path is not None and missing:
         _write_json(path, {"data": key, "k": k, "scores": scores, "wall_s": wall})
-    return scores
+    return {n: dict(scores[n]) for n in wanted if n in scores}
 
 
 def _best(scores: Mapping[str, Mapping[str, float]], metric: str) -> str | None:
@@ -130,6 +169,7 @@ def compare(
     genome_key: str | None = None,
     k: int = 10,
     cache: str | Path | None = None,
+    baselines: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The comparison of a network's ``test_metrics`` with the best baseline on ``data``:
     ``{"kind", "metrics", "network", "baselines", "best_baseline", "verdict", "lines"}``.
@@ -137,7 +177,7 @@ def compare(
     (no test metrics). Written to ``comparison.json`` in ``cache`` (a run dir) when given."""
     kind = _kind(data)
     names = primary_metrics(kind, k)
-    scores = baseline_scores(data, k=k, cache=cache)
+    scores = baseline_scores(data, k=k, cache=cache, names=baselines)
     best = _best(scores, names[0])
     network = {n: float(v) for n, v in dict(test_metrics or {}).items() if n in names}
     verdict = "unknown"

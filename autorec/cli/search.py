@@ -155,6 +155,17 @@ def search(
             "Default: on (--protocol rolling), off (--protocol paper).",
         ),
     ] = None,
+    baselines: Annotated[
+        str | None,
+        typer.Option(
+            "--baselines",
+            metavar="NAMES",
+            show_default=False,
+            help="Baselines the best network is compared with on the test split, "
+            "comma-separated (default: every one: popularity, itemknn, als, ease, "
+            "session-views, gru, gru-copy; the GRUs train for a while).",
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -193,6 +204,7 @@ def search(
         objectives=objectives,
         train_windows=train_windows,
         autoencoder=autoencoder,
+        baselines=baselines,
     )
     if config is not None:
         _apply_config(ctx, options, config)

@@ -259,6 +259,7 @@ def _source_info(source: Path) -> dict[str, Any]:
             "seed": int(config.get("seed", 0)),
             "epochs": int(config.get("epochs", 30)),
             "options": {},
+            "baselines": config.get("baselines"),
         }
     if (source / "manifest.json").is_file():
         raise AutorecError(
@@ -443,11 +444,16 @@ def _comparison(
     """The exported network's test metrics beside the best baseline's (cached in a search
     run dir, which computed them once already)."""
     from autorec.baselines import compare
+    from autorec.baselines._compare import QUICK_BASELINES
 
     test = metrics.get("test_metrics")
-    cache = src if info["kind"] == "search" else None
+    # a search run dir has its baselines cached; elsewhere only those fitted in seconds
+    search = info["kind"] == "search"
+    names = info.get("baselines") if search else ",".join(QUICK_BASELINES)
     try:
-        return compare(test, dataset, genome_key=key, cache=cache)
+        return compare(
+            test, dataset, genome_key=key, cache=src if search else None, baselines=names
+        )
     except AutorecError:
         return None
 

@@ -106,6 +106,8 @@ class SearchOptions:
     train_windows: int = 1
     #: purchase histories: add one XY -> XY auto-encoder training example per customer
     autoencoder: bool = False
+    #: baselines the best network is compared with on the test split (None: every one)
+    baselines: str | None = None
 
     def validate(self) -> None:
         if self.population < 2:
@@ -135,6 +137,10 @@ class SearchOptions:
             raise AutorecError(
                 "option --gpus-per-trial", f"got {self.gpus_per_trial}", "pass 0 or more"
             )
+        if self.baselines is not None:
+            from autorec.baselines import baseline_names
+
+            baseline_names(self.baselines)  # an unknown name fails before Ray starts
         if self.max_failures < 0:
             raise AutorecError(
                 "option --max-failures", f"got {self.max_failures}", "pass 0 or more"
@@ -764,6 +770,7 @@ def _execute(
         epochs=options.epochs,
         seed=options.seed,
         real_trainer=train_fn is None and options.train_fn == DEFAULT_TRAIN_FN,
+        baselines=options.baselines,
         say=None if quiet else progress.say,
     )
     build_report(rd)

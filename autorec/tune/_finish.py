@@ -24,6 +24,7 @@ def finish_search(
     epochs: int,
     seed: int,
     real_trainer: bool,
+    baselines: str | None = None,
     say: Any = None,
 ) -> dict[str, Any] | None:
     """What a search does when it stops: drop the weights of genomes outside the hall of
@@ -47,7 +48,13 @@ def finish_search(
                 root, genome, data, data_path=data_path, epochs=epochs, seed=seed, say=echo
             )
         echo("scoring the baselines on the same test split (cached in baselines.json)")
-        return compare(metrics.get("test_metrics"), data, genome_key=genome.key, cache=root)
+        return compare(
+            metrics.get("test_metrics"),
+            data,
+            genome_key=genome.key,
+            cache=root,
+            baselines=baselines,
+        )
     except Exception as exc:
         logger.warning("best network / baseline comparison not written: %s", exc)
         return None

@@ -40,6 +40,8 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
             "2",
             "--train-fn",
             FAKE,
+            "--baselines",
+            "popularity,itemknn,session-views",
             "--json",
         ],
     )
@@ -123,6 +125,7 @@ def test_help_lists_options() -> None:
         (["search", "--algorithm", "bogus"], "unknown algorithm 'bogus'"),
         (["search", "--space", "nope.yaml"], "nope"),
         (["search", "--p-c", "1.5"], "--p-c"),
+        (["search", "--baselines", "popularity,nope"], "unknown baseline 'nope'"),
         (["resume", "/definitely/not/a/run"], "config.yaml"),
         (["report", "/definitely/not/a/run"], "config.yaml"),
     ],

@@ -35,7 +35,18 @@ DATA_REWRITES = (
 #: Smaller sizes, appended to (or replacing in) the commands that train.
 SIZE_FLAGS = {
     "train": ["--epochs", "2"],
-    "search": ["--population", "2", "--generations", "1", "--epochs", "2", "--num-cpus", "2"],
+    "search": [
+        "--population",
+        "2",
+        "--generations",
+        "1",
+        "--epochs",
+        "2",
+        "--num-cpus",
+        "2",
+        "--baselines",
+        "popularity,itemknn,session-views",
+    ],  # the GRUs train a while
 }
 
 

@@ -20,6 +20,7 @@ from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[2]
+QUICK = "popularity,itemknn,session-views"  # the GRU baselines train for a while
 TINY = REPO / "examples" / "genomes" / "drnn_tiny.yaml"
 
 
@@ -37,6 +38,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "split": None,
             "seed": 0,
             "epochs": 2,
+            "baselines": QUICK,
         }
     )
     genome = load_genome(TINY)
@@ -106,33 +108,36 @@ def test_export_copies_the_kept_network(run: dict[str, object], tmp_path: Path) 
 
 def test_comparison_says_plainly_when_the_network_loses(run: dict[str, object]) -> None:
     data = run["data"]
-    scores = baseline_scores(data)
+    scores = baseline_scores(data, names=QUICK)
     assert {"popularity", "itemknn", "session-views"} <= set(scores)
     best = max(scores, key=lambda n: scores[n]["top1"])
-    low = compare({"top1": 0.0, "top10": 0.0}, data)
+    low = compare({"top1": 0.0, "top10": 0.0}, data, baselines=QUICK)
     assert low["verdict"] == "loses" and low["best_baseline"] == best
     assert f"LOSES to {best}" in low["lines"][-1]
-    high = compare({"top1": 1.0, "top10": 1.0}, data)
+    high = compare({"top1": 1.0, "top10": 1.0}, data, baselines=QUICK)
     assert high["verdict"] == "beats" and "beats" in high["lines"][-1]
-    assert compare(None, data)["verdict"] == "unknown"
+    assert compare(None, data, baselines=QUICK)["verdict"] == "unknown"
 
 
 def test_baselines_are_cached_in_the_run_dir(run: dict[str, object]) -> None:
     root = Path(str(run["root"]))
-    first = baseline_scores(run["data"], cache=root)
+    first = baseline_scores(run["data"], cache=root, names=QUICK)
     stored = json.loads((root / "baselines.json").read_text())
     stored["scores"]["popularity"]["top1"] = -1.0  # a cached value is read, not recomputed
     (root / "baselines.json").write_text(json.dumps(stored))
-    assert baseline_scores(run["data"], cache=root)["popularity"]["top1"] == -1.0
+    assert baseline_scores(run["data"], cache=root, names=QUICK)["popularity"]["top1"] == -1.0
+    # a name not cached yet is computed and added; the cached ones are kept
+    more = baseline_scores(run["data"], cache=root, names="popularity,als")
+    assert more["popularity"]["top1"] == -1.0 and more["als"]["top1"] > 0
     (root / "baselines.json").unlink()
-    assert baseline_scores(run["data"], cache=root) == first
+    assert baseline_scores(run["data"], cache=root, names=QUICK) == first
 
 
 def test_report_shows_the_comparison_and_its_fixes(run: dict[str, object]) -> None:
     root = Path(str(run["root"]))
     metrics = run["metrics"]
     assert isinstance(metrics, dict)
-    compare(metrics["test_metrics"], run["data"], genome_key="k", cache=root)
+    compare(metrics["test_metrics"], run["data"], genome_key="k", cache=root, baselines=QUICK)
     build_report(root)
     page = (root / "report.html").read_text()
     assert 'id="comparison"' in page and "(best baseline)" in page and 'id="verdict"' in page
@@ -171,7 +176,7 @@ def test_report_screenshot_shows_the_comparison(run: dict[str, object], tmp_path
     root = Path(str(run["root"]))
     metrics = run["metrics"]
     assert isinstance(metrics, dict)
-    compare(metrics["test_metrics"], run["data"], genome_key="k", cache=root)
+    compare(metrics["test_metrics"], run["data"], genome_key="k", cache=root, baselines=QUICK)
     build_report(root)
     shot = tmp_path / "report.png"
     subprocess.run(
