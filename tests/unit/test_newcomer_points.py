@@ -89,7 +89,7 @@ def test_codegen_renders_at_the_sizes_of_data(exported: dict[str, Any]) -> None:
     assert items != 300  # not the synthetic default's catalogue
     result = runner.invoke(app, ["codegen", genome, "--data", str(root / "events.csv")])
     assert result.exit_code == 0, result.output
-    assert f"N_ITEMS = {items}" in result.stdout
+    assert f"n_items={items}," in result.stdout
 
 
 def _load_py(bundle: Path) -> Any:
