@@ -114,10 +114,10 @@ class Stack(nn.Module):
 def _heads(spec: DrnnSpec) -> str:
     sparse = ", sparse=s" if spec.output == "sampled" else ""
     sampled_line = '        s = config.output == "sampled"  # a sampled output\n' if sparse else ""
-    gen = (
-        f"rt.item_output(u, n, devices, bias=False{sparse}) for u in config.units[: config.height]"
-    )
-    gen = gen if len(gen) <= 88 else gen.replace(") for", ")\n            for")
+    head = f"rt.item_output(u, n, devices, bias=False{sparse})"
+    loop = "for u in config.units[: config.height]"
+    # one line where it fits (ruff format's layout), else the loop on a line of its own
+    gen = f"{head} {loop}" if not sparse else f"{head}\n            {loop}"
     short_init = (
         f"        self.shortcuts = nn.ModuleList(\n            {gen}\n        )\n"
         if spec.height
