@@ -176,6 +176,16 @@ def search(
             "given on the command line win.",
         ),
     ] = None,
+    warm_start: Annotated[
+        Path | None,
+        typer.Option(
+            "--warm-start",
+            metavar="RUN_DIR|BUNDLE",
+            help="Seed generation 0 with an earlier run's hall of fame (or a bundle's genome), "
+            "repaired into this space; its fitness is reused only when data, split and every "
+            "training option are identical.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
@@ -205,6 +215,7 @@ def search(
         train_windows=train_windows,
         autoencoder=autoencoder,
         baselines=baselines,
+        warm_start=str(warm_start) if warm_start is not None else None,
     )
     if config is not None:
         _apply_config(ctx, options, config)

@@ -56,6 +56,7 @@ from autorec.tune._trainable import (
     trial_dirname,
     trial_name,
 )
+from autorec.tune._warm import warm_start_genomes, warm_start_records
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,6 +109,8 @@ class SearchOptions:
     autoencoder: bool = False
     #: baselines the best network is compared with on the test split (None: every one)
     baselines: str | None = None
+    #: an earlier run dir or bundle whose best genomes seed generation 0 (autorec.tune._warm)
+    warm_start: str | None = None
 
     def validate(self) -> None:
         if self.population < 2:
@@ -526,6 +529,7 @@ def _build_evolution(options: SearchOptions) -> Evolution:
         p_c=options.p_c,
         p_m=options.p_m,
         objectives=objectives_for(options, str(space.family)),
+        initial=warm_start_genomes(options.warm_start, space) if options.warm_start else (),
     )
 
 
@@ -601,7 +605,9 @@ def run_search(
         resolve_train_fn(options.train_fn)  # fail early on a bad name
     from autorec.genome import SearchSpace
 
-    SearchSpace.from_yaml(options.space)  # fail early on a bad space
+    space = SearchSpace.from_yaml(options.space)  # fail early on a bad space
+    if options.warm_start:  # ... and on a bad --warm-start, before config.yaml is written
+        warm_start_genomes(options.warm_start, space)
     options.run_dir = str(rd.root)
     rd.root.mkdir(parents=True, exist_ok=True)
     config = {
@@ -679,6 +685,8 @@ def _execute(
     family = str(evolution.space.family)
     records = [TrialRecord.from_dict(r) for r in rd.read_records()]
     known = {r.genome_key: r for r in records}
+    if options.warm_start:  # the earlier run's fitness, where it is the same measurement
+        known = {**warm_start_records(options.warm_start, options), **known}
     progress = Progress(options.generations + 1, options.population, console=console)
     progress.cached = len(known)
     writer = GenerationWriter(rd, evolution, known, progress)
