@@ -18,6 +18,8 @@ Printed, over the genomes that settled (status ok; a genome with fit 0 has no es
   estimates taken from the *same* runs: the product's fitness (means over the bounded window),
   the last epoch's fitness, the best epoch's, the window-mean validation accuracy alone and
   the loss term ``1/(1+loss)`` alone -- the estimator is chosen by measuring;
+- the same for the fitness over the better half of the settled genomes (by fitness): how
+  well it ranks the good genomes a search chooses its winner from;
 - the noise figures that explain a low correlation: the standard error of the validation
   accuracy (binomial, at the median accuracy, on the ``n_val`` validation customers or
   samples) and of the test metric, against the spread (standard deviation) of the genomes'
@@ -104,6 +106,11 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for name in ("fitness", "last_fitness", "best_fitness", "val_accuracy", "loss_term"):
         rho = spearmanr([r[name] for r in ok], test).statistic
         out[f"spearman_{name}"] = None if math.isnan(rho) else round(float(rho), 4)
+    # among the better half by fitness: what choosing a search's winner needs
+    top = sorted(ok, key=lambda r: r["fitness"], reverse=True)[: max(3, len(ok) // 2)]
+    rho_top = spearmanr([r["fitness"] for r in top], [float(r["test"]) for r in top]).statistic
+    out["spearman_fitness_top_half"] = None if math.isnan(rho_top) else round(float(rho_top), 4)
+    out["top_half_fitness_spread"] = round(statistics.pstdev(r["fitness"] for r in top), 4)
     n_val = max(r["n_val"] for r in ok)
     n_test = max(r["n_test"] for r in ok)
     acc = statistics.median(r["val_accuracy"] for r in ok)
