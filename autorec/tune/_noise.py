@@ -3,9 +3,14 @@
 After every generation the search compares the standard error of the validation accuracy,
 ``sqrt(a (1 - a) / n_val)`` at the population's median accuracy ``a`` over its ``n_val``
 validation samples (sessions' prefix samples, or customers; binomial, conservative for
-Precision@K), with the spread of the population's fitness (the standard deviation over the
-genomes that settled). When the noise exceeds the spread the GA is ranking mostly noise: the
-search warns once, on stderr and in the log, with both figures.
+Precision@K), with the spread of the population's fitness: the standard deviation over the
+better half (at least two) of the genomes that settled -- the genomes selection has to tell
+apart; one failed or poor genome would otherwise inflate the spread (the first generation
+of the default ml-100k predictor search settled at fitness 0.041, 0.192, 0.200, 0.207, 0.209:
+a standard deviation of 0.065, but 0.0008 between its best two, against a standard error of
+the accuracy of 0.036 on 49 validation customers). When the noise
+exceeds the spread the GA is ranking mostly noise: the search warns once, on stderr and in
+the log, with both figures.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ class NoiseFigures:
             f"warning: the validation set is too small to tell this population apart: the "
             f"standard error of the validation accuracy ({self.stderr:.4f} at accuracy "
             f"{self.accuracy:.4f} on {self.n_val} validation samples) exceeds the spread of "
-            f"the population's fitness (std {self.spread:.4f} over {self.n_genomes} genomes); "
+            f"the population's fitness (std {self.spread:.4f} over the better half of "
+            f"{self.n_genomes} genomes); "
             "the GA ranks mostly noise -- give it more validation data (a longer split, more "
             "customers or sessions)"
         )
@@ -58,8 +64,9 @@ def noise_figures(
         return None
     acc = sorted(accuracies)[len(accuracies) // 2]
     a = min(max(acc, 0.0), 1.0)
-    mean = sum(fitnesses) / len(fitnesses)
-    spread = math.sqrt(sum((f - mean) ** 2 for f in fitnesses) / len(fitnesses))
+    best = sorted(fitnesses, reverse=True)[: max(2, len(fitnesses) // 2)]
+    mean = sum(best) / len(best)
+    spread = math.sqrt(sum((f - mean) ** 2 for f in best) / len(best))
     return NoiseFigures(
         accuracy=acc,
         n_val=n_val,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import pytest
@@ -38,11 +37,13 @@ def test_rolling_uses_more_examples_and_the_same_test() -> None:
 
 def test_noise_figures_by_hand() -> None:
     # median accuracy 0.1 on 49 samples: se = sqrt(0.1 * 0.9 / 49) = 0.3 / 7 = 0.042857
-    # fitness 0.20, 0.21, 0.22: std = sqrt((0.01² + 0 + 0.01²) / 3) = 0.008165
-    fig = noise_figures([0.1, 0.1, 0.12], 49, [0.20, 0.21, 0.22])
+    # fitness 0.04, 0.19, 0.20, 0.21, 0.22: the better half (two) 0.22, 0.21 -> std 0.005
+    # (over all five it would be 0.067: the poor genome must not hide the noise)
+    fig = noise_figures([0.1, 0.1, 0.12], 49, [0.04, 0.19, 0.20, 0.21, 0.22])
     assert fig is not None
     assert fig.stderr == pytest.approx(0.3 / 7)
-    assert fig.spread == pytest.approx(math.sqrt(2e-4 / 3))
+    assert fig.spread == pytest.approx(0.005)
+    assert fig.n_genomes == 5
     assert fig.too_noisy
     quiet = noise_figures([0.5, 0.5], 10_000, [0.2, 0.4])  # se 0.005 < std 0.1
     assert quiet is not None and not quiet.too_noisy
