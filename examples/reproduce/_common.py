@@ -1,0 +1,821 @@
+"""Helpers shared by the paper reproductions in this folder: data, the papers' default
+genomes, training, the tuned arm (a genetic search with the compared genes fixed), tables,
+figures and the results page ``docs/reproduce.md``.
+
+Not part of the autorec package: every script imports it as a sibling module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from autorec.data import load_purchase_data, load_session_data
+from autorec.data.types import PurchaseData, SessionData, SessionSamples
+from autorec.evaluation import evaluate_customers, evaluate_sessions
+from autorec.genome import Genome, SearchSpace
+from autorec.models import purchase_batch, session_batch, user_histories
+from autorec.train import (
+    EpochReport,
+    ModelCustomerRanker,
+    ModelSessionRanker,
+    TrainOptions,
+    TrainResult,
+    train_genome,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+YOOCHOOSE_SPLIT = "2014-06-01,2014-06-16"
+ML100K_SPLIT = "1997-09-19,1998-03-26,1998-04-09,1998-04-23"
+#: rolling X -> Y training windows on ml-100k (its one paper window holds 41 customers)
+ML100K_TRAIN_WINDOWS = 13
+#: the order of the sections on the results page
+SECTIONS = (
+    "table2",
+    "tuning_structure",
+    "topk",
+    "batch_size",
+    "convergence",
+    "soft_split",
+    "depth",
+    "time_decay",
+)
+PAGE_HEAD = """# Reproducing the papers' experiments
+
+Each section below is written by one script in `examples/reproduce/` (run from the repository
+root; `--quick` runs the same code on tiny synthetic sizes in seconds and writes nothing here).
+The papers are the DRNN paper (Wu et al., "Personal Recommendation Using Deep Recurrent Neural
+Networks in NetEase", ICDE 2016) and the soft-split paper (Vorobev et al., "Inferring the
+Consumption of Digital Products: Predictor and Auto-Encoder Models"). Numbers are this
+project's, measured on a shared 2-core CPU machine with the sizes stated in each section; the
+papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), so only the
+*direction* of each effect can be compared, not the values.
+
+"""
+
+
+# -- command line ------------------------------------------------------------------------------
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="seconds: synthetic data, tiny sizes")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder of the results page and figures/ (default docs/; with --quick a temporary"
+        " folder, so a smoke run never touches docs/)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--runs",
+        default=str(ROOT / "autorec_runs" / "reproduce"),
+        help="where the tuned arms' search run directories go (reused when finished)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads of one training")
+    return p
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    if args.quick:
+        return Path(tempfile.gettempdir()) / "autorec_reproduce_quick"
+    return ROOT / "docs"
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("AUTOREC_DATA", str(ROOT.parent / "shared" / "data")))
+
+
+def yoochoose_path() -> Path:
+    return data_root() / "yoochoose-sample"
+
+
+def ml100k_path() -> Path:
+    return data_root() / "ml-100k" / "ml-100k.inter"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"{path}: real data not found; set AUTOREC_DATA to the data folder or use --quick")
+    return path
+
+
+# -- data --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sessions:
+    """Session data with the name the tables print and the CLI arguments that load it."""
+
+    data: SessionData
+    label: str
+    path: str | None
+    split: str | None
+
+
+def synthetic_sessions(seed: int = 0, quick: bool = False) -> Sessions:
+    """The built-in synthetic sessions; ``quick`` keeps a random 400 / 100 / 100 of the
+    training / validation / test samples (smoke runs in seconds)."""
+    data = load_session_data(None, None, seed=seed)
+    if quick:
+        rng = np.random.default_rng(seed)
+
+        def few(samples: SessionSamples, n: int) -> SessionSamples:
+            rows = np.sort(rng.choice(len(samples.session), min(n, len(samples.session)), False))
+            return SessionSamples(session=samples.session[rows], length=samples.length[rows])
+
+        data = dataclasses.replace(
+            data,
+            train_samples=few(data.train_samples, 400),
+            valid_samples=few(data.valid_samples, 100),
+            test_samples=few(data.test_samples, 100),
+        )
+    return Sessions(data, "synthetic sessions", None, None)
+
+
+def yoochoose_sessions() -> Sessions:
+    path = require(yoochoose_path())
+    data = load_session_data(path, YOOCHOOSE_SPLIT)
+    return Sessions(data, "YOOCHOOSE sample", "../shared/data/yoochoose-sample", YOOCHOOSE_SPLIT)
+
+
+def ml100k_purchases(quick: bool) -> tuple[PurchaseData, str]:
+    """ml-100k with the README's split and 13 rolling training windows; ``quick``: the
+    synthetic purchase histories."""
+    if quick:
+        return load_purchase_data(None, None), "synthetic purchases"
+    data = load_purchase_data(
+        require(ml100k_path()), ML100K_SPLIT, train_windows=ML100K_TRAIN_WINDOWS
+    )
+    return data, "ml-100k"
+
+
+# -- the papers' default genomes -----------------------------------------------------------------
+def drnn_default(quick: bool = False, **genes: Any) -> Genome:
+    """DRNN paper Table I scaled to 2 CPUs: 4 states, 3 hidden layers, ReLU, softmax, plain
+    SGD (Caffe's solver, momentum 0.9) at the initial rate 0.1 divided by 5 every 100 epochs.
+    Scaled: units (1000, 1000, 100) -> (128, 128, 16), the FNN's 3 x 1000 -> 2 x 64, batch
+    9000 / 5000 -> 256 (our training splits hold 6-12 thousand samples, not hundreds of
+    thousands). ``quick``: 2 states, one 16-unit layer."""
+    base: dict[str, Any] = {
+        "family": "drnn",
+        "width": 4,
+        "length": 3,
+        "height": 0,
+        "units_1": 128,
+        "units_2": 128,
+        "units_3": 16,
+        "fnn": False,
+        "fnn_layers": 2,
+        "fnn_units": 64,
+        "view_path": False,
+        "activation": "relu",
+        "loss": "softmax",
+        "optimizer": "sgd",
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+        "batch_size": 256,
+        "lr_step": 100,
+        "lr_factor": 5.0,
+    }
+    if quick:
+        base.update(width=2, length=1, units_1=16, fnn_layers=1, fnn_units=16)
+    base.update(genes)
+    return Genome.from_dict(base, where="paper default")
+
+
+# -- training ----------------------------------------------------------------------------------
+def train(
+    genome: Genome,
+    data: SessionData | PurchaseData,
+    *,
+    epochs: int,
+    seed: int = 0,
+    threads: int = 1,
+    fixed: bool = False,
+    k: int = 10,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> TrainResult:
+    """``train_genome`` with the early-stopped fitness (at most ``epochs``), or exactly
+    ``epochs`` epochs when ``fixed`` (the fitness then comes from the last window)."""
+    opts = TrainOptions(
+        max_epochs=epochs,
+        seed=seed,
+        threads=threads,
+        k=k,
+        pi=float("inf") if fixed else "auto",
+        min_epochs=epochs if fixed else 0,
+    )
+    result = train_genome(genome, data, opts, on_epoch=on_epoch)
+    if result.status == "error":
+        raise RuntimeError(f"training {genome.key} failed:\n{result.error}")
+    return result
+
+
+def session_topk(result: TrainResult, data: SessionData, ks: Sequence[int]) -> dict[str, float]:
+    """Test top-k accuracy for every k in ``ks`` (and the path compression ratio) of a trained
+    DRNN, with the evaluation the trainer and the baselines use."""
+    assert result.model is not None
+    width = int(result.genome.genes["width"])
+    split = data.split
+    hist = (
+        user_histories(split.train, split.valid, split.test)
+        if result.genome.genes.get("fnn")
+        else None
+    )
+
+    def batcher(log: Any, samples: Any, rows: Any) -> Any:
+        return current_session_batch()(log, samples, rows, width=width, histories=hist)
+
+    ranker = ModelSessionRanker(result.model, batcher)
+    return evaluate_sessions(ranker, split.test, data.test_samples, ks=ks)
+
+
+def customer_metrics(result: TrainResult, data: PurchaseData, k: int) -> dict[str, float]:
+    """Test Precision@k / PCC@k of a trained predictor on the real protocol."""
+    assert result.model is not None
+    ranker = ModelCustomerRanker(result.model, purchase_batch)
+    prot = data.protocol
+    return evaluate_customers(ranker, prot.test, prot.n_items, k=k)
+
+
+# -- the history state switch (the DRNN paper's Sec. V.C "without history state") -------------
+_NO_HISTORY = {"on": False}
+
+
+def current_session_batch() -> Callable[..., Any]:
+    return _session_batch_without_history if _NO_HISTORY["on"] else session_batch
+
+
+def _session_batch_without_history(*args: Any, **kwargs: Any) -> Any:
+    """A DRNN batch whose history bag is empty: the history state is all zeros, as for a
+    prefix that fits in the window (the network keeps only its ``width`` latest states)."""
+    import torch
+
+    batch = session_batch(*args, **kwargs)
+    n = len(batch["hist_offsets"])
+    batch["hist_idx"] = torch.zeros(0, dtype=torch.long)
+    batch["hist_weight"] = torch.zeros(0, dtype=torch.float32)
+    batch["hist_offsets"] = torch.zeros(n, dtype=torch.long)
+    return batch
+
+
+@contextlib.contextmanager
+def without_history() -> Iterator[None]:
+    """Train and evaluate DRNNs without the history state. The genome has no gene for it
+    (the generated network always has the history state), so this swaps the trainer's batch
+    builder in this process; a search run with it trains in-process (a Ray worker would not
+    see the swap)."""
+    from autorec.train import _batching
+
+    saved = _batching.session_batch
+
+    def patched(genome: Genome, log: Any, samples: Any, rows: Any, hist: Any = None) -> Any:
+        width = int(genome.genes["width"])
+        return _session_batch_without_history(log, samples, rows, width=width, histories=hist)
+
+    _NO_HISTORY["on"] = True
+    _batching.session_batch = patched
+    try:
+        yield
+    finally:
+        _batching.session_batch = saved
+        _NO_HISTORY["on"] = False
+
+
+# -- the tuned arm ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Budget:
+    population: int
+    generations: int
+    epochs: int
+
+    def text(self) -> str:
+        caps = CPU_CAPS["drnn"]
+        return (
+            f"population {self.population}, {self.generations} bred generations, "
+            f"R = {self.epochs} epochs per trial, `search_spaces/drnn.yaml` capped at width "
+            f"<= {caps['width']}, length <= {caps['length']}, units <= {caps['units_1']} so a "
+            "trial takes seconds on the shared 2 CPUs"
+        )
+
+
+#: upper bounds that keep one DRNN trial within seconds on a shared 2-core machine
+CPU_CAPS: dict[str, dict[str, int]] = {
+    "drnn": {
+        "width": 4,
+        "length": 3,
+        "units_1": 128,
+        "units_2": 128,
+        "units_3": 128,
+        "units_4": 128,
+        "fnn_units": 64,
+    },
+}
+
+
+def tuning_space(base: str, fixed: Mapping[str, Any], where: Path) -> Path:
+    """The built-in search space ``base`` with the ``fixed`` genes pinned and the
+    :data:`CPU_CAPS` upper bounds, as a YAML file."""
+    src = ROOT / "search_spaces" / f"{base}.yaml"
+    spec = yaml.safe_load(src.read_text(encoding="utf-8"))
+    for name, high in CPU_CAPS.get(base, {}).items():
+        gene = spec["genes"][name]
+        gene["high"] = min(int(gene["high"]), high)
+        if "default" in gene:
+            gene["default"] = min(gene["default"], high)
+    if base == "drnn":
+        spec["genes"]["height"]["high"] = CPU_CAPS["drnn"]["length"] - 1
+    for name, value in fixed.items():
+        if name not in spec["genes"]:
+            raise KeyError(f"gene {name!r} is not in {src.name}")
+        spec["genes"][name] = {"fixed": value}
+    spec["description"] = f"{base} with {dict(fixed)} fixed (paper reproduction)"
+    text = yaml.safe_dump(spec, sort_keys=False)
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"space-{base}-{digest}.yaml"
+    if not path.exists():
+        atomic_write(path, text)
+    return path
+
+
+def tune(
+    sessions: Sessions,
+    fixed: Mapping[str, Any],
+    budget: Budget,
+    *,
+    runs: Path,
+    seed: int,
+    inline: bool,
+    base_space: str = "drnn",
+) -> tuple[Genome, str]:
+    """The best genome of a genetic search (elitist, the default of ``autorec search``) over
+    ``base_space`` with the ``fixed`` genes pinned; returns it with a note of how it ran.
+
+    ``inline=False`` runs ``autorec search``'s own driver (``autorec.tune.run_search``, Ray
+    Tune, 2 trials at once) into a run directory under ``runs`` named by the space, the data
+    and the budget, and reuses that directory once it is finished. ``inline=True`` runs the
+    same GA engine (``autorec.evolution.Evolution``) and trainer in this process, one trial
+    at a time (``--quick``, and the no-history arm, whose batch builder Ray workers lack).
+    """
+    from autorec.genome import load_genome
+
+    space_path = tuning_space(base_space, fixed, runs)
+    space = SearchSpace.from_yaml(space_path)
+    tag = json.dumps([space_path.name, sessions.label, sessions.split, vars(budget), seed, inline])
+    run_dir = runs / f"{space_path.stem}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
+    if inline:
+        best_path = run_dir / "best_genome.yaml"
+        if not best_path.exists():
+            best = _tune_inline(space, sessions.data, budget, seed)
+            atomic_write(best_path, yaml.safe_dump({"family": best.family, **best.genes}))
+        return load_genome(best_path), f"in-process GA, {rel(run_dir)}"
+    from autorec.tune import SearchOptions, run_search
+
+    if not (run_dir / "DONE").exists():
+        if run_dir.exists():
+            from autorec.tune import resume_search
+
+            resume_search(str(run_dir), quiet=True, data=sessions.data)
+        else:
+            opts = SearchOptions(
+                space=str(space_path),
+                data=sessions.path,
+                split=sessions.split,
+                population=budget.population,
+                generations=budget.generations,
+                epochs=budget.epochs,
+                seed=seed,
+                run_dir=str(run_dir),
+                # "local": a Ray of our own even when another Ray runs on this machine (a
+                # bare ray.init() joins that one and then refuses num_cpus)
+                address="local",
+                cpus_per_trial=1,
+            )
+            run_search(opts, quiet=True, data=sessions.data)
+    return load_genome(run_dir / "best_genome.yaml"), f"autorec search, run dir {rel(run_dir)}"
+
+
+def _tune_inline(space: SearchSpace, data: SessionData, budget: Budget, seed: int) -> Genome:
+    from autorec.evolution import Evaluation, Evolution
+
+    evo = Evolution(
+        space,
+        "elitist",
+        population_size=budget.population,
+        generations=budget.generations,
+        seed=seed,
+    )
+    opts = TrainOptions(max_epochs=budget.epochs, seed=seed, test=False, threads=1)
+    while not evo.done:
+        genome = evo.ask()
+        if genome is None:  # one trial at a time: every asked genome is told at once
+            raise RuntimeError("the GA asked for nothing while nothing was pending")
+        r = train_genome(genome, data, opts)
+        evo.tell(genome.key, Evaluation(genome.key, r.fitness, status=r.status, epochs=r.epochs))
+    best = evo.best
+    assert best is not None
+    return best[0]
+
+
+# -- tables, figures, the results page -------------------------------------------------------------
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def rel(path: Path) -> str:
+    """``path`` relative to the repository root when inside it (no machine paths on pages)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return Path(path).name
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(text.encode() if isinstance(text, str) else text)
+    os.replace(tmp, path)
+
+
+def save_figure(fig: Any, out: Path, name: str) -> Path:
+    """Write ``fig`` to ``out/figures/reproduce_<name>.png`` (atomically) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    path = out / "figures" / f"reproduce_{name}.png"
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+def pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@dataclass
+class Section:
+    """One experiment's section of the results page."""
+
+    name: str
+    title: str
+    command: str
+    started: float
+    parts: list[str]
+
+    def add(self, text: str) -> None:
+        self.parts.append(text.strip("\n"))
+        print(text.strip("\n") + "\n", flush=True)
+
+    def render(self, quick: bool) -> str:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        wall = time.monotonic() - self.started
+        head = [
+            f"## {self.title}",
+            "",
+            f"Run {when} on commit `{commit()}`, wall {wall / 60:.1f} min"
+            + (" (**--quick smoke run: synthetic toy sizes, not a result**)" if quick else "")
+            + ".",
+            "",
+            "```bash",
+            self.command,
+            "```",
+        ]
+        return "\n".join(head) + "\n\n" + "\n\n".join(self.parts) + "\n"
+
+
+def section(name: str, title: str, script: str, quick: bool) -> Section:
+    assert name in SECTIONS, name
+    cmd = f"PYTHONPATH=. python examples/reproduce/{script}" + (" --quick" if quick else "")
+    return Section(name, title, cmd, time.monotonic(), [])
+
+
+def write_section(out: Path, sec: Section, quick: bool) -> Path:
+    """Replace (or add) ``sec`` in ``out/reproduce.md``; the sections keep :data:`SECTIONS`'
+    order and the other sections are left as they are. Locked: scripts may run at once."""
+    page = out / "reproduce.md"
+    out.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(tempfile.gettempdir()) / "autorec_reproduce_page.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = page.read_text(encoding="utf-8") if page.exists() else ""
+        found = dict(re.findall(r"<!-- section:(\w+) -->\n(.*?)<!-- /section:\1 -->", old, re.S))
+        found[sec.name] = sec.render(quick)
+        body = "".join(
+            f"<!-- section:{n} -->\n{found[n]}<!-- /section:{n} -->\n\n"
+            for n in SECTIONS
+            if n in found
+        )
+        atomic_write(page, PAGE_HEAD + body)
+    print(f"wrote {page}", flush=True)
+    return page
+
+
+def verdict(holds: bool | None, text: str) -> str:
+    mark = {True: "**Holds.**", False: "**Does not hold.**", None: "**Inconclusive.**"}[holds]
+    return f"{mark} {text}"
+
+
+def baseline_metrics(
+    name: str, sessions: Sessions, ks: Sequence[int] = (1, 10), **params: Any
+) -> dict[str, float]:
+    """Test metrics of a session baseline fitted on the training sessions."""
+    from autorec.baselines import make_baseline
+
+    data = sessions.data
+    model = make_baseline(name, **params).fit(data)
+    return evaluate_sessions(model, data.split.test, data.test_samples, ks=ks)
+
+
+def long_sessions(sessions: Sessions, min_pages: int) -> Sessions:
+    """Only the samples of sessions with at least ``min_pages`` page views (DRNN paper
+    Sec. V.C keeps the sessions with more than 5 states for the history-state experiment)."""
+    data = sessions.data
+    split = data.split
+
+    def keep(samples: SessionSamples, log: Any) -> SessionSamples:
+        pages = np.diff(log.page_ptr)[samples.session]
+        rows = pages >= min_pages
+        return SessionSamples(session=samples.session[rows], length=samples.length[rows])
+
+    data = dataclasses.replace(
+        data,
+        train_samples=keep(data.train_samples, split.train),
+        valid_samples=keep(data.valid_samples, split.valid),
+        test_samples=keep(data.test_samples, split.test),
+    )
+    return dataclasses.replace(sessions, data=data, label=f"{sessions.label}, >= {min_pages} pages")
+
+
+KS = tuple(range(1, 11))
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One trained network of a structure comparison: test top-1..top-10 and compression."""
+
+    genome: Genome
+    metrics: dict[str, float]
+    epochs: int
+    how: str
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The DRNN paper's structure experiments (Sec. V.B-C): for the FNN branch and for the
+    history state, ``arms[(gene, tuned, on)]``."""
+
+    arms: dict[tuple[str, bool, bool], Arm]
+    fnn_data: str
+    history_data: str
+    budget: Budget
+    epochs: int
+    n_test: dict[str, int]
+
+
+def structure_experiment(args: argparse.Namespace) -> Structure:
+    """Train the paper-default DRNN with / without the FNN branch and with / without the
+    history state (width 4, sessions of > 5 pages), then the same after a search that may
+    not change the compared gene (``fnn`` fixed; ``width`` fixed at 4 for the history
+    state). Every arm is retrained from the same seed and early-stopped at R epochs."""
+    quick = bool(args.quick)
+    budget = Budget(2, 0, 1) if quick else Budget(4, 1, 6)
+    epochs = 1 if quick else 30
+    runs = Path(args.runs)
+    # the arms' results are kept, so tune_structure.py and topk.py train them once
+    saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{vars(budget)}.json"
+    saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
+    if saved.exists():
+        return _load_structure(saved)
+    synth = synthetic_sessions(args.seed, quick)
+    long = long_sessions(synth, 6)
+    arms: dict[tuple[str, bool, bool], Arm] = {}
+
+    def run(gene: str, tuned: bool, on: bool, sessions: Sessions, genome: Genome, how: str) -> None:
+        r = train(genome, sessions.data, epochs=epochs, seed=args.seed, threads=args.threads)
+        metrics = session_topk(r, sessions.data, KS)
+        arms[(gene, tuned, on)] = Arm(genome, metrics, r.epochs, how)
+        print(f"{gene} tuned={tuned} on={on}: top1 {metrics['top1']:.3f} ({how})", flush=True)
+
+    for on in (False, True):
+        run("fnn", False, on, synth, drnn_default(quick, fnn=on), "paper default")
+        best, how = tune(synth, {"fnn": on}, budget, runs=runs, seed=args.seed, inline=quick)
+        run("fnn", True, on, synth, best, how)
+    for on in (False, True):
+        ctx = contextlib.nullcontext() if on else without_history()
+        with ctx:
+            default = drnn_default(quick, width=4)
+            run("history", False, on, long, default, "paper default")
+            best, how = tune(
+                long,
+                {"width": 4},
+                budget,
+                runs=runs / ("hist" if on else "nohist"),
+                seed=args.seed,
+                inline=True,
+            )
+            run("history", True, on, long, best, how)
+    result = Structure(
+        arms,
+        synth.label,
+        long.label,
+        budget,
+        epochs,
+        {
+            "fnn": len(synth.data.test_samples.session),
+            "history": len(long.data.test_samples.session),
+        },
+    )
+    atomic_write(saved, json.dumps(_structure_json(result), indent=1))
+    return result
+
+
+def _structure_json(s: Structure) -> dict[str, Any]:
+    return {
+        "arms": [
+            {
+                "gene": gene,
+                "tuned": tuned,
+                "on": on,
+                "genome": {"family": a.genome.family, **a.genome.genes},
+                "metrics": a.metrics,
+                "epochs": a.epochs,
+                "how": a.how,
+            }
+            for (gene, tuned, on), a in s.arms.items()
+        ],
+        "fnn_data": s.fnn_data,
+        "history_data": s.history_data,
+        "budget": vars(s.budget),
+        "epochs": s.epochs,
+        "n_test": s.n_test,
+    }
+
+
+def _load_structure(path: Path) -> Structure:
+    d = json.loads(path.read_text(encoding="utf-8"))
+    arms = {
+        (a["gene"], a["tuned"], a["on"]): Arm(
+            Genome.from_dict(a["genome"]), a["metrics"], a["epochs"], a["how"]
+        )
+        for a in d["arms"]
+    }
+    return Structure(
+        arms, d["fnn_data"], d["history_data"], Budget(**d["budget"]), d["epochs"], d["n_test"]
+    )
+
+
+# -- the soft-split paper's predictor family ---------------------------------------------------
+def predictor_default(quick: bool = False, **genes: Any) -> Genome:
+    """The soft-split paper's model (eq. 3): two hidden layers (Sec. 3.2 keeps <= 2), ReLU,
+    dropout, weighted cross-entropy (w1 = 1 for bought, w0 = 0.1 for not bought), Adam.
+    Sizes scaled to ml-100k's 1,423-product catalogue (256, 128 units); ``quick``: 32, 16."""
+    base: dict[str, Any] = {
+        "family": "predictor",
+        "layers": 2,
+        "units_1": 256,
+        "units_2": 128,
+        "decay_mode": "none",
+        "activation": "relu",
+        "noise": 0.0,
+        "dropout": 0.2,
+        "w1": 1.0,
+        "w0": 0.1,
+        "l2": 1.0e-6,
+        "beta": 0.0,
+        "split_mode": "predictor",
+        "optimizer": "adam",
+        "learning_rate": 0.001,
+        "batch_size": 128,
+    }
+    if quick:
+        base.update(units_1=32, units_2=16)
+    base.update(genes)
+    return Genome.from_dict(base, where="paper default")
+
+
+#: soft-split paper Sec. 3.5: EW = ti = to = 10^6 (no decay), wp0 = 0; soft split = ti = 40,
+#: to = 4, wp0 = 0 (ti, to found by its hyper-parameter search)
+SPLIT_MODELS: dict[str, dict[str, Any]] = {
+    "predictor": {},
+    "soft split": {
+        "split_mode": "soft",
+        "decay_mode": "parametric",
+        "ti": 40.0,
+        "to": 4.0,
+        "wa1": 1.0,
+        "wa0": 0.1,
+        "wp1": 1.0,
+        "wp0": 0.0,
+    },
+    "equally weighted": {
+        "split_mode": "equal",
+        "wa1": 1.0,
+        "wa0": 0.1,
+        "wp1": 1.0,
+        "wp0": 0.0,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Test metrics of one genome trained from several seeds (mean and standard deviation)."""
+
+    values: dict[str, list[float]]
+    results: list[TrainResult]
+
+    def mean(self, name: str) -> float:
+        return float(np.mean(self.values[name]))
+
+    def sd(self, name: str) -> float:
+        v = self.values[name]
+        return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
+    def text(self, name: str, digits: int = 3) -> str:
+        return f"{self.mean(name):.{digits}f} ± {self.sd(name):.{digits}f}"
+
+
+def train_seeds(
+    genome: Genome,
+    data: PurchaseData,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    ks: Sequence[int],
+    threads: int = 1,
+) -> Seeds:
+    """Train ``genome`` for exactly ``epochs`` epochs from each seed (the trainer retrains it
+    on the real protocol) and collect test Precision@k / PCC@k for every k in ``ks``."""
+    values: dict[str, list[float]] = {}
+    results = []
+    for seed in seeds:
+        r = train(genome, data, epochs=epochs, seed=seed, threads=threads, fixed=True)
+        results.append(r)
+        for k in ks:
+            for name, v in customer_metrics(r, data, k).items():
+                values.setdefault(name, []).append(float(v))
+    return Seeds(values, results)
+
+
+def purchase_caption(data: PurchaseData, label: str, seeds: Sequence[int], epochs: int) -> str:
+    prot = data.protocol
+    where = (
+        f"ml-100k (ratings > 3 are purchases), `--split {ML100K_SPLIT}`, "
+        f"{ML100K_TRAIN_WINDOWS} rolling training windows"
+        if label == "ml-100k"
+        else label
+    )
+    return (
+        f"Test split of {where}: {prot.test.n_customers} test customers, {prot.n_items:,} "
+        f"products; {prot.train.n_customers:,} training examples. Mean ± sd over seeds "
+        f"{', '.join(map(str, seeds))}, {epochs} epochs each (fixed, no early stop). One hit "
+        f"of one customer moves precision@1 by {1 / max(prot.test.n_customers, 1):.3f}."
+    )
