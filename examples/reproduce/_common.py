@@ -819,3 +819,32 @@ def purchase_caption(data: PurchaseData, label: str, seeds: Sequence[int], epoch
         f"{', '.join(map(str, seeds))}, {epochs} epochs each (fixed, no early stop). One hit "
         f"of one customer moves precision@1 by {1 / max(prot.test.n_customers, 1):.3f}."
     )
+
+
+def memo(
+    runs: Path, parts: Sequence[Any], compute: Callable[[], dict[str, float]]
+) -> dict[str, float]:
+    """``compute()`` once per ``parts`` (JSON-able): the metrics are kept under ``runs`` so a
+    rerun after an interruption (or a change to the page text) does not train again."""
+    tag = json.dumps(list(parts), sort_keys=True, default=str)
+    path = runs / "memo" / f"{hashlib.sha1(tag.encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        saved: dict[str, float] = json.loads(path.read_text(encoding="utf-8"))["metrics"]
+        return saved
+    metrics = compute()
+    atomic_write(path, json.dumps({"parts": tag, "metrics": metrics}, indent=1))
+    return metrics
+
+
+def viewed_then_bought(sessions: Sessions) -> float:
+    """Share of the test prefixes whose session buys an item the prefix has already shown
+    on a product page: what remembering the viewed items alone can get right."""
+    data = sessions.data
+    log, samples = data.split.test, data.test_samples
+    hits = 0
+    for s, n in zip(samples.session, samples.length, strict=True):
+        start = log.page_ptr[s]
+        viewed = set(log.page_item[log.page[start : start + n]].tolist()) - {-1}
+        bought = set(log.buy[log.buy_ptr[s] : log.buy_ptr[s + 1]].tolist())
+        hits += bool(viewed & bought)
+    return hits / max(len(samples.session), 1)

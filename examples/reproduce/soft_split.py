@@ -15,8 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
+import numpy as np
 
 from autorec.baselines import make_baseline
+from autorec.data.types import PurchaseData
 from autorec.evaluation import evaluate_customers
 
 KS = (1, 5, 10)
@@ -35,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     data, label = c.ml100k_purchases(quick)
     seeds = [args.seed] if quick else [args.seed + i for i in range(5)]
     epochs = 2 if quick else 20
+    models = {
+        **c.SPLIT_MODELS,
+        # the soft split's input decay without its auto-encoder term: isolates the two
+        "predictor + input decay ti = 40": {"decay_mode": "parametric", "ti": 40.0},
+    }
     res = {
         name: c.train_seeds(
             c.predictor_default(quick, **genes),
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             ks=KS,
             threads=args.threads,
         )
-        for name, genes in c.SPLIT_MODELS.items()
+        for name, genes in models.items()
     }
     prot = data.protocol
     knn = make_baseline("itemknn").fit(data)
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "≈ 2× with precision reduced significantly."
     )
     sec.add(f"![precision and PCC](figures/{_figure(res, cf, out).name})")
-    sec.add(_verdict(res))
+    sec.add(_verdict(res) + " " + _cause(res, data))
     c.write_section(out, sec, quick)
     return 0
 
@@ -93,6 +100,32 @@ def _verdict(res: dict[str, c.Seeds]) -> str:
         f"EW has the lowest precision: {'yes' if ew_low else 'no'}."
     )
     return c.verdict(best_p and soft_pcc and ew_low, text)
+
+
+def _cause(res: dict[str, c.Seeds], data: PurchaseData) -> str:
+    """What separates the models, measured: the input decay alone vs the auto term, and how
+    many positive targets each training example gives the predictor vs the soft split."""
+    train = data.protocol.train
+    n_y = float(np.mean(np.diff(train.target_ptr)))
+    n_x = float(np.mean(np.diff(train.input_ptr)))
+    k = KS[-1]
+    pk = f"precision@{k}"
+    p, d, s = (
+        res[n].mean(pk) for n in ("predictor", "predictor + input decay ti = 40", "soft split")
+    )
+    return (
+        f"Measured: the input decay alone moves P@{k} {p:.3f} → {d:.3f}, adding the soft "
+        f"split's auto term {d:.3f} → {s:.3f}. A training example has {n_y:.1f} future "
+        f"purchases (Y) on average but {n_x:.1f} past ones (X): the auto term multiplies the "
+        f"positive targets of the {train.n_customers} training examples by about "
+        f"{(n_x + n_y) / max(n_y, 1e-9):.0f}×"
+        + (
+            ", which on a data set this small lifts precision too (on the paper's large AIV "
+            "data it traded precision for coverage)."
+            if s > d
+            else ", without lifting precision here."
+        )
+    )
 
 
 def _figure(res: dict[str, c.Seeds], cf: dict[int, dict[str, float]], out: Path) -> Path:
