@@ -553,9 +553,22 @@ def write_section(out: Path, sec: Section, quick: bool) -> Path:
             for n in SECTIONS
             if n in found
         )
-        atomic_write(page, PAGE_HEAD + body)
+        atomic_write(page, PAGE_HEAD + _summary(found) + body)
     print(f"wrote {page}", flush=True)
     return page
+
+
+def _summary(found: Mapping[str, str]) -> str:
+    """A table of every section's title and verdict, in page order."""
+    rows = []
+    for n in SECTIONS:
+        if n not in found:
+            continue
+        title = re.search(r"^## (.+)$", found[n], re.M)
+        mark = re.search(r"\*\*(Holds|Does not hold|Inconclusive)\.\*\*", found[n])
+        quick = " (--quick)" if "--quick smoke run" in found[n] else ""
+        rows.append([title.group(1) if title else n, (mark.group(1) if mark else "?") + quick])
+    return md_table(["experiment", "paper's direction holds?"], rows) + "\n\n"
 
 
 def verdict(holds: bool | None, text: str) -> str:
@@ -618,6 +631,7 @@ class Structure:
     budget: Budget
     epochs: int
     n_test: dict[str, int]
+    history_budget: Budget
 
 
 def structure_experiment(args: argparse.Namespace) -> Structure:
@@ -627,10 +641,13 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     state). Every arm is retrained from the same seed and early-stopped at R epochs."""
     quick = bool(args.quick)
     budget = Budget(2, 0, 1) if quick else Budget(4, 1, 6)
-    epochs = 1 if quick else 30
+    # the history arms' search runs in this process, one trial at a time: a smaller budget
+    hist_budget = Budget(2, 0, 1) if quick else Budget(3, 1, 4)
+    epochs = 1 if quick else 20
     runs = Path(args.runs)
     # the arms' results are kept, so tune_structure.py and topk.py train them once
-    saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{vars(budget)}.json"
+    tag = f"{vars(budget)}{vars(hist_budget)}{epochs}"
+    saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{tag}.json"
     saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
     if saved.exists():
         return _load_structure(saved)
@@ -639,9 +656,13 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     arms: dict[tuple[str, bool, bool], Arm] = {}
 
     def run(gene: str, tuned: bool, on: bool, sessions: Sessions, genome: Genome, how: str) -> None:
-        r = train(genome, sessions.data, epochs=epochs, seed=args.seed, threads=args.threads)
-        metrics = session_topk(r, sessions.data, KS)
-        arms[(gene, tuned, on)] = Arm(genome, metrics, r.epochs, how)
+        def compute() -> dict[str, float]:
+            r = train(genome, sessions.data, epochs=epochs, seed=args.seed, threads=args.threads)
+            return {**session_topk(r, sessions.data, KS), "epochs": float(r.epochs)}
+
+        parts = ["structure", gene, on, sessions.label, genome.key, epochs, args.seed, quick]
+        metrics = memo(runs, parts, compute)
+        arms[(gene, tuned, on)] = Arm(genome, metrics, int(metrics["epochs"]), how)
         print(f"{gene} tuned={tuned} on={on}: top1 {metrics['top1']:.3f} ({how})", flush=True)
 
     for on in (False, True):
@@ -656,7 +677,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
             best, how = tune(
                 long,
                 {"width": 4},
-                budget,
+                hist_budget,
                 runs=runs / ("hist" if on else "nohist"),
                 seed=args.seed,
                 inline=True,
@@ -672,6 +693,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
             "fnn": len(synth.data.test_samples.session),
             "history": len(long.data.test_samples.session),
         },
+        hist_budget,
     )
     atomic_write(saved, json.dumps(_structure_json(result), indent=1))
     return result
@@ -694,6 +716,7 @@ def _structure_json(s: Structure) -> dict[str, Any]:
         "fnn_data": s.fnn_data,
         "history_data": s.history_data,
         "budget": vars(s.budget),
+        "history_budget": vars(s.history_budget),
         "epochs": s.epochs,
         "n_test": s.n_test,
     }
@@ -708,7 +731,13 @@ def _load_structure(path: Path) -> Structure:
         for a in d["arms"]
     }
     return Structure(
-        arms, d["fnn_data"], d["history_data"], Budget(**d["budget"]), d["epochs"], d["n_test"]
+        arms,
+        d["fnn_data"],
+        d["history_data"],
+        Budget(**d["budget"]),
+        d["epochs"],
+        d["n_test"],
+        Budget(**d["history_budget"]),
     )
 
 

@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     out = c.out_dir(args)
     sec = c.section("batch_size", "DRNN paper Figs. 9-10: batch size", "batch_size.py", quick)
     sizes = QUICK_SIZES if quick else SIZES
-    budget = c.Budget(2, 0, 1) if quick else c.Budget(4, 1, 6)
-    epochs = 1 if quick else 30
+    budget = c.Budget(2, 0, 1) if quick else c.Budget(3, 1, 4)
+    epochs = 1 if quick else 20
     synth = c.synthetic_sessions(args.seed, quick)
     res: dict[tuple[bool, int], dict[str, Any]] = {}
     for b in sizes:
