@@ -73,7 +73,7 @@ papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), s
 
 
 # -- command line ------------------------------------------------------------------------------
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, search: str = "inline") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help="seconds: synthetic data, tiny sizes")
     p.add_argument(
@@ -89,6 +89,13 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="where the tuned arms' search run directories go (reused when finished)",
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads of one training")
+    p.add_argument(
+        "--search",
+        choices=("ray", "inline"),
+        default=search,
+        help="tuned arms: 'ray' = autorec search's driver (Ray Tune, 2 trials at once); "
+        "'inline' = the same GA engine and trainer in this process, one trial at a time",
+    )
     return p
 
 
@@ -129,10 +136,21 @@ class Sessions:
     split: str | None
 
 
-def synthetic_sessions(seed: int = 0, quick: bool = False) -> Sessions:
+def synthetic_sessions(seed: int = 0, quick: bool = False, n_train: int | None = None) -> Sessions:
     """The built-in synthetic sessions; ``quick`` keeps a random 400 / 100 / 100 of the
-    training / validation / test samples (smoke runs in seconds)."""
+    training / validation / test samples (smoke runs in seconds), ``n_train`` a random
+    ``n_train`` of the training samples."""
     data = load_session_data(None, None, seed=seed)
+    label = "synthetic sessions"
+    if n_train is not None and not quick:
+        rng = np.random.default_rng(seed)
+        n = len(data.train_samples.session)
+        rows = np.sort(rng.choice(n, min(n_train, n), replace=False))
+        samples = SessionSamples(
+            session=data.train_samples.session[rows], length=data.train_samples.length[rows]
+        )
+        data = dataclasses.replace(data, train_samples=samples)
+        label = f"synthetic sessions ({len(rows):,} of {n:,} training samples)"
     if quick:
         rng = np.random.default_rng(seed)
 
@@ -146,7 +164,7 @@ def synthetic_sessions(seed: int = 0, quick: bool = False) -> Sessions:
             valid_samples=few(data.valid_samples, 100),
             test_samples=few(data.test_samples, 100),
         )
-    return Sessions(data, "synthetic sessions", None, None)
+    return Sessions(data, label, None, None)
 
 
 def yoochoose_sessions() -> Sessions:
@@ -320,12 +338,12 @@ class Budget:
 CPU_CAPS: dict[str, dict[str, int]] = {
     "drnn": {
         "width": 4,
-        "length": 3,
-        "units_1": 128,
-        "units_2": 128,
-        "units_3": 128,
-        "units_4": 128,
-        "fnn_units": 64,
+        "length": 2,
+        "units_1": 64,
+        "units_2": 64,
+        "units_3": 64,
+        "units_4": 64,
+        "fnn_units": 32,
     },
 }
 
@@ -490,7 +508,19 @@ def pyplot() -> Any:
 def commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            # the last commit of the code the numbers depend on (not of these scripts)
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "log",
+                "-1",
+                "--format=%h",
+                "--",
+                "autorec",
+                "codegen",
+                "search_spaces",
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -520,7 +550,7 @@ class Section:
         head = [
             f"## {self.title}",
             "",
-            f"Run {when} on commit `{commit()}`, wall {wall / 60:.1f} min"
+            f"Run {when} on library commit `{commit()}`, wall {wall / 60:.1f} min"
             + (" (**--quick smoke run: synthetic toy sizes, not a result**)" if quick else "")
             + ".",
             "",
@@ -608,6 +638,9 @@ def long_sessions(sessions: Sessions, min_pages: int) -> Sessions:
 
 
 KS = tuple(range(1, 11))
+#: training samples of the structure and batch-size experiments (of 6,522; keeps a trial to
+#: about a minute on the shared machine)
+STRUCTURE_TRAIN = 3000
 
 
 @dataclass(frozen=True)
@@ -640,10 +673,9 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     not change the compared gene (``fnn`` fixed; ``width`` fixed at 4 for the history
     state). Every arm is retrained from the same seed and early-stopped at R epochs."""
     quick = bool(args.quick)
-    budget = Budget(2, 0, 1) if quick else Budget(4, 1, 6)
-    # the history arms' search runs in this process, one trial at a time: a smaller budget
-    hist_budget = Budget(2, 0, 1) if quick else Budget(3, 1, 4)
-    epochs = 1 if quick else 20
+    budget = Budget(2, 0, 1) if quick else Budget(3, 1, 3)
+    hist_budget = budget
+    epochs = 1 if quick else 15
     runs = Path(args.runs)
     # the arms' results are kept, so tune_structure.py and topk.py train them once
     tag = f"{vars(budget)}{vars(hist_budget)}{epochs}"
@@ -651,7 +683,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
     if saved.exists():
         return _load_structure(saved)
-    synth = synthetic_sessions(args.seed, quick)
+    synth = synthetic_sessions(args.seed, quick, n_train=STRUCTURE_TRAIN)
     long = long_sessions(synth, 6)
     arms: dict[tuple[str, bool, bool], Arm] = {}
 
@@ -667,7 +699,8 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
 
     for on in (False, True):
         run("fnn", False, on, synth, drnn_default(quick, fnn=on), "paper default")
-        best, how = tune(synth, {"fnn": on}, budget, runs=runs, seed=args.seed, inline=quick)
+        inline = quick or args.search == "inline"
+        best, how = tune(synth, {"fnn": on}, budget, runs=runs, seed=args.seed, inline=inline)
         run("fnn", True, on, synth, best, how)
     for on in (False, True):
         ctx = contextlib.nullcontext() if on else without_history()

@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     out = c.out_dir(args)
     sec = c.section("batch_size", "DRNN paper Figs. 9-10: batch size", "batch_size.py", quick)
     sizes = QUICK_SIZES if quick else SIZES
-    budget = c.Budget(2, 0, 1) if quick else c.Budget(3, 1, 4)
-    epochs = 1 if quick else 20
-    synth = c.synthetic_sessions(args.seed, quick)
+    budget = c.Budget(2, 0, 1) if quick else c.Budget(3, 1, 3)
+    epochs = 1 if quick else 15
+    synth = c.synthetic_sessions(args.seed, quick, n_train=c.STRUCTURE_TRAIN)
     res: dict[tuple[bool, int], dict[str, Any]] = {}
     for b in sizes:
         for tuned in (False, True):
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                     budget,
                     runs=Path(args.runs),
                     seed=args.seed,
-                    inline=quick,
+                    inline=quick or args.search == "inline",
                 )
             else:
                 genome, how = c.drnn_default(quick, batch_size=b), "paper default"

@@ -59,7 +59,7 @@ def _rows(sessions: c.Sessions, args: Any, quick: bool, users: bool) -> list[tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = c.parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = c.parser(__doc__.splitlines()[0], search="ray").parse_args(argv)
     quick = bool(args.quick)
     out = c.out_dir(args)
     sec = c.section(
@@ -69,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
     synth = c.synthetic_sessions(args.seed, quick)
     results: dict[str, list[tuple[str, Any]]] = {synth.label: _rows(synth, args, quick, True)}
-    best, how = c.tune(synth, {}, budget, runs=Path(args.runs), seed=args.seed, inline=quick)
+    best, how = c.tune(
+        synth,
+        {},
+        budget,
+        runs=Path(args.runs),
+        seed=args.seed,
+        inline=quick or args.search == "inline",
+    )
     results[synth.label].append(
         (f"best searched genome ({how})", _drnn(synth, best, 2 if quick else 30, args))
     )
