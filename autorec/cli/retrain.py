@@ -24,7 +24,8 @@ def retrain(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="The parent bundle.")],
     out: Annotated[Path, typer.Option("--out", help="The new bundle folder to write.")],
     data: Annotated[
-        str | None, typer.Option("--data", help="The new data (default: built-in synthetic).")
+        str | None,
+        typer.Option("--data", help="The new data (default: the parent's, from its data card)."),
     ] = None,
     split: Annotated[
         str | None,

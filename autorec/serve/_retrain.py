@@ -207,8 +207,8 @@ def retrain_bundle(
     bundle: str | Path,
     out: str | Path,
     *,
-    data: str | None,
-    split: str | None,
+    data: str | None = None,
+    split: str | None = None,
     since: str | None = None,
     min_new: int | None = None,
     epochs: int = 30,
@@ -231,6 +231,8 @@ def retrain_bundle(
         raise AutorecError("option --min-new", f"must be >= 1, got {min_new}", "pass e.g. 1000")
     parent = load_bundle(bundle)
     genome = Genome.from_dict(parent.genome, where=str(parent.path / "genome.yaml"))
+    if data is None:  # the parent's data (its data card), e.g. grown since, split moved
+        data = parent.data_card.get("data")
     dataset = load_family_data(genome.family, data, split, seed=seed)
     summary: dict[str, Any] = {
         "parent": str(parent.path),
@@ -315,9 +317,7 @@ def _write(
     with tempfile.TemporaryDirectory(prefix=".retrain-", dir=Path(out).absolute().parent) as tmp:
         saved = Path(tmp) / "saved"
         save_trained(result, saved, data=info, options=options)
-        exported = export_bundle(
-            saved, out, data=data, split=info["split"], card_extra=card_extra
-        )
+        exported = export_bundle(saved, out, data=data, split=info["split"], card_extra=card_extra)
     return {
         "bundle": exported["bundle"],
         "model_version": exported["manifest"]["model_version"],
