@@ -8,14 +8,12 @@ better half (at least two) of the genomes that settled -- the genomes selection 
 apart; one failed or poor genome would otherwise inflate the spread (the first generation
 of the default ml-100k predictor search settled at fitness 0.041, 0.192, 0.200, 0.207, 0.209:
 a standard deviation of 0.065, but 0.0008 between its best two, against a standard error of
-the accuracy of 0.036 on 49 validation customers). When the noise
-exceeds the spread the GA is ranking mostly noise: the search warns once, on stderr and in
-the log, with both figures.
+the accuracy of 0.036 on 49 validation customers). When the noise exceeds the spread the GA
+is ranking mostly noise: the search warns once, on stderr, with both figures.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import sys
@@ -24,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["NoiseCheck", "NoiseFigures", "noise_figures"]
-
-logger = logging.getLogger(__name__)
 
 _ACCURACY = re.compile(r"^val_(top\d+|precision@\d+)$")
 
@@ -112,5 +108,5 @@ class NoiseCheck:
 
 
 def _stderr(message: str) -> None:
-    logger.warning(message)
+    # stderr only: a logger.warning as well printed the line twice under Ray's logging setup
     print(message, file=sys.stderr)
