@@ -190,3 +190,30 @@ def test_runs_lists_status_data_fitness_test_metric_and_age(tmp_path: Path) -> N
 def test_runs_of_a_missing_folder_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "no such folder" in result.stderr
+
+
+def test_tour_runs_on_one_data_set_and_suggests_no_missing_option() -> None:
+    """Point 7: the tour's search and codegen read the YOOCHOOSE sample like its other
+    steps, and nothing suggests the `--top-p` option that no command has."""
+    readme = (REPO / "README.md").read_text()
+    tour = readme.split("## A tour in eight commands", 1)[1].split("```", 2)[1]
+    joined = tour.replace("\\\n", " ")
+    for command in ("autorec search", "autorec codegen", "autorec train"):
+        line = next(ln for ln in joined.splitlines() if ln.startswith(command))
+        assert "--data ../shared/data/yoochoose-sample" in line, line
+    helps = " ".join(_help([command]) for command in ("train", "search", "export"))
+    if "--top-p" not in helps:  # no command has it: nothing may suggest it
+        assert "--top-p" not in readme
+        assert "--top-p" not in (REPO / "autorec" / "sharding" / "_plan.py").read_text()
+
+
+def test_report_unique_column_is_a_count_and_best_so_far_is_drawn_on_top() -> None:
+    """Point 9: "unique genomes" reads n/size, and the best-so-far line is drawn first,
+    wider than the population's best, so it is never hidden under it."""
+    from autorec.tune._report import _FITNESS_LINES, _unique_count
+
+    assert _unique_count({"size": 6, "unique_fraction": 0.5}) == "3/6"
+    keys = [key for key, _style, _label in _FITNESS_LINES]
+    assert keys[0] == "best_so_far"
+    widths = {key: style.get("linewidth", 1.5) for key, style, _label in _FITNESS_LINES}
+    assert widths["best_so_far"] > widths["best_fitness"]
