@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_decay", "Soft-split paper Table 1 and Fig. 4: time decay", "time_decay.py", quick
     )
     data, label = c.ml100k_purchases(quick)
-    seeds = [args.seed] if quick else [args.seed + i for i in range(5)]
+    seeds = [args.seed] if quick else [args.seed + i for i in range(3)]
     epochs = 2 if quick else 20
     grid = TI_GRID[1:2] if quick else TI_GRID
 
