@@ -324,8 +324,8 @@ class Budget:
     generations: int
     epochs: int
 
-    def text(self) -> str:
-        caps = CPU_CAPS["drnn"]
+    def text(self, caps: Mapping[str, int] | None = None) -> str:
+        caps = caps or CPU_CAPS["drnn"]
         return (
             f"population {self.population}, {self.generations} bred generations, "
             f"R = {self.epochs} epochs per trial, `search_spaces/drnn.yaml` capped at width "
@@ -348,18 +348,21 @@ CPU_CAPS: dict[str, dict[str, int]] = {
 }
 
 
-def tuning_space(base: str, fixed: Mapping[str, Any], where: Path) -> Path:
-    """The built-in search space ``base`` with the ``fixed`` genes pinned and the
-    :data:`CPU_CAPS` upper bounds, as a YAML file."""
+def tuning_space(
+    base: str, fixed: Mapping[str, Any], where: Path, caps: Mapping[str, int] | None = None
+) -> Path:
+    """The built-in search space ``base`` with the ``fixed`` genes pinned and the upper
+    bounds ``caps`` (default :data:`CPU_CAPS`), as a YAML file."""
     src = ROOT / "search_spaces" / f"{base}.yaml"
     spec = yaml.safe_load(src.read_text(encoding="utf-8"))
-    for name, high in CPU_CAPS.get(base, {}).items():
+    caps = CPU_CAPS.get(base, {}) if caps is None else caps
+    for name, high in caps.items():
         gene = spec["genes"][name]
         gene["high"] = min(int(gene["high"]), high)
         if "default" in gene:
             gene["default"] = min(gene["default"], high)
     if base == "drnn":
-        spec["genes"]["height"]["high"] = CPU_CAPS["drnn"]["length"] - 1
+        spec["genes"]["height"]["high"] = caps["length"] - 1
     for name, value in fixed.items():
         if name not in spec["genes"]:
             raise KeyError(f"gene {name!r} is not in {src.name}")
@@ -383,6 +386,8 @@ def tune(
     seed: int,
     inline: bool,
     base_space: str = "drnn",
+    caps: Mapping[str, int] | None = None,
+    initial: Sequence[Genome] = (),
 ) -> tuple[Genome, str]:
     """The best genome of a genetic search (elitist, the default of ``autorec search``) over
     ``base_space`` with the ``fixed`` genes pinned; returns it with a note of how it ran.
@@ -392,17 +397,22 @@ def tune(
     and the budget, and reuses that directory once it is finished. ``inline=True`` runs the
     same GA engine (``autorec.evolution.Evolution``) and trainer in this process, one trial
     at a time (``--quick``, and the no-history arm, whose batch builder Ray workers lack).
+    ``initial`` genomes (snapped into the space) seed generation 0 of the in-process GA, so
+    the tuned arm starts from the paper's defaults as the paper's tuning did.
     """
     from autorec.genome import load_genome
 
-    space_path = tuning_space(base_space, fixed, runs)
+    space_path = tuning_space(base_space, fixed, runs, caps)
     space = SearchSpace.from_yaml(space_path)
-    tag = json.dumps([space_path.name, sessions.label, sessions.split, vars(budget), seed, inline])
+    parts: list[Any] = [space_path.name, sessions.label, sessions.split, vars(budget), seed, inline]
+    if initial:  # (older run directories were made without it: same names as before)
+        parts.append([g.key for g in initial])
+    tag = json.dumps(parts)
     run_dir = runs / f"{space_path.stem}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
     if inline:
         best_path = run_dir / "best_genome.yaml"
         if not best_path.exists():
-            best = _tune_inline(space, sessions.data, budget, seed)
+            best = _tune_inline(space, sessions.data, budget, seed, initial)
             atomic_write(best_path, yaml.safe_dump({"family": best.family, **best.genes}))
         return load_genome(best_path), f"in-process GA, {rel(run_dir)}"
     from autorec.tune import SearchOptions, run_search
@@ -431,7 +441,9 @@ def tune(
     return load_genome(run_dir / "best_genome.yaml"), f"autorec search, run dir {rel(run_dir)}"
 
 
-def _tune_inline(space: SearchSpace, data: SessionData, budget: Budget, seed: int) -> Genome:
+def _tune_inline(
+    space: SearchSpace, data: SessionData, budget: Budget, seed: int, initial: Sequence[Genome]
+) -> Genome:
     from autorec.evolution import Evaluation, Evolution
 
     evo = Evolution(
@@ -440,6 +452,7 @@ def _tune_inline(space: SearchSpace, data: SessionData, budget: Budget, seed: in
         population_size=budget.population,
         generations=budget.generations,
         seed=seed,
+        initial=initial,
     )
     opts = TrainOptions(max_epochs=budget.epochs, seed=seed, test=False, threads=1)
     while not evo.done:
@@ -678,7 +691,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     epochs = 1 if quick else 15
     runs = Path(args.runs)
     # the arms' results are kept, so tune_structure.py and topk.py train them once
-    tag = f"{vars(budget)}{vars(hist_budget)}{epochs}"
+    tag = f"{vars(budget)}{vars(hist_budget)}{epochs}-seeded"
     saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{tag}.json"
     saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
     if saved.exists():
@@ -700,7 +713,15 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     for on in (False, True):
         run("fnn", False, on, synth, drnn_default(quick, fnn=on), "paper default")
         inline = quick or args.search == "inline"
-        best, how = tune(synth, {"fnn": on}, budget, runs=runs, seed=args.seed, inline=inline)
+        best, how = tune(
+            synth,
+            {"fnn": on},
+            budget,
+            runs=runs,
+            seed=args.seed,
+            inline=inline,
+            initial=[drnn_default(quick, fnn=on)],
+        )
         run("fnn", True, on, synth, best, how)
     for on in (False, True):
         ctx = contextlib.nullcontext() if on else without_history()
@@ -714,6 +735,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
                 runs=runs / ("hist" if on else "nohist"),
                 seed=args.seed,
                 inline=True,
+                initial=[default],
             )
             run("history", True, on, long, best, how)
     result = Structure(

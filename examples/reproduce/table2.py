@@ -22,6 +22,16 @@ import _common as c
 
 from autorec.genome import load_genome
 
+#: the bounds its search ran with (the other scripts use the smaller ``_common.CPU_CAPS``)
+CAPS = {
+    "width": 4,
+    "length": 3,
+    "units_1": 128,
+    "units_2": 128,
+    "units_3": 128,
+    "units_4": 128,
+    "fnn_units": 64,
+}
 PAPER = {  # Table II: accuracy, compression ratio
     "DRNN without FNN": (0.222638, 0.771280),
     "DRNN with FNN": (0.331312, 0.724127),
@@ -76,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=Path(args.runs),
         seed=args.seed,
         inline=quick or args.search == "inline",
+        caps=CAPS,
     )
     results[synth.label].append(
         (f"best searched genome ({how})", _drnn(synth, best, 2 if quick else 30, args))
@@ -116,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         f"DRNN rows: the paper's Table I defaults scaled to 2 CPUs (`_common.drnn_default`), "
         f"early-stopped at R = {2 if quick else 30} epochs on synthetic and R = "
         f"{2 if quick else 3} on YOOCHOOSE (~40 s per epoch there on an idle core, several "
-        "times that on the shared machine). Search: {budget.text()}, "
-        "every gene free."
+        f"times that on the shared machine). Search: {budget.text(CAPS)}, every gene free."
     )
     sec.add(
         c.md_table(
