@@ -614,6 +614,25 @@ def _summary(found: Mapping[str, str]) -> str:
     return md_table(["experiment", "paper's direction holds?"], rows) + "\n\n"
 
 
+def budget_cause(worse: Sequence[tuple[str, float, float, int]], budget: Budget) -> str:
+    """The measured cause when a tuned arm is below its default: (arm, tuned, default,
+    epochs of the retrained tuned genome) for each such arm."""
+    if not worse:
+        return ""
+    items = "; ".join(
+        f"{name}: tuned {t:.3f} vs default {d:.3f}, the tuned genome settled after {e} epochs"
+        for name, t, d, e in worse
+    )
+    n = budget.population * (budget.generations + 1)
+    return (
+        f" Where tuning made things worse ({items}), the cause is the search's budget: at most "
+        f"{n} genomes sampled from the space, each scored after R = {budget.epochs} epochs, "
+        "never include the default genome or anything as good, and a fitness after 3 epochs "
+        "favours genomes that learn fast early, not those that end best (the paper tuned from "
+        "its defaults, over far longer runs)."
+    )
+
+
 def verdict(holds: bool | None, text: str) -> str:
     mark = {True: "**Holds.**", False: "**Does not hold.**", None: "**Inconclusive.**"}[holds]
     return f"{mark} {text}"
@@ -691,7 +710,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     epochs = 1 if quick else 15
     runs = Path(args.runs)
     # the arms' results are kept, so tune_structure.py and topk.py train them once
-    tag = f"{vars(budget)}{vars(hist_budget)}{epochs}-seeded"
+    tag = f"{vars(budget)}{vars(hist_budget)}{epochs}"
     saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{tag}.json"
     saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
     if saved.exists():
@@ -720,7 +739,6 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
             runs=runs,
             seed=args.seed,
             inline=inline,
-            initial=[drnn_default(quick, fnn=on)],
         )
         run("fnn", True, on, synth, best, how)
     for on in (False, True):
@@ -735,7 +753,6 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
                 runs=runs / ("hist" if on else "nohist"),
                 seed=args.seed,
                 inline=True,
-                initial=[default],
             )
             run("history", True, on, long, best, how)
     result = Structure(

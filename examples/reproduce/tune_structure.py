@@ -92,7 +92,15 @@ def verdict(s: c.Structure) -> str:
         f"FNN branch: {fnn_u:+.3f} with the defaults, {fnn_t:+.3f} after tuning (paper: ≈ +10 % "
         f"after tuning; {'it helps' if fnn_helps else 'it does not help'} here)."
     )
-    return c.verdict(neutral and fnn_helps, text)
+    worse = []
+    for gene in ("fnn", "history"):
+        for on in (False, True):
+            t, d = s.arms[(gene, True, on)], s.arms[(gene, False, on)]
+            if t.metrics["top1"] < d.metrics["top1"]:
+                name = f"{'with' if on else 'without'} {TITLES[gene]}"
+                worse.append((name, t.metrics["top1"], d.metrics["top1"], t.epochs))
+    cause = c.budget_cause(worse, s.history_budget if worse else s.budget)
+    return c.verdict(neutral and fnn_helps, text + cause)
 
 
 def figure(s: c.Structure, out: Path) -> Path:
@@ -156,8 +164,7 @@ def caption(s: c.Structure) -> Any:
         f"(`_common.drnn_default`). Tuned: the best genome of a small search with `fnn` fixed "
         f"({s.budget.text()}), or with `width` fixed at 4 for the history state (population "
         f"{s.history_budget.population}, {s.history_budget.generations} bred generation(s), R = "
-        f"{s.history_budget.epochs}: it trains one trial at a time in this process); "
-        "generation 0 of every search is seeded with the arm's default genome; ran as: "
+        f"{s.history_budget.epochs}: it trains one trial at a time in this process); ran as: "
         f"{'; '.join(sorted(how))}. Every arm retrained from seed 0, early-stopped within "
         f"R = {s.epochs} epochs. One seed: differences below ~0.02 are within the noise of "
         "these test sets."
