@@ -8,7 +8,21 @@ stderr and exits with code 2, with no traceback.
 
 from __future__ import annotations
 
-__all__ = ["AutorecError", "ExitCode"]
+import reprlib
+
+__all__ = ["AutorecError", "ExitCode", "shown"]
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to a few dozen characters and two levels of nesting: how a
+    message echoes a bad value (a huge or deeply nested value must not become the message,
+    nor take minutes to render)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class ExitCode:
@@ -25,3 +39,8 @@ class AutorecError(ValueError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{where}: {problem}; {fix}")
+
+    def __reduce__(self) -> tuple[type[AutorecError], tuple[str, str, str]]:
+        # Pickle by the three parts: the default would call __init__ with the joined message
+        # only, so the error could not cross to the driver from a Ray worker.
+        return (type(self), (self.where, self.problem, self.fix))

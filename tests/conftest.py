@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Test doubles (the fake trainer, the CLI that injects it) live here, not in the package.
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
 
 def shared_data_dir() -> Path:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from autorec.cli.common import DataOption, JsonOption, SeedOption, SplitOption, emit_json
+from autorec.errors import ExitCode
 
 __all__ = ["interrupted", "print_summary", "search"]
 
@@ -19,10 +20,22 @@ def interrupted(run_dir: object) -> NoReturn:
 
 
 def print_summary(summary: Any, as_json: bool) -> None:
-    """Print a :class:`autorec.tune.SearchSummary`: one JSON object, or a few lines."""
+    """Print a :class:`autorec.tune.SearchSummary`: one JSON object, or a few lines; when
+    every trial failed, one more line on stderr and exit code 1."""
     if as_json:
         emit_json(summary.to_json())
-        return
+    else:
+        _print_lines(summary)
+    from autorec.tune import RunDir
+    from autorec.tune._checks import all_failed_line
+
+    failed = all_failed_line(RunDir(summary.run_dir).read_records(), summary.run_dir)
+    if failed is not None:  # nothing to use: no best_genome.yaml, no DONE, exit 1
+        typer.echo(f"error: {failed}", err=True)
+        raise typer.Exit(ExitCode.FAILURE)
+
+
+def _print_lines(summary: Any) -> None:
     data = summary.to_json()
     best = data["best"]
     state = "finished" if data["finished"] else "stopped before the last generation"
@@ -55,14 +68,11 @@ def search(
     ] = "drnn",
     data: DataOption = None,
     split: SplitOption = None,
-    population: Annotated[
-        int, typer.Option("--population", min=2, help="Genomes per generation.")
-    ] = 6,
+    population: Annotated[int, typer.Option("--population", help="Genomes per generation.")] = 6,
     generations: Annotated[
         int,
         typer.Option(
             "--generations",
-            min=0,
             help="Generations bred after the initial population (G+1 populations in all).",
         ),
     ] = 3,
@@ -75,7 +85,7 @@ def search(
     p_c: Annotated[float, typer.Option("--p-c", help="Crossover probability.")] = 0.7,
     p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = 0.3,
     epochs: Annotated[
-        int, typer.Option("--epochs", min=1, help="R: the most epochs one trial trains.")
+        int, typer.Option("--epochs", help="R: the most epochs one trial trains.")
     ] = 8,
     seed: SeedOption = 0,
     run_dir: Annotated[
@@ -92,7 +102,7 @@ def search(
         ),
     ] = None,
     num_cpus: Annotated[
-        int | None, typer.Option("--num-cpus", min=1, help="CPUs of the local Ray (default: all).")
+        int | None, typer.Option("--num-cpus", help="CPUs of the local Ray (default: all).")
     ] = None,
     cpus_per_trial: Annotated[
         float | None,
@@ -111,12 +121,8 @@ def search(
         ),
     ] = None,
     max_failures: Annotated[
-        int, typer.Option("--max-failures", min=0, help="Retries of a trial whose worker was lost.")
+        int, typer.Option("--max-failures", help="Retries of a trial whose worker was lost.")
     ] = 2,
-    train_fn: Annotated[
-        str,
-        typer.Option("--train-fn", hidden=True, help="MODULE:FUNCTION trainer (tests and demos)."),
-    ] = "autorec.train:train_genome",
     objectives: Annotated[
         str | None,
         typer.Option(
@@ -140,7 +146,6 @@ def search(
         int | None,
         typer.Option(
             "--train-windows",
-            min=1,
             help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
             "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
             "that fits (--protocol rolling), 1 (--protocol paper).",
@@ -210,7 +215,6 @@ def search(
         cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial,
         max_failures=max_failures,
-        train_fn=train_fn,
         objectives=objectives,
         train_windows=train_windows,
         autoencoder=autoencoder,

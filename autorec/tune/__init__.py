@@ -22,8 +22,8 @@ from autorec.tune._searcher import (
     genome_from_config,
 )
 from autorec.tune._trainable import (
+    Trainer,
     planned_resources_fn,
-    resolve_train_fn,
     resources_for,
     run_trial,
     trial_dirname,
@@ -35,6 +35,7 @@ __all__ = [
     "RunDir",
     "SearchOptions",
     "SearchSummary",
+    "Trainer",
     "TrialRecord",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -46,7 +47,6 @@ __all__ = [
     "genome_from_sample",
     "load_options",
     "planned_resources_fn",
-    "resolve_train_fn",
     "resources_for",
     "resume_search",
     "run_search",

@@ -40,17 +40,25 @@ from autorec._env import torch_env
 from autorec.data import load_family_data
 from autorec.errors import AutorecError
 from autorec.tune._checkpoints import KeepWeights, prune_weights
+from autorec.tune._checks import (
+    all_failed_line,
+    check_fingerprint,
+    check_objectives,
+    checked_config,
+    data_fingerprint,
+)
 from autorec.tune._finish import finish_search
+from autorec.tune._lock import run_dir_lock
 from autorec.tune._noise import NoiseCheck
 from autorec.tune._progress import Progress
+from autorec.tune._ray_local import is_loopback_address, loopback_only
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
 from autorec.tune._trainable import (
-    DEFAULT_TRAIN_FN,
+    Trainer,
     data_dims,
     planned_resources_fn,
-    resolve_train_fn,
     resources_for,
     run_trial,
     trial_dirname,
@@ -102,7 +110,6 @@ class SearchOptions:
     gpus_per_trial: float | None = None
     max_failures: int = 2
     objectives: str | None = None
-    train_fn: str = DEFAULT_TRAIN_FN
     #: purchase histories: K rolling X -> Y training windows (autorec.data, 1 = the paper's)
     train_windows: int = 1
     #: purchase histories: add one XY -> XY auto-encoder training example per customer
@@ -132,6 +139,13 @@ class SearchOptions:
                 )
         if self.epochs < 1:
             raise AutorecError("option --epochs", f"got {self.epochs}", "pass 1 or more")
+        # search's range checks live here, so they read as one `error:` line, not click's box
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise AutorecError("option --num-cpus", f"got {self.num_cpus}", "pass 1 or more")
+        if self.train_windows < 1:
+            raise AutorecError(
+                "option --train-windows", f"got {self.train_windows}", "pass 1 or more"
+            )
         if self.cpus_per_trial is not None and self.cpus_per_trial <= 0:
             raise AutorecError(
                 "option --cpus-per-trial", f"got {self.cpus_per_trial}", "pass a positive number"
@@ -223,7 +237,8 @@ def start_ray(
     quiet: bool = False,
     err: TextIO | None = None,
 ) -> str | None:
-    """Join ``address`` or start a local Ray with the dashboard on 127.0.0.1.
+    """Join ``address`` or start a new local Ray listening on 127.0.0.1 only (dashboard
+    included; see :mod:`autorec.tune._ray_local`).
 
     Returns the dashboard URL (``None`` when it could not start; the search goes on).
     Does nothing (returns ``None``) when Ray is already initialised in this process.
@@ -246,7 +261,8 @@ def start_ray(
     }
     if address:
         try:
-            ctx = ray.init(address=address, **common)
+            with loopback_only() if is_loopback_address(address) else contextlib.nullcontext():
+                ctx = ray.init(address=address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise AutorecError(
                 "option --address",
@@ -254,21 +270,25 @@ def start_ray(
                 "check the address (ray status) or leave it out to start a local Ray",
             ) from None
     else:
-        try:
-            # address="local": always a new local Ray, never a cluster some other process
-            # on this machine happens to run (ray.init() alone joins that one).
-            ctx = ray.init(
-                address="local",
-                num_cpus=num_cpus,
-                include_dashboard=True,
-                dashboard_host="127.0.0.1",
-                **common,
-            )
-        except Exception as exc:  # dashboard dependencies missing or port trouble
-            print(f"Ray dashboard could not start ({exc}); continuing without it", file=err)
-            if ray.is_initialized():
-                ray.shutdown()
-            ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
+        # address="local": always a new local Ray, never a cluster some other process on
+        # this machine happens to run (ray.init() alone joins that one); loopback_only: every
+        # port on 127.0.0.1 (autorec/tune/_ray_local.py).
+        with loopback_only():
+            try:
+                ctx = ray.init(
+                    address="local",
+                    num_cpus=num_cpus,
+                    include_dashboard=True,
+                    dashboard_host="127.0.0.1",
+                    **common,
+                )
+            except Exception as exc:  # dashboard dependencies missing or port trouble
+                print(f"Ray dashboard could not start ({exc}); continuing without it", file=err)
+                if ray.is_initialized():
+                    ray.shutdown()
+                ctx = ray.init(
+                    address="local", num_cpus=num_cpus, include_dashboard=False, **common
+                )
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not str(url).startswith("http"):
         url = f"http://{url}"
@@ -417,8 +437,9 @@ class GenerationWriter:
             {"generations": self.history, "deap_logbook": _logbook_rows(self.evolution)},
         )
         self.rd.write_yaml(self.rd.hall_of_fame, hof)
-        if hof:
-            self.rd.write_yaml(self.rd.best_genome, hof[0]["genome"])
+        best = next((h for h in hof if h.get("status") != "error"), None)
+        if best is not None:  # never a failed genome
+            self.rd.write_yaml(self.rd.best_genome, best["genome"])
         prune_weights(self.rd.root, [h["key"] for h in hof])
         self.progress.generation_closed(entry)
         try:
@@ -586,7 +607,7 @@ def run_search(
     options: SearchOptions,
     *,
     quiet: bool = False,
-    train_fn: Callable[..., Any] | None = None,
+    train_fn: Trainer | None = None,
     data: Any = None,
     console: Console | None = None,
 ) -> SearchSummary:
@@ -595,29 +616,52 @@ def run_search(
     ``train_fn`` / ``data`` override the trainer and the loaded data (tests)."""
     options.validate()
     rd = RunDir(options.run_dir or default_run_dir(options.space))
+    _refuse_existing(rd)
+    # Every option is checked (the data loaded with its split) before Ray or a file.
+    data = _preflight(options, data, new=True)
+    options.run_dir = str(rd.root)
+    with run_dir_lock(rd.root):
+        _refuse_existing(rd)
+        config = {
+            **dataclasses.asdict(options),
+            "versions": _versions(),
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "sessions": [],
+            "data_fingerprint": data_fingerprint(options.data, options.split),
+        }
+        rd.write_config(config)
+        return _execute(rd, options, quiet=quiet, train_fn=train_fn, data=data, console=console)
+
+
+def _refuse_existing(rd: RunDir) -> None:
     if rd.exists():
         raise AutorecError(
             f"run dir {rd.root}",
             "already holds a search (config.yaml)",
             f"continue it with 'autorec resume {rd.root}' or pick another --run-dir",
         )
-    if options.train_fn != DEFAULT_TRAIN_FN:
-        resolve_train_fn(options.train_fn)  # fail early on a bad name
+
+
+def _preflight(options: SearchOptions, data: Any, *, new: bool = False) -> Any:
+    """Check the space and the objectives and load the data (parsing the split against it):
+    the data a search would load, or ``data`` as given (tests)."""
     from autorec.genome import SearchSpace
 
-    space = SearchSpace.from_yaml(options.space)  # fail early on a bad space
-    if options.warm_start:  # ... and on a bad --warm-start, before config.yaml is written
+    space = SearchSpace.from_yaml(options.space)
+    family = str(space.family)
+    if new and options.warm_start:  # a bad --warm-start, before config.yaml is written
         warm_start_genomes(options.warm_start, space)
-    options.run_dir = str(rd.root)
-    rd.root.mkdir(parents=True, exist_ok=True)
-    config = {
-        **dataclasses.asdict(options),
-        "versions": _versions(),
-        "created": datetime.now().isoformat(timespec="seconds"),
-        "sessions": [],
-    }
-    rd.write_config(config)
-    return _execute(rd, options, quiet=quiet, train_fn=train_fn, data=data, console=console)
+    check_objectives(objectives_for(options, family))
+    if data is not None:
+        return data
+    return load_family_data(
+        family,
+        options.data,
+        options.split,
+        seed=options.seed,
+        train_windows=options.train_windows,
+        autoencoder=options.autoencoder,
+    )
 
 
 def load_options(run_dir: str | Path) -> tuple[RunDir, SearchOptions]:
@@ -629,7 +673,7 @@ def load_options(run_dir: str | Path) -> tuple[RunDir, SearchOptions]:
             "has no config.yaml (not a search run dir)",
             "pass the folder 'autorec search' created (see --run-dir)",
         )
-    config = rd.read_config()
+    config = checked_config(rd.config, SearchOptions)
     names = {f.name for f in dataclasses.fields(SearchOptions)}
     opts = SearchOptions(**{k: v for k, v in config.items() if k in names})
     opts.run_dir = str(rd.root)
@@ -641,7 +685,7 @@ def resume_search(
     *,
     address: str | None = None,
     quiet: bool = False,
-    train_fn: Callable[..., Any] | None = None,
+    train_fn: Trainer | None = None,
     data: Any = None,
     console: Console | None = None,
 ) -> SearchSummary:
@@ -651,7 +695,16 @@ def resume_search(
     rd, opts = load_options(run_dir)
     if address is not None:
         opts.address = address
-    return _execute(rd, opts, quiet=quiet, train_fn=train_fn, data=data, console=console)
+    opts.validate()
+    with run_dir_lock(rd.root):
+        rd.read_records()  # its schema, before anything is written
+        check_fingerprint(
+            rd.config,
+            rd.read_config().get("data_fingerprint"),
+            data_fingerprint(opts.data, opts.split),
+        )
+        data = _preflight(opts, data)
+        return _execute(rd, opts, quiet=quiet, train_fn=train_fn, data=data, console=console)
 
 
 def _execute(
@@ -659,7 +712,7 @@ def _execute(
     options: SearchOptions,
     *,
     quiet: bool,
-    train_fn: Callable[..., Any] | None,
+    train_fn: Trainer | None,
     data: Any,
     console: Console | None,
 ) -> SearchSummary:
@@ -713,7 +766,6 @@ def _execute(
             train_windows=options.train_windows,
             autoencoder=options.autoencoder,
         )
-    fn: Callable[..., Any] | str = train_fn if train_fn is not None else options.train_fn
     cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     wanted_fn = trial_resources_fn(options, data, cluster)
 
@@ -728,7 +780,7 @@ def _execute(
             run_trial,
             data=data,
             options=_train_options(options, family),
-            train_fn=fn,
+            train_fn=train_fn,
             keep_weights=True,
         ),
         resources,
@@ -766,7 +818,7 @@ def _execute(
 
     finished = bool(evolution.done)
     searcher.save(str(rd.searcher_state))
-    if finished:
+    if finished and all_failed_line(rd.read_records(), str(rd.root)) is None:
         rd.write_json(
             rd.done, {"finished": datetime.now().isoformat(timespec="seconds"), "session": session}
         )
@@ -777,7 +829,7 @@ def _execute(
         data_path=options.data,
         epochs=options.epochs,
         seed=options.seed,
-        real_trainer=train_fn is None and options.train_fn == DEFAULT_TRAIN_FN,
+        real_trainer=train_fn is None,
         baselines=options.baselines,
         say=None if quiet else progress.say,
     )

@@ -161,17 +161,20 @@ class RunDir:
         atomic_write_text(self.config, yaml.safe_dump(jsonable(dict(config)), sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
-        data = yaml.safe_load(self.config.read_text(encoding="utf-8"))
-        return dict(data) if isinstance(data, dict) else {}
+        """``config.yaml`` (an :class:`AutorecError` naming it when it is no YAML mapping)."""
+        from autorec.tune._checks import parse_config
+
+        return parse_config(self.config)
 
     # fitness cache / trials --------------------------------------------------------------
     def read_records(self) -> list[dict[str, Any]]:
         """The finished-trial records, in completion order (empty when none yet)."""
         if not self.cache.is_file():
             return []
-        data = json.loads(self.cache.read_text(encoding="utf-8"))
-        records = data.get("records", []) if isinstance(data, dict) else []
-        return [dict(r) for r in records]
+        from autorec.tune._checks import check_records
+
+        text = self.cache.read_bytes().decode("utf-8", errors="replace")
+        return check_records(self.cache, text)
 
     def write_records(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Rewrite the fitness cache and trials.csv from ``records`` (atomic each)."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
+from autorec.tune._checks import trial_error
 from autorec.tune._rundir import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -320,7 +321,9 @@ class GeneticSearcher(Searcher):
             metrics=dict(evaluation.metrics),
             objectives=tuple(evaluation.objectives),
             genome=genome,
-            error=str(res.get("error_message", "trial failed" if error else "")),
+            error=trial_error(
+                key, str(res.get("error_message") or ""), error or evaluation.status == "error"
+            ),
         )
         self.records.append(record)
         self.known[key] = record

@@ -18,25 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import logging
 import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from ray import tune
 
 from autorec.errors import AutorecError
 from autorec.tune._checkpoints import trial_checkpoint
+from autorec.tune._checks import note_refusal
 from autorec.tune._searcher import genome_from_config
 
 __all__ = [
-    "DEFAULT_TRAIN_FN",
+    "Trainer",
     "data_dims",
+    "default_trainer",
     "planned_resources_fn",
-    "resolve_train_fn",
     "resources_for",
     "run_trial",
     "train_trial",
@@ -44,33 +44,29 @@ __all__ = [
     "trial_name",
 ]
 
-DEFAULT_TRAIN_FN = "autorec.train:train_genome"
-
 logger = logging.getLogger(__name__)
 
-TrainFn = Callable[..., Any]
+
+class Trainer(Protocol):
+    """What trains one genome in a trial: :func:`autorec.train.train_genome`'s signature,
+    returning an object with :class:`autorec.train.TrainResult`'s fields. It is passed as an
+    object (pickled to the workers), never named by a string, so no module name from a run
+    directory or an option is ever imported."""
+
+    def __call__(
+        self,
+        genome: Any,
+        data: Any,
+        options: Any,
+        on_epoch: Callable[[Any], None] | None = None,
+    ) -> Any: ...
 
 
-def resolve_train_fn(spec: str) -> TrainFn:
-    """The trainer named ``module:function`` (imported, never evaluated)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise AutorecError(
-            "option --train-fn",
-            f"{spec!r} is not MODULE:FUNCTION",
-            "pass e.g. autorec.train:train_genome",
-        )
-    try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise AutorecError(
-            "option --train-fn",
-            f"cannot import {spec!r} ({err})",
-            "name an importable MODULE:FUNCTION",
-        ) from err
-    if not callable(fn):
-        raise AutorecError("option --train-fn", f"{spec!r} is not callable", "name a function")
-    return fn  # type: ignore[no-any-return]
+def default_trainer() -> Trainer:
+    """:func:`autorec.train.train_genome` (imported late: torch stays out of the driver)."""
+    from autorec.train import train_genome
+
+    return train_genome
 
 
 def resources_for(
@@ -126,6 +122,7 @@ def planned_resources_fn(
             wanted = dict(plan({"genome": genome_from_config(config)}))
         except AutorecError as err:
             logger.warning("trial %s: %s", config.get("genome_key", "?"), err)
+            note_refusal(str(config.get("genome_key", "?")), str(err))
             wanted = {"cpu": 1.0}
             if getattr(cluster, "gpus", 0):
                 wanted["gpu"] = 1.0
@@ -224,7 +221,7 @@ def run_trial(
     config: dict[str, Any],
     data: Any = None,
     options: Any = None,
-    train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
+    train_fn: Trainer | None = None,
     keep_weights: bool = False,
 ) -> None:
     """Function trainable: train the genome in ``config`` on ``data`` with ``options``
@@ -240,13 +237,13 @@ def train_trial(
     config: dict[str, Any],
     data: Any = None,
     options: Any = None,
-    train_fn: TrainFn | str = DEFAULT_TRAIN_FN,
+    train_fn: Trainer | None = None,
     *,
     keep_weights: bool = False,
 ) -> dict[str, Any]:
     """The work of :func:`run_trial`; returns the final report (tests call it directly)."""
     started = time.monotonic()
-    fn = resolve_train_fn(train_fn) if isinstance(train_fn, str) else train_fn
+    fn = train_fn if train_fn is not None else default_trainer()
     in_tune = _inside_tune()
     trial = trial_name(config)
     if in_tune:

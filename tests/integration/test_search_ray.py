@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ipaddress
 import json
 import os
 import re
@@ -27,21 +28,23 @@ import pytest
 import yaml
 
 ray = pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")  # Ray ships it (ray/thirdparty_files)
 
-from autorec.tune import SearchOptions, run_search  # noqa: E402
-from autorec.tune._testing import failing_train_genome, fake_train_genome  # noqa: E402
+from fake_trainer import failing_train_genome, fake_train_genome  # noqa: E402
+
+from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE = "autorec.tune._testing:fake_train_genome"
+FAKE_CLI = str(REPO / "tests" / "support" / "fake_cli.py")
 
 
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[None]:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    start_ray(num_cpus=2, quiet=True)  # autorec's own start: a loopback-only local Ray
     yield
     ray.shutdown()
 
@@ -121,9 +124,8 @@ def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_pat
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    code = "from autorec.cli.app import main; main()"
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, FAKE_CLI, *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -174,8 +176,6 @@ def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
         str(rd),
         "--num-cpus",
         "2",
-        "--train-fn",
-        FAKE,
         "--json",
     ]
     proc = _cli(args, env)
@@ -320,8 +320,6 @@ def test_address_joins_running_cluster(ray_session: None, tmp_path: Path) -> Non
             str(rd),
             "--address",
             address,
-            "--train-fn",
-            FAKE,
             "--json",
         ],
         env,
@@ -334,3 +332,41 @@ def test_address_joins_running_cluster(ray_session: None, tmp_path: Path) -> Non
     summary = json.loads(out)
     assert summary["finished"] and summary["trials"] == 3
     assert "Ray dashboard" not in err  # no local Ray was started
+
+
+# Finding: a local Ray listened on every interface (GCS, raylet, workers, agents).
+def _is_loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+def test_every_ray_listener_is_on_loopback(ray_session: None) -> None:
+    @ray.remote
+    def pid() -> int:
+        return os.getpid()
+
+    worker = ray.get(pid.remote())  # a worker process exists and serves gRPC
+    procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+    assert worker in {p.pid for p in procs}
+    listeners = []
+    for proc in procs:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        listeners += [
+            (proc.name(), c.laddr.ip, c.laddr.port) for c in conns if c.status == "LISTEN"
+        ]
+    names = {n for n, _, _ in listeners}
+    assert any("gcs_server" in n for n in names) and any("raylet" in n for n in names), names
+    exposed = [x for x in listeners if not _is_loopback(x[1])]
+    assert not exposed, f"listening beyond 127.0.0.1: {exposed}"
+
+
+def test_ray_reports_a_loopback_node(ray_session: None) -> None:
+    ctx = ray.get_runtime_context()
+    assert _is_loopback(ctx.gcs_address.rsplit(":", 1)[0])
+    assert all(_is_loopback(n["NodeManagerAddress"]) for n in ray.nodes())
+    assert os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") is None  # restored

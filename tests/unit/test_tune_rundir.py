@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("ray.tune.search")
 
+from fake_trainer import fake_train_genome
 from rich.console import Console
 
 from autorec.evolution import Evolution
 from autorec.genome import SearchSpace
 from autorec.tune import GeneticSearcher, RunDir, TrialRecord, atomic_write_text, build_report
 from autorec.tune._driver import GenerationWriter, Progress
-from autorec.tune._testing import fake_train_genome
 from autorec.tune._trainable import train_trial, trial_name
 
 

@@ -11,7 +11,9 @@ reports a few epochs through ``on_epoch``. Environment variables (read in the wo
 - ``AUTOREC_FAKE_FAIL``: genomes whose key starts with one of these comma-separated hex
   prefixes raise ``RuntimeError`` (error-handling tests).
 
-Use it from the CLI with the hidden option ``--train-fn autorec.tune._testing:fake_train_genome``.
+It lives with the tests, not in the package: tests pass it to ``run_search(train_fn=...)``
+or run the CLI through ``fake_cli.py``, which injects it. ``tests/conftest.py`` registers
+this module for pickling by value, so Ray workers need not import it.
 """
 
 from __future__ import annotations
@@ -126,3 +128,15 @@ def failing_train_genome(
         _log(f"fail {genome.key}")
         raise RuntimeError(f"fake failure of {genome.key}")
     return fake_train_genome(genome, data, options, on_epoch)
+
+
+def _pickle_by_value() -> None:
+    """Ray workers cannot import this test module: send its functions by value."""
+    import sys
+
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+_pickle_by_value()
