@@ -135,7 +135,10 @@ def run_baseline(
         }
         result["protocol"] = "sessions"
     else:
-        pdata = load_purchase_data(data_path, split, seed=seed, min_rating=min_rating)
+        # scored on the test protocol: the validation one may be empty (a short file)
+        pdata = load_purchase_data(
+            data_path, split, seed=seed, min_rating=min_rating, need_validation=False
+        )
         t_load = time.perf_counter() - t0
         with progress(f"fitting {name}", enabled=show_progress):
             model.fit(pdata)

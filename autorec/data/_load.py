@@ -164,7 +164,9 @@ def load_session_data(
             path, min_rating=min_rating, session_timeout_s=session_timeout_s, seed=seed
         )
         val_start, test_start = (
-            default_session_split(log) if split is None else parse_session_split(split)
+            default_session_split(log, where=str(path) if path is not None else None)
+            if split is None
+            else parse_session_split(split)
         )
         parts = split_sessions(log, val_start, test_start)
         source = load_events(path, min_rating=min_rating, kind="sessions", seed=seed).source
@@ -203,8 +205,12 @@ def load_purchase_data(
     min_rating: float = DEFAULT_MIN_RATING,
     train_windows: int = 1,
     autoencoder: bool = False,
+    need_validation: bool = True,
 ) -> PurchaseData:
     """The purchase-history protocol on ``path`` (``None`` = synthetic purchase histories).
+
+    ``need_validation`` False (a baseline scored on the test protocol only): the validation
+    protocol is built but not required to hold customers.
 
     ``split`` is ``"DX,DXY,DYZ,DZ"`` (ISO dates, half-open windows). ``None`` = dz the day
     after the last purchase, dyz = dz − 14 days, dxy = dyz − 14 days, dx the first day.
@@ -225,6 +231,7 @@ def load_purchase_data(
         seed,
         train_windows,
         autoencoder,
+        need_validation,
     )
 
     def make() -> PurchaseData:
@@ -248,6 +255,7 @@ def load_purchase_data(
             where="--split (validation, one month earlier)",
             train_windows=train_windows,
             autoencoder=autoencoder,
+            check=need_validation,
         )
         source = load_events(path, min_rating=min_rating, kind="purchases", seed=seed).source
         return PurchaseData(protocol=protocol, validation=validation, log=log, source=source)

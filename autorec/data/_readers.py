@@ -30,17 +30,24 @@ Dropped rows are counted in ``EventLog.frame.attrs``: ``source_rows`` (rows read
 
 from __future__ import annotations
 
+import logging
+import lzma
+import os
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from autorec.data.types import EVENT_COLUMNS, EventLog, IntArray
-from autorec.errors import AutorecError
+from autorec.errors import AutorecError, shown
 
 __all__ = ["FORMATS", "detect_format", "read_events"]
+
+logger = logging.getLogger(__name__)
 
 FORMATS = (
     "events-csv",
@@ -118,6 +125,13 @@ def detect_format(path: Path) -> str:
         inters = sorted(path.glob("*.inter"))
         if len(inters) == 1:
             return "recbole"
+        for have, lack in (("clicks.csv", "buys.csv"), ("buys.csv", "clicks.csv")):
+            if (path / have).is_file():
+                raise AutorecError(
+                    str(path),
+                    f"holds {have} but no {lack} (a YOOCHOOSE folder needs both)",
+                    f"add {lack} (it may be empty but for its header), or point --data at a file",
+                )
         raise AutorecError(
             str(path),
             "folder holds no clicks.csv + buys.csv, u.data, ratings.dat, ratings.csv "
@@ -166,14 +180,36 @@ def read_events(path: str | Path, *, min_rating: float = 3.5) -> EventLog:
         raw = _read_raw(file, fmt)
     except AutorecError:
         raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+    except (
+        ValueError,
+        OSError,
+        EOFError,  # a truncated .gz/.bz2/.xz (click would print just "Aborted.")
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+    ) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise AutorecError(where, f"cannot read as {fmt} ({first})", _FORMAT_FIX) from err
+        packed = _suffix(file) != file.suffix.lower() and not file.is_dir()
+        what = (
+            "the compressed file is damaged or not of its kind"
+            if packed
+            and isinstance(err, (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError))
+            else f"cannot read as {fmt}"
+        )
+        raise AutorecError(
+            where, f"{what} ({type(err).__name__}: {first[:200]})", _FORMAT_FIX
+        ) from None
     frame = normalise_events(raw, where, min_rating=min_rating)
     kind: Literal["sessions", "purchases"] = (
         "sessions" if bool((frame["event"] == "view").any()) else "purchases"
     )
     return EventLog(frame=frame, source=f"{fmt}:{path}", kind=kind)
+
+
+#: Only an empty field is missing: pandas would also drop ids such as NA, NaN, null or None.
+_TEXT_IDS: dict[str, Any] = {"keep_default_na": False, "na_values": [""]}
 
 
 def _read_raw(file: Path, fmt: str) -> pd.DataFrame:
@@ -186,11 +222,12 @@ def _read_raw(file: Path, fmt: str) -> pd.DataFrame:
             header=None,
             names=["user_id", "item_id", "rating", "timestamp"],
             dtype=str,
+            **_TEXT_IDS,
         )
     if fmt == "movielens-dat":
         # "1::1193::5::978300760": splitting on ':' leaves empty columns between the parts,
         # which keeps the fast C parser (sep='::' would need the python engine).
-        parts = pd.read_csv(file, sep=":", header=None, dtype=str)
+        parts = pd.read_csv(file, sep=":", header=None, dtype=str, **_TEXT_IDS)
         if parts.shape[1] != 7:
             raise AutorecError(
                 str(file),
@@ -201,12 +238,12 @@ def _read_raw(file: Path, fmt: str) -> pd.DataFrame:
         raw.columns = ["user_id", "item_id", "rating", "timestamp"]
         return raw
     if fmt == "recbole":
-        raw = pd.read_csv(file, sep="\t", dtype=str)
+        raw = pd.read_csv(file, sep="\t", dtype=str, **_TEXT_IDS)
         raw.columns = [str(c).split(":", 1)[0] for c in raw.columns]
         return raw
     if fmt in ("events-csv", "movielens-csv"):
         sep = "\t" if _suffix(file) == ".tsv" else ","
-        return pd.read_csv(file, sep=sep, dtype=str)
+        return pd.read_csv(file, sep=sep, dtype=str, **_TEXT_IDS)
     if fmt == "events-parquet":
         return pd.read_parquet(file)
     if fmt == "events-jsonl":
@@ -231,6 +268,7 @@ def _read_yoochoose(folder: Path) -> pd.DataFrame:
         part = pd.read_csv(
             file,
             dtype=str,
+            **_TEXT_IDS,
             header=0 if has_header else None,
             names=None if has_header else names,
         )
@@ -260,6 +298,13 @@ def _map_columns(raw: pd.DataFrame, where: str) -> dict[str, str]:
                 break
     cols = ", ".join(str(c) for c in raw.columns) or "none"
     if "item_id" not in mapping:
+        if len(raw.columns) == 1 and "," in str(raw.columns[0]):
+            raise AutorecError(
+                where,
+                f"reads as one tab-separated column {shown(str(raw.columns[0]))}, "
+                "but its fields are separated by commas",
+                "rename the file to .csv (or separate the fields with tabs)",
+            )
         raise AutorecError(
             where,
             f"no item column (columns: {cols})",
@@ -274,65 +319,104 @@ def _map_columns(raw: pd.DataFrame, where: str) -> dict[str, str]:
     return mapping
 
 
-def _ids(series: pd.Series) -> pd.Series:
-    out = series.astype("string").str.strip()
-    return out.mask(out == "", pd.NA)
+def _ids(series: pd.Series, where: str, field: str) -> pd.Series:
+    """Ids as text, byte-exact (no stripping; ``NA``/``null`` are ids like any other), an
+    empty value being missing. An id longer than :data:`MAX_ID_CHARS` is refused."""
+    out = series.astype("string")
+    out = out.mask(out == "", pd.NA)
+    lengths = out.str.len().fillna(0).to_numpy()
+    if len(lengths) and lengths.max() > MAX_ID_CHARS and os.environ.get(SOFT_LIMITS_ENV) != "1":
+        row = int(np.argmax(lengths))
+        raise AutorecError(
+            f"{where}: column {field}",
+            f"id of {int(lengths[row]):,} characters in data row {row + 1} "
+            f"(soft limit {MAX_ID_CHARS:,})",
+            f"shorten the ids, or set {SOFT_LIMITS_ENV}=1 to allow them on purpose",
+        )
+    return out
 
 
-def parse_timestamps(series: pd.Series, where: str) -> IntArray:
-    """Unix seconds (int64) of ISO-8601 text, datetimes or unix seconds (ms above 1e11)."""
-    if len(series) == 0:
-        return np.zeros(0, dtype=np.int64)
-    fix = "use ISO-8601 (2014-04-02T11:11:12Z) or unix seconds"
+#: Longest id accepted (a longer one is almost surely a broken file, and every id is held in
+#: fixed-width arrays): a soft limit, lifted by ``AUTOREC_NO_SOFT_LIMITS=1``.
+MAX_ID_CHARS = 1024
+SOFT_LIMITS_ENV = "AUTOREC_NO_SOFT_LIMITS"
+
+
+#: Timestamps this library handles (unix seconds): 1900-01-01 to 2262-04-11, the range of
+#: datetime64[ns] that the session/purchase code converts to. Rows outside are skipped.
+MIN_SECONDS = -2_208_988_800
+MAX_SECONDS = 9_223_286_400
+_TIME_FIX = "use ISO-8601 (2014-04-02T11:11:12Z) or unix seconds"
+
+
+def parse_timestamps(series: pd.Series, where: str) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Unix seconds (int64) of ISO-8601 text, datetimes or unix numbers, each value on its
+    own (a number above 1e11 is milliseconds), and the mask of values outside
+    [:data:`MIN_SECONDS`, :data:`MAX_SECONDS`) (infinite or huge numbers, year 3000, ...),
+    which the caller skips and counts. A value that is no time at all is an error."""
+    n = len(series)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     null = series.isna().to_numpy()
     if null.any():
         row = int(np.flatnonzero(null)[0])
         raise AutorecError(
-            f"{where}: column timestamp", f"missing value in data row {row + 1}", fix
+            f"{where}: column timestamp", f"missing value in data row {row + 1}", _TIME_FIX
         )
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        stamps = pd.to_datetime(series, utc=True)
-        return _seconds(stamps)
-    try:  # fast path: all numbers (unix seconds, or milliseconds above 1e11)
-        numbers = pd.to_numeric(series).to_numpy(dtype=np.float64)
-        return _unix(numbers)
-    except (ValueError, TypeError):
-        pass
-    text = series.astype("string")
-    stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    bad = stamps.isna().to_numpy()
-    out = np.zeros(len(series), dtype=np.int64)
-    out[~bad] = _seconds(stamps[~bad])
-    if bad.any():  # a mix of ISO-8601 text and numbers, or unparsable values
-        numeric = pd.to_numeric(text[bad], errors="coerce")
-        still = numeric.isna().to_numpy()
-        if still.any():
-            row = int(np.flatnonzero(bad)[np.flatnonzero(still)[0]])
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise AutorecError(
+            f"{where}: column timestamp",
+            f"holds {dtype} values, not points in time",
+            f"store datetimes or unix seconds; {_TIME_FIX}",
+        )
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return _range_checked(_seconds(pd.to_datetime(series, utc=True)).astype(np.float64))
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(numbers) if not pd.api.types.is_numeric_dtype(dtype) else np.zeros(n, bool)
+    values = _unix(numbers)
+    if bad.any():  # ISO-8601 text (maybe mixed with numbers)
+        text = series.astype("string")[bad]
+        stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        parsed = stamps.notna().to_numpy()
+        idx = np.flatnonzero(bad)
+        values[idx[parsed]] = _seconds(stamps[parsed]).astype(np.float64)
+        if not parsed.all():
+            row = int(idx[np.flatnonzero(~parsed)[0]])
             raise AutorecError(
                 f"{where}: column timestamp",
-                f"cannot parse {series.iloc[row]!r} (data row {row + 1})",
-                fix,
+                f"cannot parse {shown(series.iloc[row])} (data row {row + 1})",
+                _TIME_FIX,
             )
-        out[bad] = _unix(numeric.to_numpy(dtype=np.float64))
-    return out
+    return _range_checked(values)
 
 
-def _unix(values: npt.NDArray[np.float64]) -> IntArray:
-    if len(values) and np.median(np.abs(values)) > 1e11:  # unix milliseconds
-        values = values / 1000.0
-    seconds: IntArray = np.floor(values).astype(np.int64)
-    return seconds
+def _range_checked(values: npt.NDArray[np.float64]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    with np.errstate(invalid="ignore"):
+        out = ~(np.isfinite(values) & (values >= MIN_SECONDS) & (values < MAX_SECONDS))
+    seconds = np.floor(np.where(out, 0.0, values)).astype(np.int64)
+    return seconds, out
+
+
+def _unix(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Unix seconds of unix numbers, per value: above 1e11 (year 5138 in seconds) a number
+    is taken as milliseconds."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(values) > 1e11, values / 1000.0, values)
 
 
 def _seconds(stamps: pd.Series) -> IntArray:
-    delta = stamps - pd.Timestamp(0, tz="UTC")
-    return np.asarray((delta // pd.Timedelta(seconds=1)).to_numpy(), dtype=np.int64)
+    """Unix seconds of tz-aware datetimes, at second resolution (no nanosecond overflow:
+    pandas may hold dates up to year 9999)."""
+    naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return np.asarray(naive.astype("datetime64[s]").astype(np.int64), dtype=np.int64)
 
 
 def _numbers(series: pd.Series, where: str, field: str) -> npt.NDArray[np.float64]:
     if not pd.api.types.is_numeric_dtype(series.dtype):
         series = series.astype("string").str.strip()
         series = series.mask(series == "", pd.NA)
+        series = series.mask(series.str.lower() == "nan", pd.NA)  # NaN: counted by the caller
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
     if bool(bad.any()):
@@ -345,29 +429,50 @@ def _numbers(series: pd.Series, where: str, field: str) -> npt.NDArray[np.float6
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def _count_rows(
+    ignored: dict[str, int],
+    keep: npt.NDArray[np.bool_],
+    mask: npt.NDArray[np.bool_],
+    why: str,
+    where: str,
+) -> None:
+    """Count the kept rows ``mask`` drops under ``why`` (naming the first) and warn."""
+    hit = mask & keep
+    if hit.any():
+        first = int(np.flatnonzero(hit)[0])
+        ignored[f"{why} (first: data row {first + 1})"] = int(hit.sum())
+        logger.warning("%s: %d rows with %s skipped", where, int(hit.sum()), why)
+        keep &= ~mask
+
+
 def normalise_events(raw: pd.DataFrame, where: str, *, min_rating: float = 3.5) -> pd.DataFrame:
     """Map a raw table onto :data:`EVENT_COLUMNS` (see the module docstring for the rules)."""
     source_rows = len(raw)
     cols = _map_columns(raw, where)
     n = len(raw)
     user = (
-        _ids(raw[cols["user_id"]])
+        _ids(raw[cols["user_id"]], where, "user_id")
         if "user_id" in cols
         else pd.Series(pd.NA, index=raw.index, dtype="string")
     )
     session = (
-        _ids(raw[cols["session_id"]])
+        _ids(raw[cols["session_id"]], where, "session_id")
         if "session_id" in cols
         else pd.Series(pd.NA, index=raw.index, dtype="string")
     )
-    item = _ids(raw[cols["item_id"]])
+    item = _ids(raw[cols["item_id"]], where, "item_id")
     rating = (
         _numbers(raw[cols["rating"]], where, "rating") if "rating" in cols else np.full(n, np.nan)
     )
     dwell = _numbers(raw[cols["dwell"]], where, "dwell") if "dwell" in cols else np.full(n, np.nan)
-    stamps = parse_timestamps(raw[cols["timestamp"]].reset_index(drop=True), where)
+    stamps, out_of_range = parse_timestamps(raw[cols["timestamp"]].reset_index(drop=True), where)
     ignored: dict[str, int] = {}
-    keep = np.ones(n, dtype=bool)
+    keep = ~out_of_range
+    if out_of_range.any():
+        first = int(np.flatnonzero(out_of_range)[0])
+        ignored[f"timestamp outside 1900..2262 (first: data row {first + 1})"] = int(
+            out_of_range.sum()
+        )
     if "event" in cols:
         words = raw[cols["event"]].astype("string").str.strip().str.lower()
         is_view = words.isin(_VIEW_WORDS).fillna(False).to_numpy(dtype=bool)
@@ -381,10 +486,13 @@ def normalise_events(raw: pd.DataFrame, where: str, *, min_rating: float = 3.5) 
     else:
         event = np.full(n, "buy", dtype=object)
         if "rating" in cols:
-            low = ~(rating >= min_rating)
-            if low.any():
-                ignored[f"rating below min_rating {min_rating:g}"] = int(low.sum())
-                keep &= ~low
+            _count_rows(ignored, keep, np.isnan(rating), "rating missing or NaN", where)
+            with np.errstate(invalid="ignore"):
+                _count_rows(ignored, keep, rating < 0, "rating negative", where)
+                low = ~(rating >= min_rating)
+            if (low & keep).any():
+                ignored[f"rating below min_rating {min_rating:g}"] = int((low & keep).sum())
+            keep &= ~low
     no_item = item.isna().to_numpy()
     if no_item.any():
         ignored["empty item_id"] = int((no_item & keep).sum())
@@ -410,7 +518,13 @@ def normalise_events(raw: pd.DataFrame, where: str, *, min_rating: float = 3.5) 
             f"no events left after filtering {source_rows} rows ({detail})",
             "check the event/rating columns or lower --min-rating",
         )
+    duplicates = int(
+        frame.duplicated(subset=["user_id", "session_id", "item_id", "timestamp", "event"]).sum()
+    )
+    if duplicates:  # kept (a repeat purchase can be real), but said
+        logger.warning("%s: %d rows repeat an earlier row exactly (kept)", where, duplicates)
     frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
+    frame.attrs["duplicate_rows"] = duplicates
     frame.attrs["source_rows"] = source_rows
     frame.attrs["ignored"] = ignored
     return frame

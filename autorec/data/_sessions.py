@@ -251,12 +251,17 @@ def parse_session_split(split: str) -> tuple[datetime, datetime]:
     return val_start, test_start
 
 
-def default_session_split(log: SessionLog) -> tuple[datetime, datetime]:
-    """Validation/test start at the 80 % / 90 % quantiles of session start times."""
+def default_session_split(log: SessionLog, where: str | None = None) -> tuple[datetime, datetime]:
+    """Validation/test start at the 80 % / 90 % quantiles of session start times
+    (``where``: the data file, named in errors)."""
     starts = np.sort(log.start)
     n = len(starts)
     if n < 3:
-        raise AutorecError(_log_name(log), f"only {n} session(s)", "give a log with more sessions")
+        raise AutorecError(
+            where or _log_name(log),
+            f"only {n} session(s) in {_log_name(log)}",
+            "give a log with more sessions (validation and test need one each)",
+        )
     cut = [starts[min(int(q * n), n - 1)] for q in DEFAULT_SESSION_QUANTILES]
     if cut[1] <= cut[0]:
         cut[1] = cut[0] + 1

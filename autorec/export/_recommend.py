@@ -325,6 +325,7 @@ def recommend(
             "--batch-size", f"must be at least 1, got {batch_size}", "pass --batch-size 1024"
         )
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    k = min(k, b.n_items)  # no more items than the catalogue has: --k 100000 is a table of k
     card = b.data_card
     data_path = data if data is not None else card.get("data")
     if data is None and data_path and not Path(str(data_path)).exists():

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from autorec._yaml import strict_load, yaml_problem
 from autorec.errors import AutorecError
 from autorec.genome._schema import (
     FAMILIES,
@@ -245,9 +246,9 @@ def load_genome(path: str | Path) -> Genome:
             "pass an existing genome YAML file",
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = strict_load(text)
     except yaml.YAMLError as exc:
         raise AutorecError(
-            where, f"invalid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax"
+            where, f"invalid YAML ({yaml_problem(exc)})", "fix the YAML syntax"
         ) from None
     return Genome.from_dict(data if data is not None else {}, where=where)

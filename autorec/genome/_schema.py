@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from autorec.errors import AutorecError
+from autorec.errors import AutorecError, shown
 
 __all__ = [
     "ACTIVATIONS",
@@ -372,7 +373,7 @@ def check_family(family: object, where: str, fix: str) -> Family:
     the closest name) and ``fix``."""
     if family in FAMILIES:
         return family
-    got = "missing 'family'" if family is None else f"unknown family {family!r}"
+    got = "missing 'family'" if family is None else f"unknown family {shown(family)}"
     raise AutorecError(where, got + suggest(str(family), FAMILIES), fix)
 
 
@@ -387,12 +388,13 @@ def check_value(
     ``values`` (the other genes) enables the cross-gene limit ``height <= length - 1``.
     """
     name = spec.name
+    got = shown(value)
     fix_range = f"use {spec.limits_text()}"
     if spec.type == "bool":
         if isinstance(value, bool):
             return value
         raise AutorecError(
-            where, f"gene '{name}' must be true or false, got {value!r}", "write true or false"
+            where, f"gene '{name}' must be true or false, got {got}", "write true or false"
         )
     if spec.type == "str":
         if isinstance(value, str) and value in spec.choices:
@@ -400,19 +402,19 @@ def check_value(
         hint = suggest(str(value), spec.choices) if isinstance(value, str) else ""
         raise AutorecError(
             where,
-            f"gene '{name}' has unknown value {value!r}{hint}",
+            f"gene '{name}' has unknown value {got}{hint}",
             f"use one of {', '.join(spec.choices)}",
         )
     number: float | int
     if isinstance(value, bool):
-        raise AutorecError(where, f"gene '{name}' must be a number, got {value!r}", fix_range)
+        raise AutorecError(where, f"gene '{name}' must be a number, got {got}", fix_range)
     if spec.type == "int":
         if isinstance(value, int):
             number = value
         elif isinstance(value, float) and value.is_integer():
             number = int(value)
         else:
-            raise AutorecError(where, f"gene '{name}' must be an integer, got {value!r}", fix_range)
+            raise AutorecError(where, f"gene '{name}' must be an integer, got {got}", fix_range)
     else:
         if isinstance(value, int | float):
             number = float(value)
@@ -421,21 +423,20 @@ def check_value(
                 number = float(value)
             except ValueError:
                 raise AutorecError(
-                    where, f"gene '{name}' must be a number, got {value!r}", fix_range
+                    where, f"gene '{name}' must be a number, got {got}", fix_range
                 ) from None
         else:
-            raise AutorecError(where, f"gene '{name}' must be a number, got {value!r}", fix_range)
+            raise AutorecError(where, f"gene '{name}' must be a number, got {got}", fix_range)
         if not math.isfinite(number):
-            raise AutorecError(where, f"gene '{name}' must be finite, got {value!r}", fix_range)
+            raise AutorecError(where, f"gene '{name}' must be finite, got {got}", fix_range)
     bad = False
     if spec.low is not None and (number < spec.low or (spec.low_open and number == spec.low)):
         bad = True
     if spec.high is not None and (number > spec.high or (spec.high_open and number == spec.high)):
         bad = True
     if bad:
-        raise AutorecError(
-            where, f"gene '{name}' = {value!r} is outside its hard limits", fix_range
-        )
+        raise AutorecError(where, f"gene '{name}' = {got} is outside its hard limits", fix_range)
+    _check_soft_limit(name, number, value, where)
     if name == "height" and values is not None and "length" in values:
         length = int(values["length"])
         if number > length - 1:
@@ -445,3 +446,26 @@ def check_value(
                 f"use a height in [0, {length - 1}] or a larger length",
             )
     return number
+
+
+#: Soft upper limits: far above any network that trains in reasonable memory, they catch a
+#: typo (``units_1: 10**29``) before it reaches the code generator or the allocator. Set
+#: ``AUTOREC_NO_SOFT_LIMITS=1`` to go beyond them on purpose.
+SOFT_LIMITS: dict[str, int] = {
+    **{f"units_{i}": 65_536 for i in range(1, 5)},
+    "fnn_units": 65_536,
+    "batch_size": 1 << 20,
+    "negatives": 1 << 20,
+}
+SOFT_LIMITS_ENV = "AUTOREC_NO_SOFT_LIMITS"
+
+
+def _check_soft_limit(name: str, number: float, value: object, where: str) -> None:
+    limit = SOFT_LIMITS.get(name)
+    if limit is None or number <= limit or os.environ.get(SOFT_LIMITS_ENV) == "1":
+        return
+    raise AutorecError(
+        where,
+        f"gene '{name}' = {shown(value)} is above its soft limit {limit:,}",
+        f"use at most {limit:,}, or set {SOFT_LIMITS_ENV}=1 to allow it on purpose",
+    )

@@ -58,6 +58,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import yaml
 
+from autorec._yaml import strict_load, yaml_problem
 from autorec.errors import AutorecError
 from autorec.genome._genome import Genome, round_sig
 from autorec.genome._schema import (
@@ -292,10 +293,10 @@ class SearchSpace:
                 f"use one of {', '.join(BUILTIN_SPACES)} or a FILE.yaml",
             )
         try:
-            data = yaml.safe_load(text)
+            data = strict_load(text)
         except yaml.YAMLError as exc:
             raise AutorecError(
-                where, f"invalid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax"
+                where, f"invalid YAML ({yaml_problem(exc)})", "fix the YAML syntax"
             ) from None
         return cls.from_dict(data, where=where, name=name)
 
