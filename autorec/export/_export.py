@@ -111,6 +111,12 @@ def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
             f"{(result.error or '').strip().splitlines()[-1:] or ''}",
             "check the genome with `autorec train GENOME.yaml` on the same data",
         )
+    if result.retrain_status not in (None, "ok"):
+        raise AutorecError(
+            what,
+            f"retraining genome {genome.key} on the real protocol ended {result.retrain_status}",
+            "lower learning_rate or dropout in the genome and export again",
+        )
     return result
 
 

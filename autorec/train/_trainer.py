@@ -406,6 +406,7 @@ def _train_purchases(
             early_stop=False,
         )
         final_model.eval()
+        box["retrain_status"] = str(again.status)
         if again.status == "ok":
             test_metrics = _customer_metrics(
                 genome, final_model, prot, options.k, device, options.eval_batch_size
@@ -457,6 +458,7 @@ def _result(
         accuracy=out.accuracy if math.isfinite(out.accuracy) else 0.0,
         dims=dict(dims),
         n_train_final=int(box.get("n_train_final", 0)),
+        retrain_status=box.get("retrain_status"),
     )
 
 

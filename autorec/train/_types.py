@@ -221,6 +221,10 @@ class TrainResult:
     #: purchase histories: training examples of the model retrained on the real protocol
     #: (the one the test metrics score); 0 when there was no retraining
     n_train_final: int = 0
+    #: purchase data with ``test=True``: how the retraining on the real protocol ended
+    #: ("ok", "diverged", ...); None when there was none. Not "ok": ``model`` is the
+    #: validation network, which must not be saved or exported as the final one.
+    retrain_status: str | None = None
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready dict of everything but the model (what ``autorec train --json``

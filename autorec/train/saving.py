@@ -97,6 +97,13 @@ def save_trained(
         raise AutorecError(
             "option --save", f"training ended {result.status} with no network", "fix the run"
         )
+    if result.retrain_status not in (None, "ok"):
+        raise AutorecError(
+            "option --save",
+            f"the retraining on the real protocol ended {result.retrain_status}, so there is "
+            "no network for the test protocol (the validation run's network does not fit it)",
+            "lower learning_rate or dropout in the genome, or train without --save",
+        )
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
