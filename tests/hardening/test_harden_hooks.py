@@ -3,6 +3,7 @@ the test doubles live in tests/, not in the shipped package."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -27,9 +28,9 @@ def test_train_fn_in_config_yaml_is_never_imported(
     monkeypatch.syspath_prepend(str(tmp_path))
     rd = tmp_path / "run"
     rd.mkdir()
-    (rd / "config.yaml").write_text(
-        yaml.safe_dump({"population": 3, "seed": 1, "train_fn": "planted_trainer:s"})
-    )
+    config = {**dataclasses.asdict(SearchOptions(population=3, seed=1)), "sessions": []}
+    config["train_fn"] = "planted_trainer:s"  # what an older search wrote, or an attacker
+    (rd / "config.yaml").write_text(yaml.safe_dump(config))
     _, opts = load_options(rd)
     assert not hasattr(opts, "train_fn")
     assert "train_fn" not in {f for f in SearchOptions.__dataclass_fields__}
