@@ -30,7 +30,7 @@ import yaml
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")  # Ray ships it (ray/thirdparty_files)
 
-from fake_trainer import failing_train_genome, fake_train_genome  # noqa: E402
+from fake_trainer import always_failing_train_genome, failing_train_genome, fake_train_genome  # noqa: E402
 
 from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
 
@@ -40,11 +40,16 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_CLI = str(REPO / "tests" / "support" / "fake_cli.py")
 
 
+DASHBOARD: str | None = None  # the module cluster's dashboard URL
+
+
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[None]:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
-    start_ray(num_cpus=2, quiet=True)  # autorec's own start: a loopback-only local Ray
+    global DASHBOARD
+    # autorec's own start: a loopback-only local Ray (with its dashboard)
+    DASHBOARD = start_ray(num_cpus=2, quiet=True)
     yield
     ray.shutdown()
 
@@ -121,6 +126,24 @@ def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_pat
     assert errors, "the fake fails for keys starting 0-4"
     assert all(r["fitness"] == 0.0 and "fake failure" in r["error"] for r in errors)
     assert any(r["status"] == "ok" for r in records)
+
+
+def test_all_failed_search_leaves_no_best_genome(ray_session: None, tmp_path: Path) -> None:
+    from autorec.tune._checks import all_failed_line
+
+    rd = tmp_path / "failed"
+    s = run_search(
+        _opts(rd, population=2, generations=0),
+        train_fn=always_failing_train_genome,
+        data=object(),
+        quiet=True,
+    )
+    records = json.loads((rd / "fitness_cache.json").read_text())["records"]
+    assert len(records) == 2 and {r["status"] for r in records} == {"error"}
+    assert all("fake failure" in r["error"] for r in records)
+    assert not (rd / "best_genome.yaml").exists() and not (rd / "DONE").exists()
+    line = all_failed_line(records, s.run_dir)
+    assert line is not None and line.startswith("all 2 trials failed (error: 2)")
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -331,7 +354,8 @@ def test_address_joins_running_cluster(ray_session: None, tmp_path: Path) -> Non
     assert proc.returncode == 0, err[-3000:]
     summary = json.loads(out)
     assert summary["finished"] and summary["trials"] == 3
-    assert "Ray dashboard" not in err  # no local Ray was started
+    # no local Ray was started: the only dashboard it may name is the joined cluster's
+    assert "Ray dashboard" not in err or f"Ray dashboard: {DASHBOARD}" in err, err[-2000:]
 
 
 # Finding: a local Ray listened on every interface (GCS, raylet, workers, agents).

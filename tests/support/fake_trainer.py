@@ -25,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeEpoch", "FakeResult", "failing_train_genome", "fake_fitness", "fake_train_genome"]
+__all__ = [
+    "FakeEpoch",
+    "FakeResult",
+    "always_failing_train_genome",
+    "failing_train_genome",
+    "fake_fitness",
+    "fake_train_genome",
+]
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,13 @@ def failing_train_genome(
         _log(f"fail {genome.key}")
         raise RuntimeError(f"fake failure of {genome.key}")
     return fake_train_genome(genome, data, options, on_epoch)
+
+
+def always_failing_train_genome(
+    genome: Any, data: Any, options: Any, on_epoch: Callable[[Any], None] | None = None
+) -> FakeResult:
+    """Raises for every genome (a search whose every trial fails)."""
+    raise RuntimeError(f"fake failure of {genome.key}")
 
 
 def _pickle_by_value() -> None:
