@@ -12,7 +12,7 @@ reports a few epochs through ``on_epoch``. Environment variables (read in the wo
   prefixes raise ``RuntimeError`` (error-handling tests).
 
 It lives with the tests, not in the package: tests pass it to ``run_search(train_fn=...)``
-or run the CLI through ``fake_cli.py``, which injects it. ``tests/conftest.py`` registers
+or run the CLI through ``fake_cli.py``, which injects it. On import it registers
 this module for pickling by value, so Ray workers need not import it.
 """
 
