@@ -15,10 +15,11 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
+from fake_trainer import fake_train_genome  # noqa: E402
+
 from autorec.errors import AutorecError  # noqa: E402
 from autorec.genome import SearchSpace  # noqa: E402
 from autorec.tune import SearchOptions, run_search  # noqa: E402
-from autorec.tune._testing import fake_train_genome  # noqa: E402
 from autorec.tune._warm import warm_start_genomes  # noqa: E402
 
 pytestmark = pytest.mark.integration
