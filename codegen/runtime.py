@@ -79,6 +79,7 @@ __all__ = [
     "sharded_topk",
     "softmax_ce",
     "split_state_dict",
+    "squared_norm",
     "td",
     "train_out",
     "union_bags",
@@ -256,7 +257,7 @@ class _PinnedShards(nn.Module):
         primary device, without gathering the parameter."""
         total = torch.zeros((), device=self.primary)
         for shard in self.shards:
-            total = total + dict(shard.named_parameters())[name].pow(2).sum().to(self.primary)
+            total = total + squared_norm(dict(shard.named_parameters())[name]).to(self.primary)
         return total
 
     def row_sq_norm(self, rows: Tensor, name: str = "weight") -> Tensor:
@@ -640,6 +641,29 @@ def init_item_bias(layer: nn.Module, log_odds: Tensor) -> None:
             bias.copy_(log_odds.to(bias))
 
 
+class _SquaredNorm(torch.autograd.Function):
+    """``sum(w * w)`` as one BLAS dot product, its gradient ``2 w`` times the incoming one in
+    one pass: the exact L2 of a large output layer costs two passes over it a step, not the
+    four or five of ``w.pow(2).sum()`` through autograd."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, w: Tensor) -> Tensor:
+        ctx.save_for_backward(w)
+        flat = w.reshape(-1)
+        return torch.dot(flat, flat)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (w,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        out: Tensor = w * (2.0 * grad)
+        return out
+
+
+def squared_norm(w: Tensor) -> Tensor:
+    """``(w ** 2).sum()`` (differentiable; see :class:`_SquaredNorm`)."""
+    return cast(Tensor, _SquaredNorm.apply(w))  # type: ignore[no-untyped-call]
+
+
 def item_sq_norm(layer: nn.Module, rows: Tensor | None = None) -> Tensor:
     """Sum of squares of an item layer's weight: every row, or only the distinct ``rows`` (the
     lazy L2 of a row-sparse table: the rows a batch touched, read with a row-sparse gradient).
@@ -648,7 +672,7 @@ def item_sq_norm(layer: nn.Module, rows: Tensor | None = None) -> Tensor:
         return layer.sq_norm() if rows is None else layer.row_sq_norm(rows)
     weight = cast(Tensor, layer.weight)
     if rows is None:
-        return weight.pow(2).sum()
+        return squared_norm(weight)
     return F.embedding(torch.unique(rows), weight, sparse=True).pow(2).sum()
 
 
@@ -662,7 +686,7 @@ def l2_penalty(
     every row's update dense). Shards' parts are summed on the primary device."""
     norms = [item_sq_norm(layer, rows) for layer, rows in lazy]
     done = {id(p) for layer, _ in lazy for p in layer.parameters()}
-    norms += [p.pow(2).sum() for p in model.parameters() if p.dim() > 1 and id(p) not in done]
+    norms += [squared_norm(p) for p in model.parameters() if p.dim() > 1 and id(p) not in done]
     return l2 * torch.stack(norms).sum()
 
 
@@ -730,14 +754,16 @@ class Sampler:
 def item_scores(layer: nn.Module, x: Tensor, cols: Tensor | None) -> Tensor | ShardedLogits:
     """``layer(x)``, or with candidate items ``cols`` only their logits x W[cols]^T + b[cols]
     (a sharded layer gathers those rows from its shards). The rows W[cols] are read with a
-    row-sparse gradient when the layer is flagged ``sparse``, the bias with a dense one."""
+    row-sparse gradient, the bias with a dense one."""
     if cols is None:
         return cast(Tensor, layer(x))
     if isinstance(layer, ShardedLinear):
         weight, bias = layer.columns(cols)
     else:
         full = cast(Tensor, layer.weight)
-        weight = F.embedding(cols, full, sparse=bool(getattr(layer, "sparse", False)))
+        # a row-sparse gradient either way: a layer also scored in full (the DRNN's last
+        # state) adds it to its dense one without filling an [N, dim] buffer first
+        weight = F.embedding(cols, full, sparse=True)
         bias = None if layer.bias is None else cast(Tensor, layer.bias)[cols]
     return F.linear(x, weight, bias)
 
