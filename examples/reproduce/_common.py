@@ -65,7 +65,9 @@ root; `--quick` runs the same code on tiny synthetic sizes in seconds and writes
 The papers are the DRNN paper (Wu et al., "Personal Recommendation Using Deep Recurrent Neural
 Networks in NetEase", ICDE 2016) and the soft-split paper (Vorobev et al., "Inferring the
 Consumption of Digital Products: Predictor and Auto-Encoder Models"). Numbers are this
-project's, measured on a shared 2-core CPU machine with the sizes stated in each section; the
+project's, measured on a shared 2-core CPU machine with the sizes stated in each section (its
+load average was 20-35 during these runs, so the wall times below are 10-30 times the scripts'
+CPU time, a few minutes each); the
 papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), so only the
 *direction* of each effect can be compared, not the values.
 

@@ -2,7 +2,7 @@
 and without the FNN branch. Paper: a larger rate converges sooner but to a lower accuracy; the
 model without the FNN converges sooner.
 
-    PYTHONPATH=. python examples/reproduce/convergence.py           # ~6 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/convergence.py  # 39 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/convergence.py --quick   # seconds
 
 Synthetic sessions (the FNN branch needs user ids). Every run trains a fixed number of epochs

@@ -2,7 +2,7 @@
 (paper: 0.072, 0.072, 0.070, 0.068, 0.067, 0.065: deeper is no better). The genome allows at
 most 4 hidden layers, so this runs 1..4.
 
-    PYTHONPATH=. python examples/reproduce/depth.py           # ~3 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/depth.py  # 58 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/depth.py --quick   # seconds
 """
 

@@ -3,7 +3,7 @@ soft split (eq. 6-9 with ti = 40, to = 4, wp0 = 0) and the equally weighted (EW)
 Paper: the predictor has the highest precision; soft split slightly lower precision at about
 twice the predictor's PCC; EW about twice the PCC with much lower precision.
 
-    PYTHONPATH=. python examples/reproduce/soft_split.py           # ~3 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/soft_split.py  # 55 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/soft_split.py --quick   # seconds
 """
 

@@ -2,7 +2,7 @@
 FNN branch and ALS without / with the user's history, plus the session-views baseline and the
 best genome of a genetic search.
 
-    PYTHONPATH=. python examples/reproduce/table2.py            # ~8 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/table2.py  # 42 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/table2.py --quick    # seconds, synthetic toy sizes
 
 The FNN branch and ALS-with-history need user ids, which the YOOCHOOSE sample does not have

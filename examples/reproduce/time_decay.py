@@ -3,7 +3,7 @@ parametric decay Td(d, ti) = 1 / (1 + age / ti) (eq. 5) and with the decay learn
 convolutional layer over 32 age bins (eq. 4). Paper (AIV): Precision@1 0.072 / 0.075 / 0.074,
 PCC@1 0.018 / 0.017 / 0.016; the learnt curve falls with age like eq. 5.
 
-    PYTHONPATH=. python examples/reproduce/time_decay.py           # ~4 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/time_decay.py  # 39 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/time_decay.py --quick   # seconds
 
 ti is chosen on the validation protocol (dates one month earlier) from a small grid, as the

@@ -1,7 +1,7 @@
 """DRNN paper Figs. 13-14 and 17-18: top-k accuracy for k = 1..10 with / without the FNN
 branch and the history state, with the default settings and after tuning.
 
-    PYTHONPATH=. python examples/reproduce/topk.py           # ~4 min after tune_structure.py
+    PYTHONPATH=. python examples/reproduce/topk.py  # seconds after tune_structure.py
     PYTHONPATH=. python examples/reproduce/topk.py --quick   # seconds
 
 The same arms as ``tune_structure.py`` (synthetic sessions; see its docstring): their finished

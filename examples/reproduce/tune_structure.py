@@ -2,7 +2,7 @@
 branch and of the history state with the paper's default settings (Table I, scaled) vs after
 a genetic search that may not change the compared gene.
 
-    PYTHONPATH=. python examples/reproduce/tune_structure.py           # ~10 min on 2 CPUs
+    PYTHONPATH=. python examples/reproduce/tune_structure.py  # 26 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/tune_structure.py --quick   # seconds
 
 Synthetic sessions: the FNN branch needs user ids (the YOOCHOOSE sample has none). History
