@@ -53,6 +53,7 @@ from autorec.tune._noise import NoiseCheck
 from autorec.tune._progress import Progress
 from autorec.tune._ray_local import is_loopback_address, loopback_only
 from autorec.tune._report import build_report
+from autorec.tune._resources import alive_nodes, largest_node, planner_cluster
 from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
 from autorec.tune._trainable import (
@@ -581,12 +582,11 @@ def trial_resources_fn(
     ``--gpus-per-trial`` given (pinned): that many GPUs and ``--cpus-per-trial`` (default 1)
     CPUs for every trial, as before the planner. Not given: the planner
     (:func:`autorec.tune._trainable.planned_resources_fn`) on the trial's genome, the data's
-    sizes and the Ray cluster (``cluster``: ``ray.cluster_resources()``; the GPU memory is
-    the smallest local GPU's, 24 GiB when the driver sees none); ``--cpus-per-trial``, when
-    given, still fixes the CPUs. Data the driver cannot size (a test's stand-in) keeps the
+    sizes and the largest Ray node (``cluster``: :func:`~autorec.tune._resources.largest_node`,
+    since one trial is one bundle on one node; GPU memory per
+    :func:`~autorec.tune._resources.planner_cluster`); ``--cpus-per-trial``, when given,
+    still fixes the CPUs. Data the driver cannot size (a test's stand-in) keeps the
     old default: one CPU, and one GPU when the cluster has GPUs."""
-    from autorec.sharding import Cluster
-
     cpus = options.cpus_per_trial
     n_gpus = float(cluster.get("GPU", 0.0))
     gpus = options.gpus_per_trial
@@ -599,8 +599,7 @@ def trial_resources_fn(
             return resources_for(config, cpus_per_trial=pinned_cpus, gpus_per_trial=pinned_gpus)
 
         return pinned
-    local = Cluster.local(cpus=max(1.0, float(cluster.get("CPU", 1.0))), gpus=int(n_gpus))
-    return planned_resources_fn(dims, local, cpus_per_trial=cpus)
+    return planned_resources_fn(dims, planner_cluster(cluster), cpus_per_trial=cpus)
 
 
 def run_search(
@@ -716,7 +715,6 @@ def _execute(
     data: Any,
     console: Console | None,
 ) -> SearchSummary:
-    import ray
     from ray import tune
     from ray.tune import PlacementGroupFactory
 
@@ -766,7 +764,7 @@ def _execute(
             train_windows=options.train_windows,
             autoencoder=options.autoencoder,
         )
-    cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    cluster = largest_node(alive_nodes())  # a trial's bundle must fit on one node
     wanted_fn = trial_resources_fn(options, data, cluster)
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
@@ -782,6 +780,7 @@ def _execute(
             options=_train_options(options, family),
             train_fn=train_fn,
             keep_weights=True,
+            check=getattr(wanted_fn, "check", None),
         ),
         resources,
     )

@@ -158,6 +158,8 @@ class TrialRecord:
     session: int = 0
     error: str = ""
     finished_at: float = field(default_factory=time.time)
+    #: the Ray node the trial ran on ("" when unknown, e.g. records of older runs)
+    node_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +180,7 @@ class TrialRecord:
             "genome": dict(self.genome),
             "error": self.error,
             "finished_at": self.finished_at,
+            "node_id": self.node_id,
         }
 
     def evaluation(self) -> Evaluation:
@@ -217,6 +220,7 @@ class TrialRecord:
             genome=dict(d.get("genome") or {}),
             error=str(d.get("error", "")),
             finished_at=float(d.get("finished_at") or 0.0),
+            node_id=str(d.get("node_id") or ""),
         )
 
 
@@ -324,6 +328,7 @@ class GeneticSearcher(Searcher):
             error=trial_error(
                 key, str(res.get("error_message") or ""), error or evaluation.status == "error"
             ),
+            node_id=str(res.get("node_id") or ""),
         )
         self.records.append(record)
         self.known[key] = record

@@ -27,9 +27,8 @@ from typing import Any, Protocol
 
 from ray import tune
 
-from autorec.errors import AutorecError
 from autorec.tune._checkpoints import trial_checkpoint
-from autorec.tune._checks import note_refusal
+from autorec.tune._resources import PlannedResources
 from autorec.tune._searcher import genome_from_config
 
 __all__ = [
@@ -103,7 +102,7 @@ def planned_resources_fn(
     cluster: Any,
     *,
     cpus_per_trial: float | None = None,
-) -> Callable[[Mapping[str, Any]], dict[str, float]]:
+) -> PlannedResources:
     """``config -> {"cpu": .., "gpu": ..}`` from the planner (:mod:`autorec.sharding`): the
     trial's genome is rebuilt from its flat config (:func:`genome_from_config`) and
     :func:`autorec.sharding.make_resources_fn` (``dims``, ``cluster``) picks half a CPU for a
@@ -111,26 +110,10 @@ def planned_resources_fn(
     its item layers over ``cuda:0..k-1``, see :func:`_devices_and_threads`).
     ``cpus_per_trial`` (the user's ``--cpus-per-trial``) replaces the planned CPU count. A
     genome the planner refuses (it would not fit the cluster) gets one CPU, plus one GPU
-    when the cluster has any, and is left to fail in training (fitness 0) -- the search
-    goes on."""
-    from autorec.sharding import make_resources_fn
-
-    plan = make_resources_fn(dims, cluster)
-
-    def resources(config: Mapping[str, Any]) -> dict[str, float]:
-        try:
-            wanted = dict(plan({"genome": genome_from_config(config)}))
-        except AutorecError as err:
-            logger.warning("trial %s: %s", config.get("genome_key", "?"), err)
-            note_refusal(str(config.get("genome_key", "?")), str(err))
-            wanted = {"cpu": 1.0}
-            if getattr(cluster, "gpus", 0):
-                wanted["gpu"] = 1.0
-        if cpus_per_trial is not None:
-            wanted["cpu"] = float(cpus_per_trial)
-        return wanted
-
-    return resources
+    when the cluster has any, and fails at once with the planner's error when it starts
+    (:meth:`PlannedResources.check`, passed to :func:`run_trial` as ``check``): fitness 0,
+    the search goes on. ``cluster`` is the largest node (:mod:`autorec.tune._resources`)."""
+    return PlannedResources(dims, cluster, cpus_per_trial)
 
 
 def _short(value: Any) -> str:
@@ -223,14 +206,33 @@ def run_trial(
     options: Any = None,
     train_fn: Trainer | None = None,
     keep_weights: bool = False,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> None:
     """Function trainable: train the genome in ``config`` on ``data`` with ``options``
     (:class:`autorec.train.TrainOptions`) using ``train_fn`` (default
     :func:`autorec.train.train_genome`), reporting every epoch and the final result --
     with the trained network as a Tune checkpoint when ``keep_weights``
-    (:mod:`autorec.tune._checkpoints`). (Returns nothing: Tune would report a returned dict
-    a second time.)"""
-    train_trial(config, data, options, train_fn, keep_weights=keep_weights)
+    (:mod:`autorec.tune._checkpoints`). ``check(config)`` runs first: the planner's
+    refusal of a genome no node fits
+    (:meth:`~autorec.tune._resources.PlannedResources.check`) ends the trial with its
+    error before any training. (Returns nothing: Tune would report a returned dict a
+    second time.)"""
+    train_trial(config, data, options, train_fn, check, keep_weights=keep_weights)
+
+
+def trial_placement() -> dict[str, str]:
+    """Where this trial runs: its Ray node's id and the GPU ids Ray gave it (comma-joined;
+    empty on CPU). Empty outside Ray."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return {}
+        node = ray.get_runtime_context().get_node_id()
+        gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+    except Exception:  # pragma: no cover - the placement is information only
+        return {}
+    return {"node_id": str(node), "gpu_ids": gpus}
 
 
 def train_trial(
@@ -238,6 +240,7 @@ def train_trial(
     data: Any = None,
     options: Any = None,
     train_fn: Trainer | None = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
     *,
     keep_weights: bool = False,
 ) -> dict[str, Any]:
@@ -265,6 +268,8 @@ def train_trial(
 
     checkpoint = None
     try:
+        if check is not None:
+            check(config)
         genome = genome_from_config(config)
         opts = _devices_and_threads(options) if in_tune else options
         result = fn(genome, data, opts, on_epoch=on_epoch)
@@ -285,6 +290,7 @@ def train_trial(
         }
     final["genome_key"] = str(config.get("genome_key", ""))
     if in_tune:
+        final.update(trial_placement())
         tune.report(final, checkpoint=checkpoint)
     return final
 
