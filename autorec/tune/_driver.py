@@ -53,7 +53,7 @@ from autorec.tune._noise import NoiseCheck
 from autorec.tune._progress import Progress
 from autorec.tune._ray_local import is_loopback_address, loopback_only
 from autorec.tune._report import build_report
-from autorec.tune._resources import alive_nodes, largest_node, planner_cluster
+from autorec.tune._resources import alive_nodes, largest_node, placement_for, planner_cluster
 from autorec.tune._rundir import RunDir, jsonable
 from autorec.tune._searcher import GeneticSearcher, TrialRecord
 from autorec.tune._trainable import (
@@ -768,10 +768,7 @@ def _execute(
     wanted_fn = trial_resources_fn(options, data, cluster)
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
-        wanted = wanted_fn(config)
-        return PlacementGroupFactory(
-            [{"CPU": wanted.get("cpu", 1.0), "GPU": wanted.get("gpu", 0.0)}]
-        )
+        return placement_for(wanted_fn(config))
 
     trainable = tune.with_resources(
         tune.with_parameters(

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ray.tune import PlacementGroupFactory
+
 from autorec.errors import AutorecError
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "PlannedResources",
     "alive_nodes",
     "largest_node",
+    "placement_for",
     "planner_cluster",
 ]
 
@@ -129,6 +132,15 @@ def planner_cluster(largest: Mapping[str, float]) -> Any:
     if gpu_memory:
         overrides["gpu_memory"] = gpu_memory
     return dataclasses.replace(local, **overrides)
+
+
+def placement_for(wanted: Mapping[str, float]) -> PlacementGroupFactory:
+    """What Tune is asked for: one placement-group bundle (one node) with the trial's
+    ``cpu`` (default 1) and ``gpu`` (default 0; fractions share a GPU, ``k`` is ``k``
+    GPUs of one node)."""
+    return PlacementGroupFactory(
+        [{"CPU": float(wanted.get("cpu", 1.0)), "GPU": float(wanted.get("gpu", 0.0))}]
+    )
 
 
 class PlannedResources:
