@@ -158,8 +158,10 @@ class TrialRecord:
     session: int = 0
     error: str = ""
     finished_at: float = field(default_factory=time.time)
-    #: the Ray node the trial ran on ("" when unknown, e.g. records of older runs)
+    #: the Ray node the trial ran on and the GPU ids Ray gave it, comma-joined ("" when
+    #: unknown, e.g. records of older runs, or on CPU)
     node_id: str = ""
+    gpu_ids: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +183,7 @@ class TrialRecord:
             "error": self.error,
             "finished_at": self.finished_at,
             "node_id": self.node_id,
+            "gpu_ids": self.gpu_ids,
         }
 
     def evaluation(self) -> Evaluation:
@@ -221,6 +224,7 @@ class TrialRecord:
             error=str(d.get("error", "")),
             finished_at=float(d.get("finished_at") or 0.0),
             node_id=str(d.get("node_id") or ""),
+            gpu_ids=str(d.get("gpu_ids") or ""),
         )
 
 
@@ -329,6 +333,7 @@ class GeneticSearcher(Searcher):
                 key, str(res.get("error_message") or ""), error or evaluation.status == "error"
             ),
             node_id=str(res.get("node_id") or ""),
+            gpu_ids=str(res.get("gpu_ids") or ""),
         )
         self.records.append(record)
         self.known[key] = record
