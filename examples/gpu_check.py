@@ -130,10 +130,10 @@ def _sync(device: str) -> None:
 
 def train_steps(
     setup: Setup, devices: tuple[str, ...], batches: list[dict[str, torch.Tensor]], cache: str
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, list[str]]:
     """The trainer's step (model.loss, backward, the trainer's optimiser) over ``batches``
-    on ``devices`` (several: item layers sharded); returns every step's loss and the
-    seconds of all steps after the first (warm-up)."""
+    on ``devices`` (several: item layers sharded); returns every step's loss, the seconds
+    of all steps after the first (warm-up) and the devices the parameters ended up on."""
     from autorec.models import Dims, build_model
     from autorec.train.optim import make_optimizer, row_sparse_parameters
 
@@ -156,7 +156,8 @@ def train_steps(
         opt.step()
         losses.append(float(loss.item()))
     _sync(devices[0])
-    return losses, time.perf_counter() - started
+    placed = sorted({str(p.device) for p in model.parameters()})
+    return losses, time.perf_counter() - started, placed
 
 
 def check_training(setup: Setup) -> None:
@@ -164,7 +165,7 @@ def check_training(setup: Setup) -> None:
     with tempfile.TemporaryDirectory() as cache:
         one = guarded("train 1 GPU")(train_steps)(setup, (setup.gpu,), batches, cache)
         if one is not None:
-            losses, _ = one
+            losses = one[0]
             ok = all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
             report("PASS" if ok else "FAIL", "train 1 GPU",
                    f"P={setup.items} items on {setup.gpu}, {len(losses)} steps, loss "
@@ -176,9 +177,11 @@ def check_training(setup: Setup) -> None:
             if two is not None:
                 pairs = zip(one[0], two[0], strict=True)
                 rel = max(abs(a - b) / max(abs(a), 1e-12) for a, b in pairs)
-                report("PASS" if rel < 1e-3 else "FAIL", "sharded 2 GPUs",
-                       f"item layers over {','.join(setup.pair)}: largest relative loss "
-                       f"difference over {len(two[0])} steps {rel:.1e} (limit 1e-3)")  # fmt: skip
+                spread = len(two[2]) == len(set(setup.pair))  # the shards on both GPUs
+                report("PASS" if rel < 1e-3 and spread else "FAIL", "sharded 2 GPUs",
+                       f"item layers over {','.join(setup.pair)} (parameters on "
+                       f"{','.join(two[2])}): largest relative loss difference over "
+                       f"{len(two[0])} steps {rel:.1e} (limit 1e-3)")  # fmt: skip
         guarded("samples/s")(_samples_per_s)(setup, batches, cache, one)
 
 
@@ -186,11 +189,11 @@ def _samples_per_s(
     setup: Setup,
     batches: list[dict[str, torch.Tensor]],
     cache: str,
-    gpu_run: tuple[list[float], float] | None,
+    gpu_run: tuple[list[float], float, list[str]] | None,
 ) -> None:
     if gpu_run is None:
         raise RuntimeError("the 1-GPU training failed")
-    _, cpu_s = train_steps(setup, ("cpu",), batches, cache)
+    cpu_s = train_steps(setup, ("cpu",), batches, cache)[1]
     n = setup.batch * (len(batches) - 1)
     cpu, gpu = n / cpu_s, n / gpu_run[1]
     report("PASS" if cpu > 0 and gpu > 0 else "FAIL", "samples/s",
