@@ -229,6 +229,8 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
     data = _data(tmp_path, 0.2, hold_node=victim)
     seen: dict[str, Any] = {}
     free_at_start = ray.available_resources()
+    alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert alive == set(cluster["ids"].values()), "a node died before the test (overload?)"
 
     def remove_when_busy() -> None:
         try:
@@ -261,7 +263,9 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
     )
     remover.join(timeout=5)
     where = [(e["event"], e["key"][:6], e["node"][:6]) for e in _events(data)]
-    assert "removed_at" in seen, f"no removal: {seen}, victim {victim[:6]}, free {free_at_start}, events {where}"
+    assert "removed_at" in seen, (
+        f"no removal: {seen}, victim {victim[:6]}, free {free_at_start}, events {where}"
+    )
     assert victim not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert s.finished
     records = _records(rd)
