@@ -163,7 +163,7 @@ def test_small_genomes_share_a_gpu_and_big_ones_get_k(monkeypatch: pytest.Monkey
     small = _config("predictor", units_1=64, batch_size=32, optimizer="sgd", momentum=0.0)
     assert fn(small) == {"cpu": 1.0, "gpu": 0.125}
     assert _bundles(fn(small)) == [{"CPU": 1.0, "GPU": 0.125}]  # what Tune is asked for
-    sharded = _config("predictor", units_1=500, batch_size=128, optimizer="adam")
+    sharded = _config("predictor", units_1=1000, batch_size=256, optimizer="adam")
     assert fn(sharded) == {"cpu": 1.0, "gpu": 2.0}
     assert _bundles(fn(sharded)) == [{"CPU": 1.0, "GPU": 2.0}]
     fn.check(sharded)  # fits one node: no error
@@ -172,12 +172,13 @@ def test_small_genomes_share_a_gpu_and_big_ones_get_k(monkeypatch: pytest.Monkey
 def test_a_genome_no_node_fits_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # 3 GPUs of 24 GiB: the cluster has 4, but no node has more than 2
     fn = _node_planner(monkeypatch, TWO_BY_TWO)
-    big = _config("predictor", units_1=1000, batch_size=256, optimizer="adam")
+    big = _config("predictor", units_1=1500, batch_size=256, optimizer="adam")
     with pytest.raises(AutorecError, match=r"3 GPUs .*\(largest Ray node: 4 CPUs, 2 GPUs"):
         fn.check(big)
     assert fn(big) == {"cpu": 1.0, "gpu": 1.0}  # Tune still gets resources; the trial fails
-    # on 80 GiB GPUs the same genome shares one
-    assert _node_planner(monkeypatch, TWO_BY_TWO, "80")(big) == {"cpu": 1.0, "gpu": 0.5}
+    # on 80 GiB GPUs the same genome fits one
+    assert _node_planner(monkeypatch, TWO_BY_TWO, "80")(big) == {"cpu": 1.0, "gpu": 1.0}
+    assert _node_planner(monkeypatch, TWO_BY_TWO, "80").check(big) is None
     # CPU only: more memory than any node has
     cpu_nodes = [NodeResources("a", 8, 0, 8 * GIB), NodeResources("b", 8, 0, 4 * GIB)]
     cpu_fn = _node_planner(monkeypatch, cpu_nodes)
@@ -188,7 +189,7 @@ def test_a_genome_no_node_fits_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_trial_fails_with_the_planners_error(monkeypatch: pytest.MonkeyPatch) -> None:
     fn = _node_planner(monkeypatch, TWO_BY_TWO)
-    big = _config("predictor", units_1=1000, batch_size=256, optimizer="adam")
+    big = _config("predictor", units_1=1500, batch_size=256, optimizer="adam")
     trained: list[Any] = []
 
     def never(*args: Any, **kw: Any) -> Any:
