@@ -227,7 +227,9 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
     trial on the CPU worker holds until the node is gone, so the removal hits it mid-run.)"""
     rd = tmp_path / "removed"
     victim = cluster["ids"]["cpu"]
-    data = _data(tmp_path, 0.2, hold_node=victim)
+    # the first three trials start together, one per node (a short trial could otherwise
+    # reuse one node's actor before the others have started theirs)
+    data = _data(tmp_path, 0.2, together=3, hold_node=victim)
     seen: dict[str, Any] = {}
     free_at_start = ray.available_resources()
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
