@@ -1,4 +1,4 @@
-"""The process environment torch must see before it is first imported (issue 6).
+"""The process environment torch must see before it is first imported.
 
 * ``THP_MEM_ALLOC_ENABLE=1``: torch's CPU allocator asks for transparent huge pages for its
   large (>= 2 MiB) blocks. The item tables and their Adam moments (P x units floats) are read
@@ -8,7 +8,8 @@
   allow it (``/sys/kernel/mm/transparent_hugepage/enabled`` ``always`` or ``madvise``); else
   it is a no-op.
 
-Not set: ``OMP_WAIT_POLICY=PASSIVE`` (autorec set it until issue 6's optimiser work). Idle
+Not set: ``OMP_WAIT_POLICY=PASSIVE`` (autorec set it until the row-sparse optimiser replaced
+SparseAdam). Idle
 OpenMP threads then sleep at once instead of spinning briefly, and every parallel region pays
 their wake-up: the catalogue-scale step above took 46-56 ms with it against 27-28 ms without
 (the lazy optimiser runs many short parallel regions). What it guarded against -- spinning

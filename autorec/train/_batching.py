@@ -1,4 +1,4 @@
-"""The one place the trainer touches :mod:`autorec.models` (M1's code generator and batch
+"""The one place the trainer touches :mod:`autorec.models` (the code generator and batch
 builders): building a network and its batches for a genome."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Thread policy of training (issue 6): the one place that picks torch's intra-op threads.
+"""Thread policy of training: the one place that picks torch's intra-op threads.
 
 * ``threads``: the CPUs a trial was given (``TrainOptions.threads``, set by the Tune
   trainable from its resources) or else the cores this process may run on.

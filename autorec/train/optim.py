@@ -9,7 +9,7 @@ Step decay: the DRNN paper starts at ϕ = 0.1 and sets ϕ = ϕ/5 after every 100
 genes ``lr_step`` (epochs between divisions) and ``lr_factor`` (the divisor) generalise it:
 the rate of epoch ``e`` (0-based) is ``learning_rate / lr_factor ** (e // lr_step)``.
 
-Row-sparse item tables (issue 6): the generated networks give their item-sized tables
+Row-sparse item tables: the generated networks give their item-sized tables
 row-sparse gradients (``nn.EmbeddingBag(sparse=True)``; with ``output: sampled`` the output
 rows of a batch's candidate items, read with ``F.embedding(..., sparse=True)``) and flag the
 layers ``sparse``. :func:`row_sparse_parameters` finds those tables' weights; given them,

@@ -8,7 +8,7 @@ whose training raises scores fitness 0 with status ``"error"`` and ends normally
 search goes on (a *lost worker* is retried by Tune's ``FailureConfig``).
 
 Resources: unless the user pins ``--gpus-per-trial``, every trial asks Tune for what the
-planner gives its genome (:func:`planned_resources_fn`, issue 7): half a CPU for a tiny
+planner gives its genome (:func:`planned_resources_fn`): half a CPU for a tiny
 network, one CPU, a fraction of a GPU, one GPU, or ``k`` GPUs -- inside the trial Ray shows
 them as ``cuda:0..k-1``, which become the trainer's ``devices`` (the item layers sharded
 over them when ``k > 1``), and ``max(1, floor(cpus))`` torch threads.

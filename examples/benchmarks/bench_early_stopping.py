@@ -1,4 +1,4 @@
-"""Epochs saved by the early-stopped fitness vs full R-epoch training (issue 6, #4).
+"""Epochs saved by the early-stopped fitness vs full R-epoch training.
 
     PYTHONPATH=. python examples/benchmarks/bench_early_stopping.py
         [--space drnn] [--seeds 0,1,2] [--genomes 4] [--epochs 30] [--pi auto] [--window 3]

@@ -1,5 +1,5 @@
 """Achieved FLOP/s of the dense part of autorec's training step vs the machine's measured
-float32 matmul FLOP/s (issue 6, #2).
+float32 matmul FLOP/s.
 
     PYTHONPATH=. python examples/benchmarks/bench_flops.py
         [--items 100000] [--units 1000] [--layers 1] [--batch 256] [--rounds 3] [--steps 3]

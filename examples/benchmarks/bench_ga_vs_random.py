@@ -1,4 +1,4 @@
-"""GA (elitist) vs Ray Tune's random search at an equal budget of trial-epochs (issue 4).
+"""GA (elitist) vs Ray Tune's random search at an equal budget of trial-epochs.
 
     PYTHONPATH=. python examples/benchmarks/bench_ga_vs_random.py
         [--data ml-100k|yoochoose|PATH] [--split DATES] [--space predictor|drnn|FILE.yaml]

@@ -1,4 +1,4 @@
-"""Step time of a sampled vs a full output layer, measured side by side in one run (issue 6).
+"""Step time of a sampled vs a full output layer, measured side by side in one run.
 
     PYTHONPATH=. python examples/benchmarks/bench_output.py [--items 100000] [--units 1000]
         [--batch 256] [--negatives 1024] [--steps 4] [--optimizers sgd,adam]

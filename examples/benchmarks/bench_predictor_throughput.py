@@ -1,4 +1,4 @@
-"""Training samples/s of autorec's predictor vs a naive dense PyTorch trainer (issue 6, #1).
+"""Training samples/s of autorec's predictor vs a naive dense PyTorch trainer.
 
     PYTHONPATH=. python examples/benchmarks/bench_predictor_throughput.py
         [--items 100000] [--units 1000] [--batch 256] [--rounds 3] [--steps 8]

@@ -1,4 +1,4 @@
-"""Ray Tune wall time for N short trials vs the same trials in a plain loop (issue 6, #3).
+"""Ray Tune wall time for N short trials vs the same trials in a plain loop.
 
     PYTHONPATH=. python examples/benchmarks/bench_tune_overhead.py
         [--trials 4] [--trial-seconds 30] [--cpus-per-trial 1] [--space drnn]

@@ -129,9 +129,7 @@ def cluster() -> Iterator[dict[str, Any]]:
         c.shutdown()
 
 
-def _data(
-    tmp_path: Path, sleep: float, together: int = 1, hold_node: str = ""
-) -> dict[str, Any]:
+def _data(tmp_path: Path, sleep: float, together: int = 1, hold_node: str = "") -> dict[str, Any]:
     # made in the driver's memory and never written to disk: trials can only get it from
     # the object store (tune.with_parameters)
     return {

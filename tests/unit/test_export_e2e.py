@@ -239,7 +239,7 @@ ML100K_SPLIT = "1997-09-19,1998-03-26,1998-04-09,1998-04-23"
 
 @pytest.mark.shared_data
 def test_ml100k_recommend_precision_equals_train(tmp_path: Path, shared_data: Path) -> None:
-    """Issue 5 must-show: recommend on ml-100k writes one row per (customer, rank), no
+    """recommend on ml-100k writes one row per (customer, rank), no
     already-bought item, and its Precision@10 on the test window equals the trainer's."""
     path = str(shared_data / "ml-100k")
     data = load_purchase_data(path, ML100K_SPLIT)

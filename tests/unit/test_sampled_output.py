@@ -1,4 +1,4 @@
-"""Sampled output (genes ``output: sampled``, ``negatives: N``; issue 6): in training the
+"""Sampled output (genes ``output: sampled``, ``negatives: N``): in training the
 generated network scores only the batch's positives plus N shared, uniformly sampled items,
 with importance weights (the logQ correction) that make every sum over items an unbiased
 estimate; evaluation stays over the full catalogue."""

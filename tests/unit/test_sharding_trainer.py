@@ -1,4 +1,4 @@
-"""Sharding through the real training path (issue 7, "Must show"): ``train_genome`` with the
+"""Sharding through the real training path: ``train_genome`` with the
 item layers sharded over ``("cpu", "cpu")`` and ``("cpu", "cpu", "cpu")`` gives the same
 per-epoch losses and the same validation/test metrics as ``("cpu",)`` from the same seed
 (tolerance 1e-5), for a tiny DRNN and a tiny predictor; a network trained sharded, saved

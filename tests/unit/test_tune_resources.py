@@ -1,4 +1,4 @@
-"""Per-trial resources of a search (issue 7): the planner's function of a trial's flat Tune
+"""Per-trial resources of a search: the planner's function of a trial's flat Tune
 config, the pinned ``--gpus-per-trial`` behaviour, and the devices/threads a trial's trainer
 gets from what Tune gave it. No Ray cluster: the functions are called on configs."""
 
