@@ -47,6 +47,7 @@ __all__ = [
     "prefix_views",
     "protocol_window_matrix",
     "session_buy_counts",
+    "viewed_matrix",
 ]
 
 _B = TypeVar("_B", bound="Baseline")
@@ -121,6 +122,20 @@ def csr_rows(ptr: IntArray, idx: IntArray, n_cols: int, *, binary: bool = True) 
     if binary:
         mat.data[:] = 1.0
     return mat
+
+
+def viewed_matrix(log: SessionLog) -> sp.csr_matrix:
+    """Sessions x items, 1 where the session viewed the item (pages of no item skipped)."""
+    page_items = log.page_item[log.page]
+    rows = np.repeat(np.arange(log.n_sessions), np.diff(log.page_ptr))
+    keep = page_items >= 0
+    viewed = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (rows[keep], page_items[keep])),
+        shape=(log.n_sessions, len(log.items)),
+    )
+    viewed.sum_duplicates()
+    viewed.data[:] = 1.0
+    return viewed
 
 
 class Baseline(ABC):

@@ -9,7 +9,13 @@ from typing import ClassVar, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
-from autorec.baselines._base import Baseline, csr_rows, prefix_views, protocol_window_matrix
+from autorec.baselines._base import (
+    Baseline,
+    csr_rows,
+    prefix_views,
+    protocol_window_matrix,
+    viewed_matrix,
+)
 from autorec.data.types import (
     CustomerExamples,
     IntArray,
@@ -138,15 +144,7 @@ class EASE(Baseline):
 
     def _fit_sessions(self, train: SessionLog, history: tuple[SessionLog, ...]) -> None:
         n_items = len(train.items)
-        page_items = train.page_item[train.page]
-        v_row = np.repeat(np.arange(train.n_sessions), np.diff(train.page_ptr))
-        keep = page_items >= 0
-        viewed = sp.csr_matrix(
-            (np.ones(int(keep.sum())), (v_row[keep], page_items[keep])),
-            shape=(train.n_sessions, n_items),
-        )
-        viewed.sum_duplicates()
-        viewed.data[:] = 1.0
+        viewed = viewed_matrix(train)
         bought = csr_rows(train.buy_ptr, train.buy, n_items)
         n_view = np.asarray(viewed.sum(axis=0)).ravel()
         # the max_items most viewed items (ties by index), in index order

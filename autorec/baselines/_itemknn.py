@@ -13,6 +13,7 @@ from autorec.baselines._base import (
     csr_rows,
     prefix_views,
     protocol_window_matrix,
+    viewed_matrix,
 )
 from autorec.data.types import (
     CustomerExamples,
@@ -67,16 +68,7 @@ class ItemKNN(Baseline):
 
     def _fit_sessions(self, train: SessionLog, history: tuple[SessionLog, ...]) -> None:
         n_items = len(train.items)
-        page_items = train.page_item[train.page]
-        n_view = np.diff(train.page_ptr)
-        v_row = np.repeat(np.arange(train.n_sessions), n_view)
-        keep = page_items >= 0
-        viewed = sp.csr_matrix(
-            (np.ones(int(keep.sum())), (v_row[keep], page_items[keep])),
-            shape=(train.n_sessions, n_items),
-        )
-        viewed.sum_duplicates()
-        viewed.data[:] = 1.0
+        viewed = viewed_matrix(train)
         bought = csr_rows(train.buy_ptr, train.buy, n_items)
         co = (viewed.T @ bought).tocsr()
         nv = np.asarray(viewed.sum(axis=0)).ravel()

@@ -3,12 +3,12 @@ uvicorn), bound to 127.0.0.1 unless told otherwise."""
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from autorec._net import is_loopback_host
 from autorec.errors import AutorecError
 
 __all__ = ["serve"]
@@ -17,15 +17,6 @@ __all__ = ["serve"]
 def _positive(value: float, option: str, example: str) -> None:
     if not value > 0:
         raise AutorecError(f"option {option}", f"must be positive, got {value}", f"pass {example}")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(
@@ -101,7 +92,7 @@ def serve(
         f"{model.bundle.model_version}, {model.n_items} items) on http://{host}:{port}",
         err=True,
     )
-    if not _loopback(host):
+    if not is_loopback_host(host):
         typer.echo(
             f"warning: bound to {host}, reachable from other machines; the service has no "
             "authentication",

@@ -754,16 +754,8 @@ def _execute(
         evolution, known=known, on_record=persist, session=session, state_path=rd.searcher_state
     )
 
+    # ``data`` is what _preflight loaded (or was given): it is never loaded twice.
     dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=quiet)
-    if data is None:
-        data = load_family_data(
-            family,
-            options.data,
-            options.split,
-            seed=options.seed,
-            train_windows=options.train_windows,
-            autoencoder=options.autoencoder,
-        )
     cluster = largest_node(alive_nodes())  # a trial's bundle must fit on one node
     wanted_fn = trial_resources_fn(options, data, cluster)
 

@@ -19,9 +19,10 @@ To run on a cluster on purpose, start Ray yourself (``ray start --head
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 from collections.abc import Iterator
+
+from autorec._net import is_loopback_host
 
 __all__ = ["LOCAL_ONLY_ENV", "is_loopback_address", "loopback_only"]
 
@@ -56,10 +57,4 @@ def is_loopback_address(address: str) -> bool:
     """``127.0.0.1:6379``, ``localhost:6379``, ``[::1]:6379``: a cluster on this machine's
     loopback, which the joining process must also see from 127.0.0.1 (Ray would otherwise
     replace the loopback by the outward address and never reach it)."""
-    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]"))
