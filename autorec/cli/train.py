@@ -172,7 +172,7 @@ def train(
         threads=threads,
         progress=sys.stderr.isatty() if progress is None else progress,
     )
-    options.accuracy_for("sessions" if genome.family == "drnn" else "purchases")
+    options.accuracy_for(genome.family)
     check_device(options)
     if decay_plot is not None and genome.genes.get("decay_mode") != "learnt":
         raise AutorecError(

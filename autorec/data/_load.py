@@ -32,7 +32,6 @@ from autorec.data._sessions import (
     session_samples,
     split_sessions,
 )
-from autorec.data.synthetic import synthesize_purchases, synthesize_sessions
 from autorec.data.types import EventLog, PurchaseData, PurchaseLog, SessionData, SessionLog
 from autorec.errors import AutorecError
 
@@ -121,8 +120,9 @@ def load_events(
 
 
 def _synthetic(kind: Literal["sessions", "purchases"], seed: int) -> EventLog:
-    rng = np.random.default_rng(seed)
-    log = synthesize_sessions(rng) if kind == "sessions" else synthesize_purchases(rng)
+    from autorec.families import get_family
+
+    log = get_family(kind).synthesize(np.random.default_rng(seed))
     return dataclasses.replace(log, source=f"synthetic:{kind}(seed={seed})")
 
 
@@ -353,8 +353,9 @@ def load_family_data(
     ``predictor`` (``path`` None: the built-in synthetic data of that kind). ``train_windows``
     and ``autoencoder`` shape the purchase-history training examples (see
     :func:`load_purchase_data`); sessions ignore them."""
-    if family == "drnn":
-        return load_session_data(path, split, seed=seed)
-    return load_purchase_data(
+    from autorec.families import get_family
+
+    data: SessionData | PurchaseData = get_family(family).load_data(
         path, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
     )
+    return data

@@ -22,7 +22,7 @@ are page views, ``buy``/``purchase``/``transaction`` are purchases; other values
 ``addtocart``) are ignored and counted. Without an ``event`` column every row is a purchase,
 except that with a ``rating`` column only ratings ``>= min_rating`` are purchases (default
 3.5, i.e. "ratings > 3 count as purchases", soft-split paper Appendix A); lower ratings are
-dropped. Rating files therefore have no views and give ``kind == "purchases"``.
+dropped. Rating files therefore have no views: their ``kind`` is ``"purchases"``.
 
 Dropped rows are counted in ``EventLog.frame.attrs``: ``source_rows`` (rows read) and
 ``ignored`` (reason -> count), which ``autorec data inspect`` shows.

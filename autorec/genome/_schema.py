@@ -154,8 +154,7 @@ def _bool(name: str, default: bool, group: str = "", doc: str = "") -> GeneSchem
 _UNITS_DEFAULT = (128, 128, 64, 64)
 
 
-def _units(family: Family) -> list[GeneSchema]:
-    defaults = (256, 256, 256, 256) if family == "predictor" else _UNITS_DEFAULT
+def _units(defaults: tuple[int, ...] = _UNITS_DEFAULT) -> list[GeneSchema]:
     return [
         _int(
             f"units_{i}",
@@ -199,7 +198,7 @@ def _drnn() -> list[GeneSchema]:
             group="depth",
             doc="lowest hidden layers with a shortcut to the loss, h <= l-1 (Alg. 1, 19-24)",
         ),
-        *_units("drnn"),
+        *_units(),
         _bool("fnn", False, group="fnn", doc="FNN branch over the purchase history"),
         _int("fnn_layers", 1, group="fnn", doc="hidden layers of the FNN branch"),
         _int("fnn_units", 64, group="fnn", doc="units per FNN hidden layer"),
@@ -222,7 +221,7 @@ def _predictor() -> list[GeneSchema]:
     t = _training_genes()
     return [
         _int("layers", 1, 1, MAX_LAYERS, group="depth", doc="hidden layers, L-1 (eq. 3)"),
-        *_units("predictor"),
+        *_units((256, 256, 256, 256)),
         _choice(
             "decay_mode",
             "none",
@@ -317,7 +316,9 @@ SCHEMAS: Mapping[Family, Mapping[str, GeneSchema]] = {
 
 def depth_gene(family: str) -> str:
     """The gene holding the number of hidden layers: ``length`` (DRNN) or ``layers``."""
-    return "length" if family == "drnn" else "layers"
+    from autorec.families import get_family
+
+    return get_family(family).depth_gene
 
 
 def layer_index(name: str) -> int | None:
@@ -341,23 +342,9 @@ def active_genes(family: str, values: Mapping[str, GeneValue]) -> frozenset[str]
             inactive.add(name)
     if values.get("output") == "full":
         inactive.add("negatives")
-    if family == "drnn":
-        if not values.get("fnn"):
-            inactive.update(("fnn_layers", "fnn_units"))
-    else:
-        if values.get("decay_mode") != "parametric":
-            inactive.add("ti")
-        mode = values.get("split_mode")
-        if mode == "predictor":
-            inactive.update(("to", "wa1", "wa0", "wp1", "wp0"))
-        else:
-            inactive.update(("w1", "w0"))
-            if mode == "equal":
-                inactive.add("to")
-        if values.get("loss") == "softmax":
-            inactive.update(("w0", "wa0", "wp0"))
-            if mode == "predictor":
-                inactive.add("w1")
+    from autorec.families import get_family
+
+    inactive |= get_family(family).inactive_genes(values)
     return frozenset(n for n in schema if n not in inactive)
 
 

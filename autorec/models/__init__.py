@@ -11,9 +11,11 @@ from autorec.models._build import (
     build_model,
     default_cache_dir,
     drnn_param_count,
+    drnn_spec,
     n_params,
     param_count,
     predictor_param_count,
+    predictor_spec,
     spec_for,
 )
 from autorec.models.batches import purchase_batch, session_batch, user_histories
@@ -24,9 +26,11 @@ __all__ = [
     "build_model",
     "default_cache_dir",
     "drnn_param_count",
+    "drnn_spec",
     "n_params",
     "param_count",
     "predictor_param_count",
+    "predictor_spec",
     "purchase_batch",
     "session_batch",
     "spec_for",

@@ -34,9 +34,11 @@ __all__ = [
     "build_model",
     "default_cache_dir",
     "drnn_param_count",
+    "drnn_spec",
     "n_params",
     "param_count",
     "predictor_param_count",
+    "predictor_spec",
     "spec_for",
 ]
 
@@ -157,52 +159,12 @@ def spec_for(
     placement: the item layers split over them when there are several). A value the generator
     refuses raises :class:`AutorecError` naming the gene.
     """
+    from autorec.families import get_family
+
+    family = get_family(genome.family)
     try:
-        if genome.family == "drnn":
-            g = _genes(genome, DRNN_GENES)
-            return codegen.DrnnSpec(
-                width=int(g["width"]),
-                units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["length"]) + 1)),
-                height=int(g["height"]),
-                activation=str(g["activation"]),
-                dropout=float(g["dropout"]),
-                loss=str(g["loss"]),
-                l2=float(g["l2"]),
-                fnn_layers=int(g["fnn_layers"]) if g["fnn"] else None,
-                fnn_units=int(g["fnn_units"]) if g["fnn"] else None,
-                view_path=bool(g["view_path"]),
-                n_pages=int(dims.n_pages),
-                n_items=int(dims.n_items),
-                n_users=int(dims.n_users),
-                **_execution(g, devices),
-                state_negatives=_state_negatives(g, int(dims.n_items)),
-            )
-        if genome.family == "predictor":
-            g = _genes(genome, PREDICTOR_GENES)
-            return codegen.PredictorSpec(
-                units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["layers"]) + 1)),
-                activation=str(g["activation"]),
-                noise=float(g["noise"]),
-                dropout=float(g["dropout"]),
-                decay_mode=str(g["decay_mode"]),
-                ti=float(g["ti"]),
-                w1=float(g["w1"]),
-                w0=float(g["w0"]),
-                l2=float(g["l2"]),
-                beta=float(g["beta"]),
-                rho=float(g["rho"]),
-                split_mode=str(g["split_mode"]),
-                to=float(g["to"]),
-                wa1=float(g["wa1"]),
-                wa0=float(g["wa0"]),
-                wp1=float(g["wp1"]),
-                wp0=float(g["wp0"]),
-                n_items=int(dims.n_items),
-                **_execution(g, devices),
-                loss=str(g["loss"]),
-                input_dropout=float(g["input_dropout"]),
-                input_norm=bool(g["input_norm"]),
-            )
+        spec: codegen.NetworkSpec = family.spec(genome, dims, tuple(devices))
+        return spec
     except codegen.SpecError as err:
         field = "length/units" if err.field.startswith("units") else err.field
         raise AutorecError(
@@ -210,7 +172,59 @@ def spec_for(
             f"cannot build a network from {err.field}={err.value!r}",
             f"give {field} {err.expected}",
         ) from None
-    raise AutorecError("genome", f"unknown family {genome.family!r}", "use drnn or predictor")
+
+
+def drnn_spec(genome: Genome, dims: Dims, devices: tuple[str, ...]) -> codegen.DrnnSpec:
+    """The DRNN spec of ``genome`` (:func:`spec_for`; a refused value raises
+    ``codegen.SpecError``)."""
+    g = _genes(genome, DRNN_GENES)
+    return codegen.DrnnSpec(
+        width=int(g["width"]),
+        units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["length"]) + 1)),
+        height=int(g["height"]),
+        activation=str(g["activation"]),
+        dropout=float(g["dropout"]),
+        loss=str(g["loss"]),
+        l2=float(g["l2"]),
+        fnn_layers=int(g["fnn_layers"]) if g["fnn"] else None,
+        fnn_units=int(g["fnn_units"]) if g["fnn"] else None,
+        view_path=bool(g["view_path"]),
+        n_pages=int(dims.n_pages),
+        n_items=int(dims.n_items),
+        n_users=int(dims.n_users),
+        **_execution(g, devices),
+        state_negatives=_state_negatives(g, int(dims.n_items)),
+    )
+
+
+def predictor_spec(genome: Genome, dims: Dims, devices: tuple[str, ...]) -> codegen.PredictorSpec:
+    """The predictor spec of ``genome`` (:func:`spec_for`; a refused value raises
+    ``codegen.SpecError``)."""
+    g = _genes(genome, PREDICTOR_GENES)
+    return codegen.PredictorSpec(
+        units=tuple(int(g[f"units_{i}"]) for i in range(1, int(g["layers"]) + 1)),
+        activation=str(g["activation"]),
+        noise=float(g["noise"]),
+        dropout=float(g["dropout"]),
+        decay_mode=str(g["decay_mode"]),
+        ti=float(g["ti"]),
+        w1=float(g["w1"]),
+        w0=float(g["w0"]),
+        l2=float(g["l2"]),
+        beta=float(g["beta"]),
+        rho=float(g["rho"]),
+        split_mode=str(g["split_mode"]),
+        to=float(g["to"]),
+        wa1=float(g["wa1"]),
+        wa0=float(g["wa0"]),
+        wp1=float(g["wp1"]),
+        wp0=float(g["wp0"]),
+        n_items=int(dims.n_items),
+        **_execution(g, devices),
+        loss=str(g["loss"]),
+        input_dropout=float(g["input_dropout"]),
+        input_norm=bool(g["input_norm"]),
+    )
 
 
 def build_model(

@@ -6,7 +6,7 @@ validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on t
 split with the same evaluation functions the baselines use."""
 
 from autorec.train._threads import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
-from autorec.train._trainer import count_params, train_genome
+from autorec.train._trainer import count_params, train_genome, train_purchases, train_sessions
 from autorec.train._types import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_PI,
@@ -41,4 +41,6 @@ __all__ = [
     "save_trained",
     "threads_for",
     "train_genome",
+    "train_purchases",
+    "train_sessions",
 ]

@@ -41,6 +41,7 @@ from autorec.data.types import (
 )
 from autorec.errors import AutorecError
 from autorec.evaluation import evaluate_customers, evaluate_sessions
+from autorec.families import get_family
 from autorec.train import _batching
 from autorec.train._loop import Batch, Hyper, fit_model
 from autorec.train._progress import EpochProgress
@@ -54,7 +55,7 @@ from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker, topk_
 if TYPE_CHECKING:
     from autorec.genome import Genome
 
-__all__ = ["Init", "count_params", "train_genome"]
+__all__ = ["Init", "count_params", "train_genome", "train_purchases", "train_sessions"]
 
 #: ``init(model, item_ids, page_ids)``: called on every network :func:`train_genome` builds,
 #: after its own initialisation and before training, with the raw ids of the network's item
@@ -256,7 +257,7 @@ def _settled(status: Status) -> bool:
     return status in ("ok", "unsettled")
 
 
-def _train_sessions(
+def train_sessions(
     genome: Genome,
     data: SessionData,
     options: TrainOptions,
@@ -357,7 +358,7 @@ def _customer_metrics(
     return evaluate_customers(ranker, protocol.test, protocol.n_items, k=k)
 
 
-def _train_purchases(
+def train_purchases(
     genome: Genome,
     data: PurchaseData,
     options: TrainOptions,
@@ -486,21 +487,10 @@ def train_genome(
     try:
         set_threads(options.resolved_threads())
         device = _device(options)
-        if genome.family == "drnn":
-            if not isinstance(data, SessionData):
-                raise AutorecError(
-                    "data",
-                    f"a drnn genome needs session data, got {type(data).__name__}",
-                    "pass page-view sessions (e.g. yoochoose) or a predictor genome",
-                )
-            return _train_sessions(genome, data, options, on_epoch, device, box, init)
-        if not isinstance(data, PurchaseData):
-            raise AutorecError(
-                "data",
-                f"a predictor genome needs purchase histories, got {type(data).__name__}",
-                "pass purchase data (e.g. ml-100k) or a drnn genome",
-            )
-        return _train_purchases(genome, data, options, on_epoch, device, box, init)
+        family = get_family(genome.family)
+        family.check_data(data)
+        result: TrainResult = family.train(genome, data, options, on_epoch, device, box, init)
+        return result
     except Exception:
         model = box.get("model")
         return TrainResult(

@@ -13,6 +13,7 @@ from autorec.errors import AutorecError
 if TYPE_CHECKING:
     import torch
 
+    from autorec.families import Family
     from autorec.genome import Genome
 
 __all__ = [
@@ -153,23 +154,18 @@ class TrainOptions:
         except AttributeError:  # pragma: no cover - not Linux
             return max(1, os.cpu_count() or 1)
 
-    def accuracy_for(self, family: Literal["sessions", "purchases"]) -> tuple[str, int]:
-        """The accuracy's name and cut-off for a data family, checking they fit together."""
-        name = self.accuracy or ("top1" if family == "sessions" else f"precision@{self.k}")
+    def accuracy_for(self, family: str | Family) -> tuple[str, int]:
+        """The accuracy's name and cut-off for a family (its name, data kind or object),
+        checking they fit together."""
+        from autorec.families import get_family
+
+        fam = get_family(family) if isinstance(family, str) else family
+        name = self.accuracy or fam.default_accuracy(self.k)
         m = _ACCURACY.match(name)
         assert m is not None
-        if family == "sessions" and m.group("topk") is None:
-            raise AutorecError(
-                "option accuracy",
-                f"{name!r} is a purchase-history accuracy but the data are sessions",
-                "use top1 or topK",
-            )
-        if family == "purchases" and m.group("pk") is None:
-            raise AutorecError(
-                "option accuracy",
-                f"{name!r} is a session accuracy but the data are purchase histories",
-                "use precision@K",
-            )
+        problem, fix = fam.accuracy_mismatch(name, m.groupdict())
+        if problem:
+            raise AutorecError("option accuracy", problem, fix)
         k = int(m.group("topk") or m.group("pk"))
         if k < 1:
             raise AutorecError("option accuracy", f"cut-off must be >= 1 in {name!r}", "use K>=1")

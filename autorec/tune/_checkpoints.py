@@ -164,6 +164,7 @@ def finalize_best(
     """Write ``RUN_DIR/best_model/`` for ``genome`` (module docstring) and return its
     ``metrics.json`` (with ``test_metrics``). Does nothing but read it when ``best_model/``
     already holds this genome."""
+    from autorec.families import get_family
     from autorec.train import TrainOptions, train_genome
     from autorec.train.saving import load_saved, save_trained
 
@@ -172,7 +173,7 @@ def finalize_best(
         return _metrics(target)
     kept = weights_dir(root, genome.key)
     info = _data_info(data, data_path)
-    if genome.family == "drnn" and (kept / "train.json").is_file():
+    if get_family(genome.family).kept_weights_final and (kept / "train.json").is_file():
         from autorec.cli.evaluate import evaluate_saved
 
         say(f"scoring the best network ({genome.key}) on the test split: kept weights, no training")

@@ -530,9 +530,9 @@ def objectives_for(options: SearchOptions, family: str) -> tuple[str, ...]:
     if options.objectives:
         return tuple(o.strip() for o in options.objectives.split(",") if o.strip())
     if options.algorithm == "nsga2":
-        if family == "drnn":
-            return ("fitness", "-n_params")
-        return ("fitness", "val_pcc@10", "-n_params")
+        from autorec.families import get_family
+
+        return get_family(family).nsga2_objectives
     return ("fitness",)
 
 

@@ -31,12 +31,12 @@ def finish_search(
     fame ``keep``, write ``best_model/`` with the best genome's test metrics (only with the
     real trainer) and ``comparison.json``. Never raises: a failure here is a warning, the
     search's results stay."""
-    from autorec.data.types import PurchaseData, SessionData
+    from autorec.families import find_family
     from autorec.genome import load_genome
     from autorec.tune._checkpoints import finalize_best, prune_weights
 
     best_file = Path(root) / "best_genome.yaml"
-    if not keep or not best_file.is_file() or not isinstance(data, SessionData | PurchaseData):
+    if not keep or not best_file.is_file() or find_family(data) is None:
         return None
     echo = say if callable(say) else (lambda _line: None)
     try:

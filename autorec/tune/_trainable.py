@@ -86,15 +86,10 @@ def data_dims(data: Any) -> dict[str, int] | None:
     from the data the driver loaded: session data's training split; purchase data's larger
     catalogue of the validation and the real protocol (a trial trains on both). ``None``
     for anything else (tests pass stand-ins)."""
-    from autorec.data.types import PurchaseData, SessionData
-    from autorec.train import _batching
+    from autorec.families import find_family
 
-    if isinstance(data, SessionData):
-        return _batching.session_dims(data.split.train)
-    if isinstance(data, PurchaseData):
-        both = [_batching.purchase_dims(p, data.log) for p in (data.validation, data.protocol)]
-        return max(both, key=lambda d: d["n_items"])
-    return None
+    family = None if isinstance(data, str) else find_family(data)
+    return None if family is None else family.dims(data)
 
 
 def planned_resources_fn(
@@ -116,24 +111,17 @@ def planned_resources_fn(
     return PlannedResources(dims, cluster, cpus_per_trial)
 
 
-def _short(value: Any) -> str:
-    return str(value) if value is not None else "-"
-
-
 def trial_name(config: Mapping[str, Any]) -> str:
     """A dashboard-friendly name: ``g{gen}-{family}-w{w}l{l}h{h}-{key}`` for DRNN,
     ``g{gen}-predictor-L{layers}-{split_mode}-{key}`` for the predictor family (``key``: the
     genome's 12 hex digits, as in the run directory)."""
+    from autorec.families import find_family
+
     gen = config.get("generation", 0)
     family = config.get("family", "genome")
     key = str(config.get("genome_key", ""))
-    if family == "drnn":
-        shape = (
-            f"w{_short(config.get('width'))}l{_short(config.get('length'))}"
-            f"h{_short(config.get('height'))}"
-        )
-    else:
-        shape = f"L{_short(config.get('layers'))}-{_short(config.get('split_mode'))}"
+    known = find_family(str(family))
+    shape = known.trial_shape(config) if known is not None else "-"
     return f"g{gen}-{family}-{shape}-{key}"
 
 
