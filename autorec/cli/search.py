@@ -191,6 +191,16 @@ def search(
             "training option are identical.",
         ),
     ] = None,
+    fidelity: Annotated[
+        str,
+        typer.Option(
+            "--fidelity",
+            metavar="none|halving",
+            help="none: every genome trains to its early-stopped end; halving: a generation's "
+            "genomes train on rungs of 1, 3, 9, ... epochs and only the best third of each "
+            "rung goes on (successive halving); a stopped genome keeps its rung fitness.",
+        ),
+    ] = "none",
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
@@ -220,6 +230,7 @@ def search(
         autoencoder=autoencoder,
         baselines=baselines,
         warm_start=str(warm_start) if warm_start is not None else None,
+        fidelity=fidelity,
     )
     if config is not None:
         _apply_config(ctx, options, config)

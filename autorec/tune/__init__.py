@@ -11,6 +11,7 @@ from autorec.tune._driver import (
     run_search,
     start_ray,
 )
+from autorec.tune._fidelity import FIDELITIES, RungLadder, RungTracker, rung_milestones
 from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
 from autorec.tune._report import build_report
 from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
@@ -31,8 +32,11 @@ from autorec.tune._trainable import (
 )
 
 __all__ = [
+    "FIDELITIES",
     "GeneticSearcher",
     "RunDir",
+    "RungLadder",
+    "RungTracker",
     "SearchOptions",
     "SearchSummary",
     "Trainer",
@@ -51,6 +55,7 @@ __all__ = [
     "resume_search",
     "run_search",
     "run_trial",
+    "rung_milestones",
     "start_ray",
     "trial_dirname",
     "trial_name",

@@ -47,6 +47,7 @@ from autorec.tune._checks import (
     checked_config,
     data_fingerprint,
 )
+from autorec.tune._fidelity import check_fidelity, fidelity_for
 from autorec.tune._finish import finish_search
 from autorec.tune._lock import run_dir_lock
 from autorec.tune._noise import NoiseCheck
@@ -119,8 +120,11 @@ class SearchOptions:
     baselines: str | None = None
     #: an earlier run dir or bundle whose best genomes seed generation 0 (autorec.tune._warm)
     warm_start: str | None = None
+    #: multi-fidelity of a generation: none, or halving (autorec.tune._fidelity)
+    fidelity: str = "none"
 
     def validate(self) -> None:
+        check_fidelity(self.fidelity)
         if self.population < 2:
             raise AutorecError("option --population", f"got {self.population}", "pass 2 or more")
         if self.generations < 0:
@@ -185,6 +189,8 @@ class SearchSummary:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: the best network's test metrics beside the best baseline's (autorec.tune._compare)
     comparison: dict[str, Any] | None = None
+    #: the budget spent: epochs trained, summed over every trial of the run
+    trial_epochs: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,6 +207,7 @@ class SearchSummary:
             "generations": max(0, self.generations - 1),
             "populations": self.generations,
             "trials": self.trials,
+            "trial_epochs": self.trial_epochs,
             "trained_this_session": self.trained_this_session,
             "replayed": self.replayed,
             "wall_s": round(self.wall_s, 3),
@@ -750,8 +757,15 @@ def _execute(
         rd.write_records([r.to_dict() for r in records])
         progress.trial_finished(record.trial_id, record.status, record)
 
+    train_options = _train_options(options, family)
+    tracker, scheduler = fidelity_for(options.fidelity, train_options)
     searcher = GeneticSearcher(
-        evolution, known=known, on_record=persist, session=session, state_path=rd.searcher_state
+        evolution,
+        known=known,
+        on_record=persist,
+        session=session,
+        state_path=rd.searcher_state,
+        fidelity=tracker,
     )
 
     # ``data`` is what _preflight loaded (or was given): it is never loaded twice.
@@ -766,7 +780,7 @@ def _execute(
         tune.with_parameters(
             run_trial,
             data=data,
-            options=_train_options(options, family),
+            options=train_options,
             train_fn=train_fn,
             keep_weights=True,
             check=getattr(wanted_fn, "check", None),
@@ -777,6 +791,7 @@ def _execute(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
+            scheduler=scheduler,
             num_samples=-1,
             trial_name_creator=lambda t: trial_name(t.config),
             trial_dirname_creator=lambda t: trial_dirname(t.config, t.trial_id),
@@ -862,6 +877,7 @@ def _summary(
         best_status=best.get("status") if best else None,
         generations=len(writer.history),
         trials=len(records),
+        trial_epochs=sum(int(r.get("epochs") or 0) for r in records),
         trained_this_session=len(searcher.records),
         replayed=searcher.replayed,
         wall_s=wall_s,

@@ -211,6 +211,16 @@ def _comparison_section(rd: RunDir) -> str:
     )
 
 
+def _trial_epochs_text(config: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+    """The budget spent, in trial-epochs, and how many trials stopped at a rung."""
+    spent = sum(int(r.get("epochs") or 0) for r in records)
+    text = f"{spent} trial-epochs"
+    if config.get("fidelity", "none") != "none":
+        stopped = sum(1 for r in records if r.get("rung") is not None)
+        text += f" ({config.get('fidelity')}: {stopped} stopped at a rung)"
+    return text
+
+
 def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     """Rewrite ``report.html`` and ``plots/*.png`` of ``run_dir`` from its files (atomic)."""
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -241,7 +251,8 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
         f'<p class="muted">Run dir <code>{html.escape(str(rd.root))}</code> · status '
         f"<b>{html.escape(status)}</b> · {len(generations)} of {total_txt} "
         "populations evaluated (the initial one, then one per bred generation) · "
-        f"{len(records)} trials ({ok} ok) · updated {now}</p>"
+        f"{len(records)} trials ({ok} ok) · {_trial_epochs_text(config, records)} · "
+        f"updated {now}</p>"
     )
     parts.append(_data_line(config))
     parts.append(_comparison_section(rd))
@@ -328,6 +339,7 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
                 "status",
                 "fitness",
                 "epochs",
+                "rung",
                 "wall s",
                 "params",
                 *metric_names,
@@ -341,6 +353,7 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
                     r.get("status"),
                     r.get("fitness"),
                     r.get("epochs"),
+                    r.get("rung"),
                     r.get("wall_s"),
                     r.get("n_params"),
                     *[dict(r.get("metrics") or {}).get(m) for m in metric_names],

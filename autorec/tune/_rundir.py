@@ -217,6 +217,7 @@ TRIAL_COLUMNS = (
     "wall_s",
     "n_params",
     "loss",
+    "rung",
 )
 
 

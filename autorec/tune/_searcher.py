@@ -40,6 +40,7 @@ from autorec.tune._rundir import atomic_write_bytes
 if TYPE_CHECKING:
     from autorec.evolution import Evaluation, Evolution
     from autorec.genome import Genome
+    from autorec.tune._fidelity import RungTracker
 
 __all__ = [
     "RESERVED_CONFIG_KEYS",
@@ -162,6 +163,10 @@ class TrialRecord:
     #: unknown, e.g. records of older runs, or on CPU)
     node_id: str = ""
     gpu_ids: str = ""
+    #: ``--fidelity halving``: the rung the trial was stopped at (None: it trained to its
+    #: end) and its fitness at every rung it reached (milestone epochs -> rung fitness)
+    rung: int | None = None
+    rungs: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,6 +189,8 @@ class TrialRecord:
             "finished_at": self.finished_at,
             "node_id": self.node_id,
             "gpu_ids": self.gpu_ids,
+            "rung": self.rung,
+            "rungs": {str(k): v for k, v in self.rungs.items()},
         }
 
     def evaluation(self) -> Evaluation:
@@ -225,6 +232,8 @@ class TrialRecord:
             finished_at=float(d.get("finished_at") or 0.0),
             node_id=str(d.get("node_id") or ""),
             gpu_ids=str(d.get("gpu_ids") or ""),
+            rung=None if d.get("rung") is None else int(d["rung"]),
+            rungs={int(k): float(v) for k, v in dict(d.get("rungs") or {}).items()},
         )
 
 
@@ -236,6 +245,8 @@ class GeneticSearcher(Searcher):
     :class:`TrialRecord` after every finished trial (the run directory persists it before the
     searcher asks for more work). ``objectives_fn(fitness, metrics)`` gives the
     objectives of an evaluation (``(fitness,)`` unless a multi-objective strategy needs more).
+    ``fidelity`` (``--fidelity halving``, :mod:`autorec.tune._fidelity`): a trial its
+    scheduler stopped at a rung is told with its rung fitness.
     """
 
     def __init__(
@@ -252,6 +263,7 @@ class GeneticSearcher(Searcher):
         session: int = 0,
         state_path: str | Path | None = None,
         requeue_pending: bool = False,
+        fidelity: RungTracker | None = None,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         self.evolution = evolution
@@ -261,6 +273,7 @@ class GeneticSearcher(Searcher):
         self.session = session
         self.state_path = Path(state_path) if state_path is not None else None
         self.requeue_pending = requeue_pending
+        self.fidelity = fidelity
         #: trial id -> (genome key, generation, genome dict)
         self.trials: dict[str, tuple[str, int, dict[str, Any]]] = {}
         #: genome key -> trial id, for trials not finished yet
@@ -283,6 +296,8 @@ class GeneticSearcher(Searcher):
             record = self.known.get(key)
             if record is not None:  # measured before (resume): tell, never retrain
                 self.replayed += 1
+                if self.fidelity is not None:
+                    self.fidelity.seed(int(self.evolution.generation), key, record.rungs)
                 self.evolution.tell(key, record.evaluation())
                 continue
             generation = int(self.evolution.generation)
@@ -311,6 +326,11 @@ class GeneticSearcher(Searcher):
             result = self.last_results.get(trial_id)
             result = {**result, "final": False} if result else None
         self.last_results.pop(trial_id, None)
+        rungs: dict[int, float] = {}
+        if self.fidelity is not None:  # a trial stopped at a rung: its rung fitness
+            result = self.fidelity.final_result(trial_id, result)
+            rungs = self.fidelity.rungs_of(trial_id)
+            self.fidelity.forget(trial_id)
         evaluation = evaluation_from_result(key, result, error, self.objectives_fn)
         res = dict(result or {})
         record = TrialRecord(
@@ -334,6 +354,8 @@ class GeneticSearcher(Searcher):
             ),
             node_id=str(res.get("node_id") or ""),
             gpu_ids=str(res.get("gpu_ids") or ""),
+            rung=None if res.get("rung") is None else int(res["rung"]),
+            rungs=rungs,
         )
         self.records.append(record)
         self.known[key] = record

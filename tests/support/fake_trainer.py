@@ -32,6 +32,8 @@ __all__ = [
     "failing_train_genome",
     "fake_fitness",
     "fake_train_genome",
+    "rising_accuracy",
+    "rising_train_genome",
 ]
 
 
@@ -142,6 +144,48 @@ def always_failing_train_genome(
 ) -> FakeResult:
     """Raises for every genome (a search whose every trial fails)."""
     raise RuntimeError(f"fake failure of {genome.key}")
+
+
+def rising_accuracy(key: str, epoch: int) -> float:
+    """The validation accuracy :func:`rising_train_genome` reports after ``epoch`` epochs
+    (1-based): rising towards :func:`fake_fitness`'s accuracy, ``acc * (1 - 2**-epoch)``."""
+    return fake_fitness(key)[0] * (1.0 - 0.5**epoch)
+
+
+def rising_train_genome(
+    genome: Any, data: Any, options: Any, on_epoch: Callable[[Any], None] | None = None
+) -> FakeResult:
+    """Like :func:`fake_train_genome`, but trains all R = ``options.max_epochs`` epochs with
+    the accuracy of :func:`rising_accuracy` (the loss of :func:`fake_fitness` throughout),
+    so a rung scheduler has epochs to stop (multi-fidelity tests). Its fitness is the
+    early-stopped estimate over the last 3 epochs."""
+    key = str(genome.key)
+    started = time.monotonic()
+    _log(f"start {key}")
+    _, loss = fake_fitness(key)
+    epochs = int(getattr(options, "max_epochs", 3) or 3)
+    for epoch in range(1, epochs + 1):
+        acc = rising_accuracy(key, epoch)
+        if on_epoch is not None:
+            on_epoch(
+                FakeEpoch(epoch, loss, loss, acc, acc + 1 / (1 + loss), time.monotonic() - started)
+            )
+    _log(f"end {key}")
+    last = [rising_accuracy(key, e) for e in range(max(1, epochs - 2), epochs + 1)]
+    acc = sum(last) / len(last)
+    return FakeResult(
+        key=key,
+        fitness=acc + 1.0 / (1.0 + loss),
+        status="ok",
+        converged=True,
+        epochs=epochs,
+        val_metrics={"top1": acc},
+        test_metrics={},
+        loss=loss,
+        n_params=1000,
+        wall_s=time.monotonic() - started,
+        genome=genome,
+    )
 
 
 def _pickle_by_value() -> None:
