@@ -1,12 +1,13 @@
 """Code generator: network spec -> readable Python source of a torch module -> imported module.
 
 This is the only way a network is built: ``autorec.models.build_model`` renders a spec, writes
-the file atomically, imports it and instantiates ``Net``; export copies the same file next to a
-copy of :mod:`codegen.runtime`. The generated source imports only torch and that runtime
+the file atomically, imports it and instantiates ``Net`` (``autorec.models.write_source`` and
+``load_module`` write and import the file of a spec of one's own); export copies the same file
+next to a copy of :mod:`codegen.runtime`. The generated source imports only torch and that runtime
 (``from . import runtime as rt``). This package never imports ``autorec``.
 """
 
-from codegen._io import RUNTIME_PATH, load_module, module_name, render, write_source
+from codegen._render import RUNTIME_PATH, render
 from codegen.spec import (
     ACTIVATIONS,
     DECAY_MODES,
@@ -30,8 +31,5 @@ __all__ = [
     "NetworkSpec",
     "PredictorSpec",
     "SpecError",
-    "load_module",
-    "module_name",
     "render",
-    "write_source",
 ]

@@ -11,16 +11,14 @@ them and the winner's test metrics into ``RUN_DIR/comparison.json``, which the s
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from autorec._io import read_json, write_json
 from autorec.errors import AutorecError
 
 __all__ = [
@@ -60,17 +58,6 @@ def _data_key(data: Any) -> dict[str, str]:
     from autorec.export._export import _split_string
 
     return {"source": str(getattr(data, "source", "")), "split": _split_string(data)}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    """Atomic write (temporary file in the same folder, then ``os.replace``); kept here so
-    comparing needs neither Ray nor the tune package."""
-    from autorec.train.saving import json_safe
-
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:  # plain open: the umask's file mode
-        fh.write(json.dumps(json_safe(obj), indent=1))
-    os.replace(tmp, path)
 
 
 def _score_one(name: str, data: Any, k: int) -> dict[str, float]:
@@ -133,7 +120,7 @@ def baseline_scores(
     stored: dict[str, Any] = {"data": key, "k": k, "scores": {}, "wall_s": {}}
     if path is not None and path.is_file():
         try:
-            old = json.loads(path.read_text(encoding="utf-8"))
+            old = read_json(path)
             if old.get("data") == key and old.get("k") == k:
                 stored = {**stored, **old}
         except (OSError, ValueError, TypeError):
@@ -150,7 +137,7 @@ def baseline_scores(
             continue
         wall[name] = round(time.perf_counter() - start, 3)
     if path is not None and missing:
-        _write_json(path, {"data": key, "k": k, "scores": scores, "wall_s": wall})
+        write_json(path, {"data": key, "k": k, "scores": scores, "wall_s": wall})
     return {n: dict(scores[n]) for n in wanted if n in scores}
 
 
@@ -196,7 +183,7 @@ def compare(
     }
     out["lines"] = comparison_lines(out)
     if cache is not None:
-        _write_json(Path(cache) / COMPARISON_FILE, out)
+        write_json(Path(cache) / COMPARISON_FILE, out)
     return out
 
 
@@ -238,7 +225,7 @@ def read_comparison(root: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except (OSError, ValueError):
         return None
     return dict(data) if isinstance(data, dict) else None

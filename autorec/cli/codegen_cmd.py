@@ -74,7 +74,7 @@ def codegen(
     """Print the generated PyTorch source (imports only torch) of the genome's network."""
     import codegen as cg
     from autorec.genome import load_genome
-    from autorec.models import Dims, param_count, spec_for
+    from autorec.models import Dims, param_count, spec_for, write_source
 
     for name, value in (("--items", items), ("--pages", pages), ("--users", users)):
         _positive(name, value)
@@ -102,7 +102,7 @@ def codegen(
         "n_params": param_count(spec),
     }
     if out is not None:
-        cg.write_source(spec, out)
+        write_source(spec, out)
         if json_out:
             emit_json({**summary, "out": str(out)})
         else:

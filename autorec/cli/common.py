@@ -11,18 +11,15 @@ own invocation.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
+from autorec._io import dump_json
 from autorec.errors import AutorecError, ExitCode
 
 if TYPE_CHECKING:  # rich and numpy load when used, so `autorec --help` starts fast
@@ -41,7 +38,6 @@ __all__ = [
     "echo_table",
     "emit_json",
     "fail",
-    "json_default",
     "progress",
     "stderr_console",
 ]
@@ -139,41 +135,9 @@ class AutorecGroup(TyperGroup):
             fail(f"{err.filename or err}: is a folder; give a file")
 
 
-def json_default(value: Any) -> Any:
-    """JSON for numpy scalars/arrays, dates, paths and enums; NaN/inf become null."""
-    import numpy as np
-
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as one JSON object on stdout (strict JSON: NaN/inf become null)."""
-    typer.echo(json.dumps(_finite(obj), default=json_default, allow_nan=False))
+    typer.echo(dump_json(obj, indent=None))
 
 
 def echo_table(rows: Sequence[tuple[str, object]]) -> None:

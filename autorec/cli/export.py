@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from autorec._io import dump_json
+
 __all__ = ["export"]
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def export(
@@ -81,8 +72,8 @@ def export(
     manifest = summary["manifest"]
     if as_json:
         typer.echo(
-            json.dumps(
-                _finite(
+            dump_json(
+                (
                     {
                         "bundle": summary["bundle"],
                         "model_version": manifest["model_version"],

@@ -3,14 +3,13 @@ its validation and test metrics (DRNN paper Sec. IV.B; soft-split paper Sec. 3.1
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from autorec._io import dump_json
 from autorec.errors import AutorecError
 
 __all__ = ["data_info", "parse_devices", "print_json", "train"]
@@ -44,18 +43,8 @@ def data_info(data: Any, path: str | None, split: str | None) -> dict[str, Any]:
     return info
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def print_json(obj: dict[str, Any]) -> None:
-    typer.echo(json.dumps(_finite(obj), indent=1))
+    typer.echo(dump_json(obj))
 
 
 def _fmt(metrics: dict[str, Any]) -> str:

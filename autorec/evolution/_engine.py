@@ -20,13 +20,13 @@ which results arrive (random draws happen only when a generation closes).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from deap import base, tools
 
+from autorec._io import json_safe
 from autorec.evolution._strategies import (
     NextGeneration,
     Strategy,
@@ -316,7 +316,7 @@ class Evolution:
             "config": self.config(),
             "generation": self.generation,
             "done": self.done,
-            "rng": _jsonable(self.rng.bit_generator.state),
+            "rng": json_safe(self.rng.bit_generator.state),
             "members": [g.key for g in self._members],
             "to_ask": list(self._to_ask),
             "pending": sorted(self._pending),
@@ -386,17 +386,3 @@ class Evolution:
 
 def _same_key(a: Individual, b: Individual) -> bool:
     return a.key == b.key
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, float) and not math.isfinite(x):
-        return float(x)
-    return x

@@ -30,17 +30,12 @@ new one, never a half-written one.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import datetime as _dt
 import hashlib
 import json
 import os
 import platform
 import shutil
-import sys
-import tempfile
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +48,7 @@ import torch
 import yaml
 
 import codegen
+from autorec._io import atomic_dir, atomic_write_text, json_safe, write_json
 from autorec.errors import AutorecError
 from autorec.export import standalone
 
@@ -150,21 +146,8 @@ class BundleContents:
     page_item: Sequence[int] | None = None
     user_ids: Sequence[str] | None = None
     extra_manifest: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _json_dump(obj: Any, path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=True)
-        fh.write("\n")
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    #: further JSON files (name -> value), listed and checked like the others
+    extra_json: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _standalone_source() -> str:
@@ -175,12 +158,12 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
     """Write every file of the bundle into ``tmp`` and return the manifest (also written)."""
     from safetensors.torch import save_file
 
-    (tmp / MODEL).write_text(contents.model_source, encoding="utf-8")
+    atomic_write_text(tmp / MODEL, contents.model_source)
     shutil.copyfile(codegen.RUNTIME_PATH, tmp / RUNTIME)
     save_file(dict(contents.state_dict), str(tmp / WEIGHTS), metadata={"format": "pt"})
     with open(tmp / GENOME, "w", encoding="utf-8") as fh:
         yaml.safe_dump(dict(contents.genome), fh, sort_keys=False)
-    _json_dump([str(i) for i in contents.item_ids], tmp / ITEM_MAP)
+    write_json(tmp / ITEM_MAP, [str(i) for i in contents.item_ids], ascii=False)
     if contents.page_ids is not None:
         page_item = (
             [int(i) for i in contents.page_item]
@@ -189,14 +172,15 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
         )
         if len(page_item) != len(contents.page_ids):
             raise ValueError("page_item and page_ids differ in length")
-        _json_dump(
-            {"pages": [str(p) for p in contents.page_ids], "page_item": page_item}, tmp / PAGE_MAP
-        )
+        pages = {"pages": [str(p) for p in contents.page_ids], "page_item": page_item}
+        write_json(tmp / PAGE_MAP, pages, ascii=False)
     if contents.user_ids is not None:
-        _json_dump([str(u) for u in contents.user_ids], tmp / USER_MAP)
-    _json_dump(dict(contents.metrics), tmp / METRICS)
-    _json_dump(dict(contents.data_card), tmp / DATA_CARD)
-    (tmp / LOADER).write_text(_standalone_source(), encoding="utf-8")
+        write_json(tmp / USER_MAP, [str(u) for u in contents.user_ids], ascii=False)
+    write_json(tmp / METRICS, dict(contents.metrics), ascii=False)
+    write_json(tmp / DATA_CARD, dict(contents.data_card), ascii=False)
+    for name, value in contents.extra_json.items():
+        write_json(tmp / name, value, ascii=False)
+    atomic_write_text(tmp / LOADER, _standalone_source())
 
     files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}
     import safetensors
@@ -218,18 +202,11 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
         **dict(contents.extra_manifest),
         "files": files,
     }
+    manifest = json_safe(manifest)  # what is signed is what the file holds
     key = os.environ.get(standalone.KEY_ENV)
     if key:
         manifest["signature"] = {"hmac_sha256": standalone.signature_of(manifest, key)}
-    _json_dump(manifest, tmp / MANIFEST)
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in tmp.iterdir():
-        os.chmod(p, 0o666 & ~umask)  # mkstemp-style 0600 files would hide the bundle
-        with open(p, "rb") as fh:
-            os.fsync(fh.fileno())
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
-    _fsync_dir(tmp)
+    write_json(tmp / MANIFEST, manifest, ascii=False)
     return manifest
 
 
@@ -237,46 +214,6 @@ def _autorec_version() -> str:
     import autorec
 
     return str(autorec.__version__)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two existing paths (Linux renameat2 RENAME_EXCHANGE). False when the
-    platform or file system does not support it."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return bool(rc == 0)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put directory ``new`` at ``target``; an existing ``target`` is swapped atomically
-    and deleted afterwards."""
-    if not target.exists() and not target.is_symlink():
-        os.rename(new, target)
-        return
-    if _exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old bundle
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)  # roll back: the old bundle stays
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_bundle(contents: BundleContents, out: str | Path) -> dict[str, Any]:
@@ -301,15 +238,8 @@ def write_bundle(contents: BundleContents, out: str | Path) -> dict[str, Any]:
                 "is a non-empty folder that is not an autorec bundle (no manifest.json)",
                 "pass a new folder name; export only replaces an existing bundle",
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:
         manifest = _write_files(contents, tmp)
-        _replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync_dir(target.parent)
     return manifest
 
 

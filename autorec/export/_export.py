@@ -27,7 +27,6 @@ Sources
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import replace
@@ -40,11 +39,11 @@ import numpy.typing as npt
 import torch
 import yaml
 
+from autorec._io import json_safe, read_json
 from autorec.data import load_family_data
 from autorec.data.types import PurchaseData, SessionData, SessionLog
 from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
-from autorec.train.saving import json_safe
 
 __all__ = ["export_bundle", "export_plan"]
 
@@ -207,7 +206,7 @@ def _holds_best(saved: Path, best_genome: Path) -> bool:
     if not info.is_file():
         return False
     try:
-        key = json.loads(info.read_text(encoding="utf-8")).get("genome_key")
+        key = read_json(info).get("genome_key")
     except (OSError, ValueError):
         return False
     return bool(key) and key == load_genome(best_genome).key
@@ -234,7 +233,7 @@ def export_plan(source: str | Path, *, retrain: bool = False, retrain_all: bool 
 def _source_info(source: Path) -> dict[str, Any]:
     """What the source folder is: its genome, data, options and (maybe) saved network."""
     if (source / "train.json").is_file():
-        info = json.loads((source / "train.json").read_text(encoding="utf-8"))
+        info = read_json(source / "train.json")
         opts = info.get("options") or {}
         dat = info.get("data") or {}
         return {

@@ -21,9 +21,7 @@ Parquet: written to a temporary file beside the target, then ``os.replace``-d in
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +30,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from autorec._io import atomic_file
 from autorec.errors import AutorecError
 
 __all__ = [
@@ -176,6 +175,7 @@ class ParquetRecWriter:
         self.rows = 0
         self._tmp: Path | None = None
         self._writer: object | None = None
+        self._file = contextlib.ExitStack()
 
     def _schema(self) -> object:
         import pyarrow as pa
@@ -193,11 +193,8 @@ class ParquetRecWriter:
     def __enter__(self) -> ParquetRecWriter:
         import pyarrow.parquet as pq
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(name)
-        self._writer = pq.ParquetWriter(name, self._schema())
+        self._tmp = self._file.enter_context(atomic_file(self.path))
+        self._writer = pq.ParquetWriter(str(self._tmp), self._schema())
         return self
 
     def write(
@@ -239,13 +236,11 @@ class ParquetRecWriter:
         try:
             if isinstance(writer, pq.ParquetWriter):
                 writer.close()
-            if exc_type is None:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        except BaseException as err:
+            self._file.__exit__(type(err), err, err.__traceback__)  # the file is removed
+            raise
+        # renamed into place when the block succeeded, removed when it raised
+        self._file.__exit__(exc_type, exc, tb)
 
 
 def open_writer(out: str | Path, model_version: str) -> SQLiteRecWriter | ParquetRecWriter:

@@ -18,6 +18,7 @@ from autorec.models._build import (
     predictor_spec,
     spec_for,
 )
+from autorec.models._source import load_module, write_source
 from autorec.models.batches import purchase_batch, session_batch, user_histories
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "default_cache_dir",
     "drnn_param_count",
     "drnn_spec",
+    "load_module",
     "n_params",
     "param_count",
     "predictor_param_count",
@@ -35,4 +37,5 @@ __all__ = [
     "session_batch",
     "spec_for",
     "user_histories",
+    "write_source",
 ]

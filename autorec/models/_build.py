@@ -11,7 +11,6 @@ for reading and tracebacks only, so nobody who can write to it can change what r
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import stat
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import codegen
-from autorec._trusted_import import import_bytes
+from autorec._io import atomic_write_bytes, import_generated
 from autorec.errors import AutorecError
 
 if TYPE_CHECKING:
@@ -91,18 +90,6 @@ def private_cache_dir(root: Path, *, tighten: bool) -> Path:
     elif loose:
         raise AutorecError(where, f"is writable by others (mode {st.st_mode & 0o777:o})", fix)
     return root
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a 0600 temporary file, then ``os.replace``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _genes(genome: Genome, names: tuple[str, ...]) -> dict[str, Any]:
@@ -262,11 +249,9 @@ def build_model(
         tag += f"_k{k}"
     path = root / f"{tag}.py"
     data = codegen.render(spec).encode("utf-8")
-    _write_private(path, data)
-    stem = "".join(c if c.isalnum() else "_" for c in tag)
-    # a module of the codegen package: the file's ``from . import runtime`` is codegen.runtime
-    name = f"codegen._generated_{stem}_{hashlib.sha1(data).hexdigest()[:12]}"
-    module = import_bytes(name, str(path.resolve()), data)
+    atomic_write_bytes(path, data, private=True)
+    # the rendered bytes, not the file: nobody who can write the cache changes what runs
+    module = import_generated(path, data)
     model: torch.nn.Module = module.Net(devices=devices)
     model.source_path = str(path)  # type: ignore[assignment]
     return model

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from autorec._io import json_safe
 from autorec.serve._batcher import MicroBatcher
 from autorec.serve._model import Answer, Query, ServedModel
 from autorec.serve._schema import CustomerBody, SessionBody
@@ -47,17 +47,6 @@ class ServeOptions:
     max_body_bytes: int = 1 << 20
     max_batch: int = 32
     max_wait_ms: float = 0.0
-
-
-def _finite(obj: Any) -> Any:
-    """JSON has no NaN / infinity: they are reported as null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -214,7 +203,7 @@ def create_app(bundle: str | Path | ServedModel, options: ServeOptions | None = 
 
     async def answer(query: Query, k: int) -> JSONResponse:
         result = await asyncio.wrap_future(batcher.submit(query))
-        return JSONResponse(_finite(_answer_json(model, result, k)))
+        return JSONResponse(json_safe(_answer_json(model, result, k)))
 
     if model.family == "drnn":
 
@@ -252,7 +241,7 @@ def create_app(bundle: str | Path | ServedModel, options: ServeOptions | None = 
 
     @app.get("/model", summary="Genome key, metrics and data card of the bundle")
     async def describe() -> JSONResponse:
-        return JSONResponse(_finite(model.describe()))
+        return JSONResponse(json_safe(model.describe()))
 
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
     return app

@@ -16,7 +16,6 @@ window) are excluded from their recommendations.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from autorec._io import finite_or_none
 from autorec.data.types import CustomerExamples, IdMap, IntArray, SessionLog, SessionSamples
 from autorec.export import Bundle, load_bundle
 from autorec.export._recommend import input_window, padded_rows, rank_scored, window_examples
@@ -70,10 +70,6 @@ class Answer:
     used: dict[str, int]
     unknown: dict[str, int]
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 class ServedModel:
@@ -187,7 +183,7 @@ class ServedModel:
             keep = top[row, : queries[i].k] >= 0
             cols = top[row, : queries[i].k][keep]
             out[i].items = self.bundle.item_ids[cols].tolist()
-            out[i].scores = [_finite(float(s)) for s in scores[row, : queries[i].k][keep]]
+            out[i].scores = [finite_or_none(s) for s in scores[row, : queries[i].k][keep]]
         return out
 
     @staticmethod

@@ -22,20 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import math
-import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-import codegen
+from autorec._io import atomic_dir, atomic_write_text, import_generated, read_json, write_json
 from autorec.errors import AutorecError
 from autorec.genome import Genome, load_genome
 from autorec.train import _batching
@@ -51,23 +44,6 @@ MODEL, WEIGHTS, GENOME, METRICS, INFO = (
     "metrics.json",
     "train.json",
 )
-
-
-def json_safe(obj: Any) -> Any:
-    """JSON-safe: NaN/inf become None, numpy scalars Python numbers, tuples lists."""
-    if isinstance(obj, np.generic):
-        return json_safe(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def _dump(obj: Any, path: Path) -> None:
-    path.write_text(json.dumps(json_safe(obj), indent=1) + "\n", encoding="utf-8")
 
 
 def _unsharded_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -105,17 +81,13 @@ def save_trained(
             "lower learning_rate or dropout in the genome, or train without --save",
         )
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        (tmp / MODEL).write_text(
-            _batching.model_source(result.genome, result.dims), encoding="utf-8"
-        )
+    with atomic_dir(out) as tmp:
+        atomic_write_text(tmp / MODEL, _batching.model_source(result.genome, result.dims))
         state = _unsharded_state(result.model)
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
         result.genome.to_yaml(tmp / GENOME)
-        _dump(result.summary(), tmp / METRICS)
+        write_json(tmp / METRICS, result.summary())
         info = {
             "format": SAVE_FORMAT,
             "genome_key": result.key,
@@ -125,17 +97,7 @@ def save_trained(
             "data": dict(data or {}),
             "options": dataclasses.asdict(options) if options is not None else {},
         }
-        _dump(info, tmp / INFO)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(tmp / INFO, info)
     return out
 
 
@@ -161,14 +123,14 @@ def load_saved(path: str | Path) -> SavedModel:
             raise AutorecError(
                 where, f"{name} is missing", "pass a folder written by `autorec train --save`"
             )
-    info = json.loads((root / INFO).read_text(encoding="utf-8"))
+    info = read_json(root / INFO)
     if info.get("format") != SAVE_FORMAT:
         raise AutorecError(
             where, f"unknown format {info.get('format')!r}", f"expected {SAVE_FORMAT}"
         )
     genome = load_genome(root / GENOME)
     try:
-        module = codegen.load_module(root / MODEL)
+        module = import_generated(root / MODEL)
     except Exception as err:
         raise AutorecError(where, f"cannot import model.py ({err})", "re-save the model") from None
     model: torch.nn.Module = module.Net(**dict(info.get("net_kwargs") or {}))
@@ -182,5 +144,5 @@ def load_saved(path: str | Path) -> SavedModel:
         ) from None
     metrics: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
-        metrics = json.loads((root / METRICS).read_text(encoding="utf-8"))
+        metrics = read_json(root / METRICS)
     return SavedModel(model.eval(), genome, info, metrics, root)

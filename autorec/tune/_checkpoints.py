@@ -19,15 +19,15 @@ retraining it.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from autorec._io import read_json, replace_dir, write_json
 
 __all__ = [
     "BEST_MODEL",
@@ -50,19 +50,6 @@ _CKPT_SUBDIR = "model"
 def weights_dir(root: str | Path, key: str) -> Path:
     """``RUN_DIR/weights/<key>``: the kept network of genome ``key``."""
     return Path(root) / WEIGHTS / key
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move the complete folder ``tmp`` to ``target``, replacing an older one only once the
-    new one is in place (a reader never sees half a folder)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
 
 
 def trial_checkpoint(result: Any) -> Any:
@@ -97,7 +84,7 @@ def _keep(root: Path, key: str, checkpoint: Any) -> None:
         with tempfile.TemporaryDirectory() as down:
             checkpoint.to_directory(down)
             shutil.copytree(Path(down) / _CKPT_SUBDIR, tmp)
-    _replace_dir(tmp, target)
+    replace_dir(tmp, target)
 
 
 def _callback_base() -> type:
@@ -140,7 +127,7 @@ def best_model_key(root: str | Path) -> str | None:
     if not info.is_file():
         return None
     with contextlib.suppress(OSError, ValueError):
-        return str(json.loads(info.read_text(encoding="utf-8")).get("genome_key") or "") or None
+        return str(read_json(info).get("genome_key") or "") or None
     return None
 
 
@@ -182,12 +169,12 @@ def finalize_best(
         tmp = target.with_name(f".{BEST_MODEL}.tmp-{uuid.uuid4().hex[:8]}")
         shutil.copytree(kept, tmp)
         metrics = {**dict(saved.metrics), **scores}
-        _write_json(tmp / "metrics.json", metrics)
-        train_info = json.loads((tmp / "train.json").read_text(encoding="utf-8"))
+        write_json(tmp / "metrics.json", metrics)
+        train_info = read_json(tmp / "train.json")
         train_info["data"] = info
         train_info["options"] = {"max_epochs": epochs, "seed": seed}
-        _write_json(tmp / "train.json", train_info)
-        _replace_dir(tmp, target)
+        write_json(tmp / "train.json", train_info)
+        replace_dir(tmp, target)
         return metrics
     why = (
         "predictor networks are fitted on the real protocol for their test score"
@@ -206,12 +193,6 @@ def finalize_best(
 
 def _metrics(folder: Path) -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError):
-        data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        data = read_json(folder / "metrics.json")
         return dict(data) if isinstance(data, Mapping) else {}
     return {}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    from autorec.train.saving import json_safe
-
-    path.write_text(json.dumps(json_safe(obj), indent=1) + "\n", encoding="utf-8")

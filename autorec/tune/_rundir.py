@@ -23,19 +23,18 @@ Every write goes to a temporary file in the same folder and is moved into place 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import math
-import os
 import pickle
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from autorec._io import atomic_write_bytes, atomic_write_text, write_json
+from autorec._io import json_safe as jsonable
 
 __all__ = [
     "RunDir",
@@ -43,56 +42,6 @@ __all__ = [
     "atomic_write_text",
     "jsonable",
 ]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync,
-    ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # mkstemp makes the file 0600; give it the mode a plain open() would (0644 under
-            # the usual umask), so other users and tools can read the run dir
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it, then putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` made JSON-safe: numpy scalars to Python, tuples to lists, NaN/inf to None."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    item = getattr(value, "item", None)
-    if callable(item):  # numpy scalar
-        return jsonable(item())
-    return str(value)
 
 
 class RunDir:
@@ -178,15 +127,12 @@ class RunDir:
 
     def write_records(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Rewrite the fitness cache and trials.csv from ``records`` (atomic each)."""
-        atomic_write_text(
-            self.cache,
-            json.dumps({"version": 1, "records": jsonable(list(records))}, indent=1),
-        )
+        write_json(self.cache, {"version": 1, "records": list(records)})
         atomic_write_text(self.trials_csv, trials_table(records))
 
     # generic -----------------------------------------------------------------------------
     def write_json(self, path: Path, data: Any) -> None:
-        atomic_write_text(path, json.dumps(jsonable(data), indent=1))
+        write_json(path, data)
 
     def write_yaml(self, path: Path, data: Any) -> None:
         atomic_write_text(path, yaml.safe_dump(jsonable(data), sort_keys=False))

@@ -24,7 +24,6 @@ directly.
 from __future__ import annotations
 
 import logging
-import math
 import pickle
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
+from autorec._io import finite_or_none as _finite
 from autorec.tune._checks import trial_error
 from autorec.tune._rundir import atomic_write_bytes
 
@@ -81,14 +81,6 @@ def genome_from_config(config: Mapping[str, Any]) -> Genome:
 
     genes = {k: v for k, v in config.items() if k not in RESERVED_CONFIG_KEYS}
     return Genome.from_dict({"family": config["family"], **genes}, where="trial config")
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def default_objectives(fitness: float, metrics: Mapping[str, float]) -> tuple[float, ...]:

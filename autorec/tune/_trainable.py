@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from ray import tune
 
+from autorec._io import finite_or_none as _num
 from autorec.tune._checkpoints import trial_checkpoint
 from autorec.tune._resources import PlannedResources
 from autorec.tune._searcher import genome_from_config
@@ -155,14 +156,6 @@ def _devices_and_threads(options: Any) -> Any:
         changes = {k: v for k, v in changes.items() if k in fields}
         return dataclasses.replace(options, **changes)
     return options
-
-
-def _num(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def final_report(result: Any, trial: str) -> dict[str, Any]:

@@ -42,10 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
-import codegen
 from autorec.data import load_session_data
 from autorec.genome import Genome, SearchSpace
-from autorec.models import Dims, build_model, spec_for
+from autorec.models import Dims, build_model, load_module, spec_for, write_source
 from autorec.train import _batching
 from autorec.train.optim import make_optimizer, row_sparse_parameters
 from codegen import runtime as rt
@@ -97,7 +96,7 @@ def every_state_full(genome: Genome, dims: Dims, cache: str) -> nn.Module:
     """The genome's DRNN with every state scored over the whole catalogue."""
     spec = spec_for(genome, dims)
     spec = dataclasses.replace(spec, state_negatives=None)  # type: ignore[type-var]
-    module = codegen.load_module(codegen.write_source(spec, Path(cache) / "full_states.py"))
+    module = load_module(write_source(spec, Path(cache) / "full_states.py"))
     model: nn.Module = module.Net()
     return model
 

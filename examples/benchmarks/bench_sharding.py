@@ -25,9 +25,8 @@ from pathlib import Path
 
 import torch
 
-import codegen
 from autorec.genome import Genome
-from autorec.models import Dims, build_model, spec_for
+from autorec.models import Dims, build_model, load_module, spec_for, write_source
 from autorec.train.optim import make_optimizer, row_sparse_parameters
 
 
@@ -57,7 +56,7 @@ def _one_shard(genome: Genome, dims: Dims, device: str, cache: str) -> torch.nn.
     """The sharded source (shard-aware loss) on one device: its loss, given the logits as one
     shard, is the sparse shard-aware one."""
     spec = replace(spec_for(genome, dims), sharded=True)
-    module = codegen.load_module(codegen.write_source(spec, Path(cache) / "one_shard.py"))
+    module = load_module(write_source(spec, Path(cache) / "one_shard.py"))
     model: torch.nn.Module = module.Net(devices=(device,))
     plain_loss = model.loss
     model.loss = lambda batch, logits: plain_loss(batch, module.as_sharded(logits))  # type: ignore[method-assign]

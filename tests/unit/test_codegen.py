@@ -23,12 +23,14 @@ from autorec.genome import Genome
 from autorec.models import (
     Dims,
     build_model,
+    load_module,
     n_params,
     param_count,
     purchase_batch,
     session_batch,
     spec_for,
     user_histories,
+    write_source,
 )
 from autorec.models.batches import history_weights
 from autorec.train.optim import make_optimizer, row_sparse_parameters
@@ -259,11 +261,11 @@ def test_predictor_spec_rejects_bad_values(change: dict[str, Any]) -> None:
 
 
 def test_write_source_is_atomic_and_load_module_imports(tmp_path: Path) -> None:
-    path = codegen.write_source(TINY_DRNN, tmp_path / "sub" / "net.py")
+    path = write_source(TINY_DRNN, tmp_path / "sub" / "net.py")
     assert path.read_text(encoding="utf-8") == codegen.render(TINY_DRNN)
     assert [p.name for p in path.parent.iterdir()] == ["net.py"]  # no temporary left behind
-    mod = codegen.load_module(path)
-    assert codegen.load_module(path) is mod
+    mod = load_module(path)
+    assert load_module(path) is mod
     assert isinstance(mod.Net(), torch.nn.Module)
 
 
@@ -383,8 +385,8 @@ def test_drnn_padding_and_history_behave(tmp_path: Path) -> None:
 
 
 def test_parametric_decay_follows_eq5(tmp_path: Path) -> None:
-    mod = codegen.load_module(
-        codegen.write_source(
+    mod = load_module(
+        write_source(
             replace(TINY_SOFT, decay_mode="parametric", noise=0.0, ti=40.0), tmp_path / "p.py"
         )
     )
@@ -521,7 +523,7 @@ def _softmax_module(tmp_path: Path, **change: Any) -> Any:
         loss="softmax",
         **change,
     )
-    return codegen.load_module(codegen.write_source(spec, tmp_path / "sm.py"))
+    return load_module(write_source(spec, tmp_path / "sm.py"))
 
 
 def _bags(*rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -589,7 +591,7 @@ def test_softmax_and_input_dropout_absent_by_default_and_emitted_when_used(tmp_p
     plain = codegen.render(TINY_SOFT)
     assert "input_dropout" not in plain and "loss=" not in plain
     spec = replace(TINY_SOFT, noise=0.0, decay_mode="none", input_dropout=0.5)
-    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "d.py"))
+    mod = load_module(write_source(spec, tmp_path / "d.py"))
     net = mod.Net()
     batch = {"x_age": torch.zeros(1000)}
     torch.manual_seed(0)
@@ -603,7 +605,7 @@ def test_softmax_and_input_dropout_absent_by_default_and_emitted_when_used(tmp_p
 
 def test_sampled_softmax_trains(tmp_path: Path) -> None:
     spec = replace(TINY_SOFT, loss="softmax", split_mode="soft", output="sampled", negatives=5)
-    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "s.py"))
+    mod = load_module(write_source(spec, tmp_path / "s.py"))
     torch.manual_seed(0)
     net = mod.Net()
     batch = purchase_batch(_hand_examples(), np.arange(3))
@@ -619,7 +621,7 @@ def test_input_norm_divides_by_the_customers_l2_norm(tmp_path: Path) -> None:
     spec = replace(TINY_SOFT, noise=0.0, decay_mode="none", input_norm=True)
     assert "input_norm=True" in codegen.render(spec)
     assert "norm.index_add" not in codegen.render(TINY_SOFT)
-    mod = codegen.load_module(codegen.write_source(spec, tmp_path / "n.py"))
+    mod = load_module(write_source(spec, tmp_path / "n.py"))
     # customer 0 bought 4 products (weights 1/2 each), customer 1 one (weight 1)
     batch = {"x_age": torch.zeros(5), "x_offsets": torch.tensor([0, 4])}
     got = mod.Net().eval().input_weight(batch)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from _export_fixtures import ITEMS, tiny_bundle, tiny_contents
 
+from autorec import _io as autorec_io
 from autorec.errors import AutorecError
 from autorec.export import FORMAT_VERSION, load_bundle, read_manifest, write_bundle
 from autorec.export import _bundle as bundle_mod
@@ -115,16 +117,16 @@ def test_replace_is_atomic_and_failure_keeps_old(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle.")]
 
     # writing fails half-way: the previous bundle stays intact and loadable, no temp left
-    real = bundle_mod._json_dump
+    real = bundle_mod.write_json
     calls = {"n": 0}
 
-    def failing(obj: object, path: Path) -> None:
+    def failing(path: Path, obj: object, **kw: Any) -> Path:
         calls["n"] += 1
         if path.name == "data_card.json":
             raise OSError("disk full")
-        real(obj, path)
+        return real(path, obj, **kw)
 
-    monkeypatch.setattr(bundle_mod, "_json_dump", failing)
+    monkeypatch.setattr(bundle_mod, "write_json", failing)
     with pytest.raises(OSError, match="disk full"):
         write_bundle(tiny_contents(tmp_path, seed=2), out)
     assert calls["n"] > 0
@@ -135,7 +137,7 @@ def test_replace_is_atomic_and_failure_keeps_old(
 
 def test_replace_without_exchange(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tiny_bundle(tmp_path, seed=0)
-    monkeypatch.setattr(bundle_mod, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(autorec_io, "_exchange", lambda a, b: False)
     write_bundle(tiny_contents(tmp_path, seed=1), out)
     assert read_manifest(out)["genome_key"] == "tiny1"
 
