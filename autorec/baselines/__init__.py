@@ -11,6 +11,7 @@ from __future__ import annotations
 from autorec.baselines._als import ALS
 from autorec.baselines._base import Baseline, popularity_order, prefix_views
 from autorec.baselines._compare import (
+    QUICK_BASELINES,
     baseline_names,
     baseline_scores,
     compare,
@@ -29,6 +30,7 @@ __all__ = [
     "ALS",
     "BASELINES",
     "EASE",
+    "QUICK_BASELINES",
     "Baseline",
     "GRUCopySession",
     "GRUSession",

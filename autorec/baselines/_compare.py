@@ -55,9 +55,9 @@ def _kind(data: Any) -> str:
 
 
 def _data_key(data: Any) -> dict[str, str]:
-    from autorec.export._export import _split_string
+    from autorec.export import split_string
 
-    return {"source": str(getattr(data, "source", "")), "split": _split_string(data)}
+    return {"source": str(getattr(data, "source", "")), "split": split_string(data)}
 
 
 def _score_one(name: str, data: Any, k: int) -> dict[str, float]:

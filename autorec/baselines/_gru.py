@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from autorec.baselines._base import Baseline, prefix_views
-from autorec.data._sessions import session_samples
+from autorec.data import session_samples
 from autorec.data.types import (
     CustomerExamples,
     PurchaseData,

@@ -27,13 +27,13 @@ def _data_dims(family: str, path: Path | None, split: str | None) -> tuple[int, 
     these data (``path`` None: the built-in synthetic data of the family's kind)."""
     from autorec.data import load_family_data
     from autorec.data.types import SessionData
-    from autorec.train import _batching
+    from autorec.train import batching
 
     data = load_family_data(family, None if path is None else str(path), split)
     if isinstance(data, SessionData):
-        d = _batching.session_dims(data.split.train)
+        d = batching.session_dims(data.split.train)
         return d["n_pages"], d["n_items"], d["n_users"]
-    d = _batching.purchase_dims(data.protocol, data.log)
+    d = batching.purchase_dims(data.protocol, data.log)
     return 0, d["n_items"], d["n_users"]
 
 

@@ -21,7 +21,7 @@ def evaluate_saved(
     """Metrics of a :class:`autorec.train.saving.SavedModel` on ``dataset``."""
     from autorec.data.types import SessionData
     from autorec.evaluation import evaluate_customers, evaluate_sessions
-    from autorec.train import _batching
+    from autorec.train import batching
     from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
 
     genome, model = saved.genome, saved.model
@@ -30,14 +30,14 @@ def evaluate_saved(
     if isinstance(dataset, SessionData):
         if genome.family != "drnn":
             raise AutorecError(where, "a predictor network needs purchase data", "pass --data")
-        got = _batching.session_dims(dataset.split.train)
+        got = batching.session_dims(dataset.split.train)
         _check_dims(where, dims, got, ("n_pages", "n_items"))
         split = dataset.split  # the FNN branch reads the users' purchases, as in training
         fnn = bool(genome.genes.get("fnn", False))
-        hist = _batching.histories(split.train, split.valid, split.test) if fnn else None
+        hist = batching.histories(split.train, split.valid, split.test) if fnn else None
         srank = ModelSessionRanker(
             model,
-            lambda log, s, rows: _batching.session_batch(genome, log, s, rows, hist),
+            lambda log, s, rows: batching.session_batch(genome, log, s, rows, hist),
             batch_size=batch_size,
         )
         return {
@@ -47,10 +47,10 @@ def evaluate_saved(
     if genome.family != "predictor":
         raise AutorecError(where, "a drnn network needs session data", "pass --data")
     prot = dataset.protocol
-    _check_dims(where, dims, _batching.purchase_dims(prot, dataset.log), ("n_items",))
+    _check_dims(where, dims, batching.purchase_dims(prot, dataset.log), ("n_items",))
     crank = ModelCustomerRanker(
         model,
-        lambda ex, rows: _batching.purchase_batch(genome, ex, rows),
+        lambda ex, rows: batching.purchase_batch(genome, ex, rows),
         batch_size=batch_size,
     )
     return {"test_metrics": evaluate_customers(crank, prot.test, prot.n_items, k=k)}

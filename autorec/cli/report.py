@@ -16,8 +16,7 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild report.html and plots/*.png from the run directory's files."""
-    from autorec.tune import RunDir, build_report
-    from autorec.tune._driver import load_options
+    from autorec.tune import RunDir, build_report, load_options
 
     rd, _ = load_options(run_dir)
     build_report(rd)

@@ -26,8 +26,7 @@ def print_summary(summary: Any, as_json: bool) -> None:
         emit_json(summary.to_json())
     else:
         _print_lines(summary)
-    from autorec.tune import RunDir
-    from autorec.tune._checks import all_failed_line
+    from autorec.tune import RunDir, all_failed_line
 
     failed = all_failed_line(RunDir(summary.run_dir).read_records(), summary.run_dir)
     if failed is not None:  # nothing to use: no best_genome.yaml, no DONE, exit 1

@@ -143,10 +143,8 @@ def train(
 
     from autorec.data import training_protocol
     from autorec.genome import load_genome
-    from autorec.train import TrainOptions
-    from autorec.train._trainer import _device as check_device
-    from autorec.train._trainer import train_genome
-    from autorec.train._types import parse_pi
+    from autorec.train import TrainOptions, parse_pi, train_genome
+    from autorec.train import primary_device as check_device
 
     train_windows, autoencoder = training_protocol(protocol, train_windows, autoencoder)
     genome = load_genome(genome_file)

@@ -30,8 +30,7 @@ from deap import base, tools
 
 from autorec.errors import AutorecError
 from autorec.evolution._types import Individual, Member, safe_fitness
-from autorec.genome import Genome
-from autorec.genome._schema import suggest
+from autorec.genome import Genome, suggest
 
 __all__ = [
     "STRATEGIES",

@@ -18,8 +18,18 @@ from autorec.export._bundle import (
     sha256_file,
     write_bundle,
 )
-from autorec.export._export import export_bundle, export_plan
-from autorec.export._recommend import DEFAULT_BATCH, latest_examples, recommend
+from autorec.export._export import export_bundle, export_plan, split_string
+from autorec.export._recommend import (
+    DEFAULT_BATCH,
+    full_prefix_samples,
+    input_window,
+    latest_examples,
+    padded_rows,
+    rank_scored,
+    recommend,
+    remap_sessions,
+    window_examples,
+)
 from autorec.export._writers import (
     COLUMNS,
     TABLE,
@@ -40,14 +50,21 @@ __all__ = [
     "SQLiteRecWriter",
     "export_bundle",
     "export_plan",
+    "full_prefix_samples",
     "gather_state_dict",
+    "input_window",
     "latest_examples",
     "load_bundle",
     "model_version_of",
     "open_writer",
+    "padded_rows",
+    "rank_scored",
     "read_manifest",
     "read_recommendations",
     "recommend",
+    "remap_sessions",
     "sha256_file",
+    "split_string",
+    "window_examples",
     "write_bundle",
 ]

@@ -57,7 +57,7 @@ def _day_after_last(time: npt.NDArray[np.int64]) -> datetime:
 
 def _purchases_all(data: PurchaseData) -> PurchaseData:
     """The purchase data for ``retrain_all`` (module docstring)."""
-    from autorec.data._purchases import build_protocol
+    from autorec.data import build_protocol
     from autorec.data.types import SplitDates
 
     d = data.protocol.dates
@@ -100,7 +100,7 @@ def _concat_sessions(logs: list[SessionLog]) -> SessionLog:
 
 
 def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
-    from autorec.train._trainer import train_genome
+    from autorec.train import train_genome
 
     result = train_genome(genome, data, options)
     if result.model is None or result.status in ("error", "diverged"):
@@ -165,7 +165,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _split_string(data: Any) -> str:
+def split_string(data: Any) -> str:
     """The split that reloads ``data`` (the argument form of ``--split``)."""
     if isinstance(data, SessionData):
         return f"{_iso(data.split.val_start)},{_iso(data.split.test_start)}"
@@ -305,7 +305,7 @@ def export_bundle(
     baseline's on the same split (:func:`autorec.baselines.compare`; cached in a search run
     dir); the data card keeps it too."""
     from autorec.genome import load_genome
-    from autorec.train import TrainOptions, _batching
+    from autorec.train import TrainOptions, batching
 
     src = Path(source)
     if not src.is_dir():
@@ -315,9 +315,10 @@ def export_bundle(
             "pass a search run dir or an `autorec train --save` folder",
         )
     info = _source_info(src)
-    from autorec.train._trainer import _device
+    from autorec.train import primary_device
 
-    _device(TrainOptions(devices=tuple(devices)))  # a bad --devices fails before any training
+    # a bad --devices fails before any training
+    primary_device(TrainOptions(devices=tuple(devices)))
     genome = load_genome(info["genome_file"])
     data_path = data if data is not None else info["data"]
     split = split if split is not None else info["split"]
@@ -396,7 +397,7 @@ def export_bundle(
         "data": _resolvable(data_path),
         "source": str(dataset.source),
         "protocol": protocol,
-        "split": _split_string(dataset),
+        "split": split_string(dataset),
         "dates": _dates_card(dataset, end),
         "loader_args": {"seed": seed},
         "catalogue_size": len(item_ids),
@@ -412,9 +413,9 @@ def export_bundle(
         family=genome.family,
         genome=genome.to_dict(),
         genome_key=genome.key,
-        model_source=_batching.model_source(genome, dims),
+        model_source=batching.model_source(genome, dims),
         state_dict=gather_state_dict(model),
-        net_kwargs=_batching.net_kwargs(model),
+        net_kwargs=batching.net_kwargs(model),
         dims=dims,
         item_ids=[str(i) for i in item_ids],
         metrics=json_safe(metrics),
@@ -448,8 +449,7 @@ def _comparison(
 ) -> dict[str, Any] | None:
     """The exported network's test metrics beside the best baseline's (cached in a search
     run dir, which computed them once already)."""
-    from autorec.baselines import compare
-    from autorec.baselines._compare import QUICK_BASELINES
+    from autorec.baselines import QUICK_BASELINES, compare
 
     test = metrics.get("test_metrics")
     # a search run dir has its baselines cached; elsewhere only those fitted in seconds
@@ -465,18 +465,16 @@ def _comparison(
 
 def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> None:
     """Load the written bundle and check it scores a batch exactly as ``model`` does."""
-    from autorec.train import _batching
+    from autorec.train import batching
 
     bundle = load_bundle(out)
     rows = np.arange(0, 8, dtype=np.int64)
     if isinstance(data, SessionData):
         n = len(data.train_samples.session)
-        batch = _batching.session_batch(
-            genome, data.split.train, data.train_samples, rows[rows < n]
-        )
+        batch = batching.session_batch(genome, data.split.train, data.train_samples, rows[rows < n])
     else:
         n = data.protocol.train.n_customers
-        batch = _batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
+        batch = batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
     from autorec.sharding import gather_logits, item_sharded_children
 
     layers = item_sharded_children(model)

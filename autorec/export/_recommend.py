@@ -231,13 +231,13 @@ def _customer_topk(
     """(rows, top-K catalogue indices [B,k] (-1 pads), their scores) per batch, ranked
     exactly as :class:`autorec.train.rankers.ModelCustomerRanker` ranks (same batch builder,
     same :func:`autorec.evaluation.topk_excluding`, inputs excluded)."""
-    from autorec.train import _batching
+    from autorec.train import batching
 
     genome = _genome(bundle)
     n = examples.n_customers
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(n, start + batch_size), dtype=np.int64)
-        batch = _batching.purchase_batch(genome, examples, padded_rows(rows))
+        batch = batching.purchase_batch(genome, examples, padded_rows(rows))
         top, scores = rank_scored(bundle, batch, len(rows), k, (batch["x_idx"], batch["x_offsets"]))
         yield rows, top, scores
 
@@ -245,18 +245,18 @@ def _customer_topk(
 def _session_topk(
     bundle: Bundle, log: SessionLog, samples: SessionSamples, k: int, batch_size: int
 ) -> Iterator[tuple[IntArray, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    from autorec.train import _batching
+    from autorec.train import batching
 
     genome = _genome(bundle)
     n = len(samples.session)
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(n, start + batch_size), dtype=np.int64)
-        batch = _batching.session_batch(genome, log, samples, padded_rows(rows))
+        batch = batching.session_batch(genome, log, samples, padded_rows(rows))
         top, scores = rank_scored(bundle, batch, len(rows), k)
         yield rows, top, scores
 
 
-def _remap_sessions(log: SessionLog, bundle: Bundle) -> tuple[SessionLog, int]:
+def remap_sessions(log: SessionLog, bundle: Bundle) -> tuple[SessionLog, int]:
     """``log`` re-indexed onto the bundle's pages and items (raw ids); unknown pages are
     dropped, unknown bought items too. Returns the log and the number of sessions left with
     no page (they are removed)."""
@@ -290,7 +290,7 @@ def _remap_sessions(log: SessionLog, bundle: Bundle) -> tuple[SessionLog, int]:
     return remapped, int((n_views == 0).sum())
 
 
-def _full_prefix_samples(log: SessionLog) -> SessionSamples:
+def full_prefix_samples(log: SessionLog) -> SessionSamples:
     lengths = np.diff(log.page_ptr)
     keep = np.flatnonzero(lengths > 0).astype(np.int64)
     return SessionSamples(session=keep, length=lengths[keep].astype(np.int64))
@@ -384,8 +384,8 @@ def recommend(
         skipped = n_sessions = 0
         prepared = []
         for log in logs:
-            remapped, empty = _remap_sessions(log, b)
-            samples = _full_prefix_samples(remapped)
+            remapped, empty = remap_sessions(log, b)
+            samples = full_prefix_samples(remapped)
             prepared.append((remapped, samples))
             skipped += empty
             n_sessions += len(samples.session)

@@ -18,6 +18,7 @@ from autorec.genome._schema import (
     active_genes,
     depth_gene,
     layer_index,
+    suggest,
 )
 from autorec.genome._space import BUILTIN_SPACES, KINDS, Gene, Kind, Mutation, SearchSpace
 
@@ -42,4 +43,5 @@ __all__ = [
     "layer_index",
     "load_genome",
     "round_sig",
+    "suggest",
 ]

@@ -27,8 +27,14 @@ import numpy.typing as npt
 
 from autorec._io import finite_or_none
 from autorec.data.types import CustomerExamples, IdMap, IntArray, SessionLog, SessionSamples
-from autorec.export import Bundle, load_bundle
-from autorec.export._recommend import input_window, padded_rows, rank_scored, window_examples
+from autorec.export import (
+    Bundle,
+    input_window,
+    load_bundle,
+    padded_rows,
+    rank_scored,
+    window_examples,
+)
 
 __all__ = ["Answer", "CustomerQuery", "ServedModel", "SessionQuery"]
 
@@ -203,7 +209,7 @@ class ServedModel:
         self, queries: Sequence[SessionQuery], k: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         from autorec.models.batches import UserHistories
-        from autorec.train import _batching
+        from autorec.train import batching
 
         n = len(queries)
         lengths = np.array([len(q.pages) for q in queries], dtype=np.int64)
@@ -240,17 +246,17 @@ class ServedModel:
         )
         samples = SessionSamples(session=np.arange(n, dtype=np.int64), length=lengths)
         rows = padded_rows(np.arange(n, dtype=np.int64))
-        batch = _batching.session_batch(self.genome, log, samples, rows, hist)
+        batch = batching.session_batch(self.genome, log, samples, rows, hist)
         return rank_scored(self.bundle, batch, n, k)
 
     def _score_customers(
         self, queries: Sequence[CustomerQuery], k: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        from autorec.train import _batching
+        from autorec.train import batching
 
         examples = _stack([q.examples for q in queries])
         rows = padded_rows(np.arange(len(queries), dtype=np.int64))
-        batch = _batching.purchase_batch(self.genome, examples, rows)
+        batch = batching.purchase_batch(self.genome, examples, rows)
         return rank_scored(
             self.bundle, batch, len(queries), k, (batch["x_idx"], batch["x_offsets"])
         )

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autorec.export import Bundle
-from autorec.export._recommend import _full_prefix_samples, _remap_sessions, input_window
+from autorec.export import Bundle, full_prefix_samples, input_window, remap_sessions
 
 __all__ = ["replay_requests"]
 
@@ -52,16 +51,16 @@ def _sessions(
     what ``recommend`` gives the network's FNN input."""
     from autorec.data import load_session_data
     from autorec.genome import Genome
-    from autorec.train import _batching
+    from autorec.train import batching
 
     genome = Genome.from_dict(bundle.genome)
     sdata = load_session_data(data, split, **loader_args)
     for log in (sdata.split.train, sdata.split.valid, sdata.split.test):
-        remapped, _ = _remap_sessions(log, bundle)
-        samples = _full_prefix_samples(remapped)
+        remapped, _ = remap_sessions(log, bundle)
+        samples = full_prefix_samples(remapped)
         for start in range(0, len(samples.session), 1024):
             rows = np.arange(start, min(len(samples.session), start + 1024), dtype=np.int64)
-            batch = _batching.session_batch(genome, remapped, samples, rows)
+            batch = batching.session_batch(genome, remapped, samples, rows)
             user_idx = batch["user_idx"].numpy()
             offs = np.append(batch["user_offsets"].numpy(), len(user_idx))
             for row, s in enumerate(samples.session[rows]):

@@ -75,20 +75,20 @@ class _ParentSessionRanker:
     input (the user's earlier purchases) comes from every period, as in the trainer."""
 
     def __init__(self, parent: Bundle, genome: Any, data: SessionData) -> None:
-        from autorec.export._recommend import _remap_sessions
-        from autorec.train import _batching
+        from autorec.export import remap_sessions
+        from autorec.train import batching
 
         self.parent, self.genome = parent, genome
         s = data.split
-        self.hist = _batching.histories(
-            *(_remap_sessions(lg, parent)[0] for lg in (s.train, s.valid, s.test))
+        self.hist = batching.histories(
+            *(remap_sessions(lg, parent)[0] for lg in (s.train, s.valid, s.test))
         )
 
     def topk_sessions(self, log: SessionLog, samples: SessionSamples, k: int) -> IntArray:
-        from autorec.export._recommend import _remap_sessions, padded_rows, rank_scored
-        from autorec.train import _batching
+        from autorec.export import padded_rows, rank_scored, remap_sessions
+        from autorec.train import batching
 
-        remapped, _ = _remap_sessions(log, self.parent)
+        remapped, _ = remap_sessions(log, self.parent)
         # a prefix of length L keeps the pages among its first L the parent knows
         known = np.concatenate([[0], np.cumsum(remapped_mask(log, self.parent))])
         base = log.page_ptr[samples.session]
@@ -99,7 +99,7 @@ class _ParentSessionRanker:
             kept = SessionSamples(session=samples.session[rows], length=length[rows])
             n = len(rows)
             rows_ = padded_rows(np.arange(n, dtype=np.int64))
-            batch = _batching.session_batch(self.genome, remapped, kept, rows_, self.hist)
+            batch = batching.session_batch(self.genome, remapped, kept, rows_, self.hist)
             top, _ = rank_scored(self.parent, batch, n, k)
             out[rows] = _to_new(top, self.parent.item_ids, log.items)
         return out
@@ -129,8 +129,8 @@ class _ParentCustomerRanker:
         self.new = IdMap(np.asarray(catalogue_raw, dtype=np.str_))
 
     def topk_customers(self, examples: CustomerExamples, k: int) -> IntArray:
-        from autorec.export._recommend import padded_rows, rank_scored
-        from autorec.train import _batching
+        from autorec.export import padded_rows, rank_scored
+        from autorec.train import batching
 
         mapped = self.to_parent[examples.input_item]
         keep = mapped >= 0
@@ -149,7 +149,7 @@ class _ParentCustomerRanker:
         out = np.full((examples.n_customers, k), -1, dtype=np.int64)
         for start in range(0, examples.n_customers, 1024):
             rows = np.arange(start, min(examples.n_customers, start + 1024), dtype=np.int64)
-            batch = _batching.purchase_batch(self.genome, ex, padded_rows(rows))
+            batch = batching.purchase_batch(self.genome, ex, padded_rows(rows))
             top, _ = rank_scored(
                 self.parent, batch, len(rows), k, (batch["x_idx"], batch["x_offsets"])
             )
@@ -177,7 +177,7 @@ def parent_metrics(
 
 
 def _train(genome: Any, data: Any, options: Any, init: Any, what: str) -> tuple[Any, float]:
-    from autorec.train._trainer import train_genome
+    from autorec.train import train_genome
 
     t0 = time.perf_counter()
     result = train_genome(genome, data, options, init=init)

@@ -60,9 +60,9 @@ class TransferReport:
 def axis_roles(genome: Any) -> dict[str, list[tuple[str, int]]]:
     """Per parameter of ``genome``'s network: (role, offset) of each axis; role is
     ``fixed``, ``items``, ``pages``, ``users`` or ``unknown``."""
-    from autorec.train import _batching
+    from autorec.train import batching
 
-    a, b = (_batching.build(genome, dims).state_dict() for dims in _PROBES)
+    a, b = (batching.build(genome, dims).state_dict() for dims in _PROBES)
     roles: dict[str, list[tuple[str, int]]] = {}
     for name, t in a.items():
         if name not in b or b[name].dim() != t.dim():

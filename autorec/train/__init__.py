@@ -5,7 +5,9 @@ genome's optimiser / rate / momentum / batch size / step decay, stops as soon as
 validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on the test
 split with the same evaluation functions the baselines use."""
 
+from autorec.train import _batching as batching
 from autorec.train._threads import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
+from autorec.train._trainer import _device as primary_device
 from autorec.train._trainer import count_params, train_genome, train_purchases, train_sessions
 from autorec.train._types import (
     DEFAULT_MAX_EPOCHS,
@@ -15,6 +17,7 @@ from autorec.train._types import (
     Status,
     TrainOptions,
     TrainResult,
+    parse_pi,
 )
 from autorec.train.fitness import auto_pi, fitness_value, is_bounded
 from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
@@ -34,10 +37,13 @@ __all__ = [
     "TrainResult",
     "apply_thread_policy",
     "auto_pi",
+    "batching",
     "count_params",
     "fitness_value",
     "is_bounded",
     "load_saved",
+    "parse_pi",
+    "primary_device",
     "save_trained",
     "threads_for",
     "train_genome",

@@ -2,6 +2,7 @@
 resume and the search report (DESIGN "The tuner"). The only package besides the CLI that
 imports Ray."""
 
+from autorec.tune._checks import all_failed_line
 from autorec.tune._driver import (
     SearchOptions,
     SearchSummary,
@@ -41,6 +42,7 @@ __all__ = [
     "SearchSummary",
     "Trainer",
     "TrialRecord",
+    "all_failed_line",
     "atomic_write_bytes",
     "atomic_write_text",
     "build_report",

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from autorec.baselines._compare import compare
+from autorec.baselines import compare
 
 __all__ = ["finish_search"]
 
