@@ -123,6 +123,9 @@ class NetworkSpec:
     """Base of the family specs (``DrnnSpec``, ``PredictorSpec``)."""
 
     family: ClassVar[str]
+    #: Fields left out of the header while they hold these values (added to a family
+    #: after its first files were generated, so those files stay byte-identical).
+    omitted_defaults: ClassVar[dict[str, object]] = {}
 
     output: str
     negatives: int | None
@@ -138,7 +141,7 @@ class NetworkSpec:
         the execution fields (``output``, ``negatives``, ``devices``) only where they differ
         from their defaults."""
         pairs = [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
-        omit = {**EXECUTION_DEFAULTS, **(OPTIONAL_DEFAULTS if self.family == "predictor" else {})}
+        omit = {**EXECUTION_DEFAULTS, **self.omitted_defaults}
         return [(name, value) for name, value in pairs if name not in omit or value != omit[name]]
 
     def _check_execution(self) -> None:
@@ -243,6 +246,7 @@ class PredictorSpec(NetworkSpec):
     """
 
     family: ClassVar[str] = "predictor"
+    omitted_defaults: ClassVar[dict[str, object]] = OPTIONAL_DEFAULTS
 
     units: tuple[int, ...]
     activation: str

@@ -156,10 +156,10 @@ class Baseline(ABC):
     def fit(self: _B, data: SessionData | PurchaseData, *, validation: bool = False) -> _B:
         """Fit on a loaded data set: the training sessions, or the purchase protocol (the
         validation protocol when ``validation``)."""
-        if isinstance(data, SessionData):
-            return self.fit_sessions(data.split.train, history=(data.split.valid,))
-        protocol = data.validation if validation else data.protocol
-        return self.fit_purchases(data.log, protocol)
+        from autorec.families import family_of
+
+        fitted: _B = family_of(data).fit_baseline(self, data, validation=validation)
+        return fitted
 
     def fit_sessions(self: _B, train: SessionLog, history: tuple[SessionLog, ...] = ()) -> _B:
         """Fit on training sessions. ``history`` holds further logs whose purchases may serve

@@ -20,6 +20,7 @@ from typing import Any
 
 from autorec._io import read_json, write_json
 from autorec.errors import AutorecError
+from autorec.families import family_of, get_family
 
 __all__ = [
     "BASELINES_FILE",
@@ -43,34 +44,25 @@ COMPARISON_FILE = "comparison.json"
 
 
 def primary_metrics(kind: str, k: int = 10) -> tuple[str, ...]:
-    """The test metrics compared, the deciding one first: sessions top-1 then top-K (the
-    DRNN paper's accuracy); purchases precision@K then PCC@K (the soft-split paper's)."""
-    return ("top1", f"top{k}") if kind == "sessions" else (f"precision@{k}", f"pcc@{k}")
+    """The test metrics compared, the deciding one first (:meth:`Family.primary_metrics`:
+    sessions top-1 then top-K, the DRNN paper's accuracy; purchases precision@K then
+    PCC@K, the soft-split paper's). ``kind``: a family's name or data kind."""
+    return get_family(kind).primary_metrics(k)
 
 
 def _kind(data: Any) -> str:
-    from autorec.data.types import SessionData
-
-    return "sessions" if isinstance(data, SessionData) else "purchases"
+    return family_of(data).data_kind
 
 
 def _data_key(data: Any) -> dict[str, str]:
-    from autorec.export import split_string
-
-    return {"source": str(getattr(data, "source", "")), "split": split_string(data)}
+    return {"source": str(getattr(data, "source", "")), "split": family_of(data).split_string(data)}
 
 
 def _score_one(name: str, data: Any, k: int) -> dict[str, float]:
     from autorec.baselines import make_baseline
-    from autorec.evaluation import evaluate_customers, evaluate_sessions
 
     model = make_baseline(name).fit(data)
-    if _kind(data) == "sessions":
-        ks = (1, k) if k != 1 else (1,)
-        out = evaluate_sessions(model, data.split.test, data.test_samples, ks=ks)
-    else:
-        prot = data.protocol
-        out = evaluate_customers(model, prot.test, prot.n_items, k=k)
+    out = family_of(data).evaluate(model, data, k=k)
     return {str(a): float(b) for a, b in dict(out).items()}
 
 
@@ -78,7 +70,8 @@ def _applies(name: str, kind: str) -> bool:
     from autorec.baselines import BASELINES
 
     cls = BASELINES[name]
-    return bool(getattr(cls, "supports_sessions" if kind == "sessions" else "supports_purchases"))
+    # a baseline says which data kinds it fits (supports_sessions, ...); unknown: none
+    return bool(getattr(cls, f"supports_{get_family(kind).data_kind}", False))
 
 
 def baseline_names(names: str | Sequence[str] | None, kind: str | None = None) -> list[str]:

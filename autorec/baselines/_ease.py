@@ -114,20 +114,18 @@ class EASE(Baseline):
         return super().fit(data, validation=validation)
 
     def _choose_lambda(self, data: SessionData | PurchaseData) -> float:
-        from autorec.evaluation import evaluate_customers, evaluate_sessions
+        from autorec.families import family_of
 
+        family = family_of(data)
+        # the family's fitness accuracy on its validation part: top-1 of the validation
+        # sessions; precision@k of the month-shifted validation protocol
+        metric = family.default_accuracy(self.k)
         scores: dict[str, float] = {}
         for lam in self.lambdas:
             probe = EASE(lam=lam, k=self.k, max_items=self.max_items)
-            if isinstance(data, SessionData):
-                probe.fit_sessions(data.split.train)
-                m = evaluate_sessions(probe, data.split.valid, data.valid_samples, ks=(1,))
-                scores[f"{lam:g}"] = m["top1"]
-            else:
-                val = data.validation
-                probe.fit_purchases(data.log, val)
-                m = evaluate_customers(probe, val.test, val.n_items, k=self.k)
-                scores[f"{lam:g}"] = m[f"precision@{self.k}"]
+            family.fit_baseline(probe, data, validation=True)
+            m = family.evaluate(probe, data, k=self.k, part="valid", ks=(1,))
+            scores[f"{lam:g}"] = m[metric]
         self.selection = scores
         best = max(scores.values())
         return next(lam for lam in self.lambdas if scores[f"{lam:g}"] == best)

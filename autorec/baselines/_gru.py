@@ -9,7 +9,7 @@ learning) and ``gru`` (no copy) bracket ``gru-copy``.
 from __future__ import annotations
 
 import copy
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -157,9 +157,12 @@ class GRUSession(Baseline):
         }
 
     def fit(self: _G, data: SessionData | PurchaseData, *, validation: bool = False) -> _G:
-        if not isinstance(data, SessionData):
+        from autorec.families import family_of
+
+        if not getattr(self, f"supports_{family_of(data).data_kind}", False):
             return super().fit(data, validation=validation)  # raises: sessions only
-        self._valid = (data.split.valid, data.valid_samples)
+        sessions: Any = data  # session data: the family accepted it
+        self._valid = (sessions.split.valid, sessions.valid_samples)
         try:
             return super().fit(data, validation=validation)
         finally:

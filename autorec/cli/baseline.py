@@ -57,13 +57,56 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _split_text(data: Any) -> str:
-    from autorec.data.types import SessionData
+    from autorec.families import family_of
 
-    if isinstance(data, SessionData):
-        s = data.split
-        return f"{s.val_start.date().isoformat()},{s.test_start.date().isoformat()}"
-    d = data.protocol.dates
-    return ",".join(x.date().isoformat() for x in (d.dx, d.dxy, d.dyz, d.dz))
+    return ",".join(x.date().isoformat() for x in family_of(data).split_dates(data))
+
+
+def _load_sessions(path: Any, split: Any, seed: int, min_rating: float, timeout_s: int) -> Any:
+    from autorec.data import load_session_data
+
+    return load_session_data(
+        path, split, seed=seed, min_rating=min_rating, session_timeout_s=timeout_s
+    )
+
+
+def _score_sessions(model: Any, sdata: Any, k: int) -> dict[str, Any]:
+    from autorec.evaluation import evaluate_sessions
+
+    ks = (1, k) if k != 1 else (1,)
+    metrics = evaluate_sessions(model, sdata.split.test, sdata.test_samples, ks=ks, stderr=True)
+    metrics["n_samples"] = int(metrics["n_samples"])
+    return metrics
+
+
+def _load_customers(path: Any, split: Any, seed: int, min_rating: float, timeout_s: int) -> Any:
+    from autorec.data import load_purchase_data
+
+    # scored on the test protocol: the validation one may be empty (a short file)
+    return load_purchase_data(path, split, seed=seed, min_rating=min_rating, need_validation=False)
+
+
+def _score_customers(model: Any, pdata: Any, k: int) -> dict[str, Any]:
+    from autorec.evaluation import evaluate_customers
+
+    proto = pdata.protocol
+    raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
+    return {
+        "n_customers": int(raw["n_customers"]),
+        "n_catalogue": proto.n_items,
+        f"precision@{k}": raw[f"precision@{k}"],
+        f"precision@{k}_se": raw[f"precision@{k}_se"],
+        f"pcc@{k}": raw[f"pcc@{k}"],
+        f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
+    }
+
+
+#: How ``autorec baseline`` loads and scores each kind of entity a family recommends for:
+#: (loader, what the test holds, scorer with standard errors).
+_STEPS: dict[str, tuple[Any, str, Any]] = {
+    "session": (_load_sessions, "prefixes", _score_sessions),
+    "customer": (_load_customers, "customers", _score_customers),
+}
 
 
 def run_baseline(
@@ -85,8 +128,8 @@ def run_baseline(
     ``metrics`` and wall times.
     """
     from autorec.baselines import BASELINES, make_baseline
-    from autorec.data import load_events, load_purchase_data, load_session_data
-    from autorec.evaluation import evaluate_customers, evaluate_sessions
+    from autorec.data import load_events
+    from autorec.families import families, get_family
 
     if name not in BASELINES:
         raise AutorecError(
@@ -94,8 +137,9 @@ def run_baseline(
         )
     if k < 1:
         raise AutorecError("option --k", f"k must be >= 1, got {k}", "pass e.g. --k 10")
-    if kind is not None and kind not in ("sessions", "purchases"):
-        raise AutorecError("option --kind", f"unknown kind {kind!r}", "use sessions or purchases")
+    kinds = [f.data_kind for f in families()]
+    if kind is not None and kind not in kinds:
+        raise AutorecError("option --kind", f"unknown kind {kind!r}", f"use {' or '.join(kinds)}")
     model = make_baseline(name, **(params or {}))
     t0 = time.perf_counter()
     events = load_events(
@@ -105,7 +149,8 @@ def run_baseline(
         kind=kind,  # type: ignore[arg-type]  # checked against the two kinds just above
         seed=seed,
     )
-    if events.kind == "purchases" and name == "session-views":
+    family = get_family(events.kind)
+    if name == "session-views" and not family.needs_pages:
         raise AutorecError(
             f"baseline session-views on {events.source}",
             "the data has no page views (purchase histories only), so there is no session to "
@@ -113,54 +158,21 @@ def run_baseline(
             "use popularity, itemknn or als on purchase data, or pass session data (views)",
         )
     result: dict[str, Any] = {"baseline": name, "params": {}}
-    if events.kind == "sessions":
-        sdata = load_session_data(
-            data_path, split, seed=seed, min_rating=min_rating, session_timeout_s=session_timeout_s
-        )
-        t_load = time.perf_counter() - t0
-        with progress(f"fitting {name}", enabled=show_progress):
-            model.fit(sdata)
-        t_fit = time.perf_counter() - t0 - t_load
-        ks = (1, k) if k != 1 else (1,)
-        with progress(f"evaluating {name} on the test prefixes", enabled=show_progress):
-            metrics = evaluate_sessions(
-                model, sdata.split.test, sdata.test_samples, ks=ks, stderr=True
-            )
-        metrics["n_samples"] = int(metrics["n_samples"])
-        result["data"] = {
-            "path": _path(data_path),
-            "source": sdata.source,
-            "kind": "sessions",
-            "split": _split_text(sdata),
-        }
-        result["protocol"] = "sessions"
-    else:
-        # scored on the test protocol: the validation one may be empty (a short file)
-        pdata = load_purchase_data(
-            data_path, split, seed=seed, min_rating=min_rating, need_validation=False
-        )
-        t_load = time.perf_counter() - t0
-        with progress(f"fitting {name}", enabled=show_progress):
-            model.fit(pdata)
-        t_fit = time.perf_counter() - t0 - t_load
-        proto = pdata.protocol
-        with progress(f"evaluating {name} on the test customers", enabled=show_progress):
-            raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
-        metrics = {
-            "n_customers": int(raw["n_customers"]),
-            "n_catalogue": proto.n_items,
-            f"precision@{k}": raw[f"precision@{k}"],
-            f"precision@{k}_se": raw[f"precision@{k}_se"],
-            f"pcc@{k}": raw[f"pcc@{k}"],
-            f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
-        }
-        result["data"] = {
-            "path": _path(data_path),
-            "source": pdata.source,
-            "kind": "purchases",
-            "split": _split_text(pdata),
-        }
-        result["protocol"] = "purchases"
+    load, held, score = _STEPS[family.entity]
+    dataset = load(data_path, split, seed, min_rating, session_timeout_s)
+    t_load = time.perf_counter() - t0
+    with progress(f"fitting {name}", enabled=show_progress):
+        model.fit(dataset)
+    t_fit = time.perf_counter() - t0 - t_load
+    with progress(f"evaluating {name} on the test {held}", enabled=show_progress):
+        metrics = score(model, dataset, k)
+    result["data"] = {
+        "path": _path(data_path),
+        "source": dataset.source,
+        "kind": family.data_kind,
+        "split": _split_text(dataset),
+    }
+    result["protocol"] = family.data_kind
     total = time.perf_counter() - t0
     result["params"] = model.describe()
     result["metrics"] = metrics

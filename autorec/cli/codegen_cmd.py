@@ -26,15 +26,11 @@ def _data_dims(family: str, path: Path | None, split: str | None) -> tuple[int, 
     """(n_pages, n_items, n_users) of the network ``autorec train`` builds for the family on
     these data (``path`` None: the built-in synthetic data of the family's kind)."""
     from autorec.data import load_family_data
-    from autorec.data.types import SessionData
-    from autorec.train import batching
+    from autorec.families import get_family
 
     data = load_family_data(family, None if path is None else str(path), split)
-    if isinstance(data, SessionData):
-        d = batching.session_dims(data.split.train)
-        return d["n_pages"], d["n_items"], d["n_users"]
-    d = batching.purchase_dims(data.protocol, data.log)
-    return 0, d["n_items"], d["n_users"]
+    d = get_family(family).model_dims(data)
+    return d["n_pages"], d["n_items"], d["n_users"]
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -73,13 +69,14 @@ def codegen(
 ) -> None:
     """Print the generated PyTorch source (imports only torch) of the genome's network."""
     import codegen as cg
+    from autorec.families import get_family
     from autorec.genome import load_genome
     from autorec.models import Dims, param_count, spec_for, write_source
 
     for name, value in (("--items", items), ("--pages", pages), ("--users", users)):
         _positive(name, value)
     genome = load_genome(genome_file)
-    needs_pages = genome.family == "drnn"
+    needs_pages = get_family(genome.family).needs_pages
     if items is None or users is None or (needs_pages and pages is None):
         d_pages, d_items, d_users = _data_dims(genome.family, data, split)
     else:

@@ -19,41 +19,26 @@ def evaluate_saved(
     saved: Any, dataset: Any, *, k: int = 10, batch_size: int = 1024
 ) -> dict[str, Any]:
     """Metrics of a :class:`autorec.train.saving.SavedModel` on ``dataset``."""
-    from autorec.data.types import SessionData
-    from autorec.evaluation import evaluate_customers, evaluate_sessions
-    from autorec.train import batching
-    from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
+    from autorec.families import get_family
 
     genome, model = saved.genome, saved.model
-    dims = dict(saved.info.get("dims") or {})
+    family = get_family(genome.family)
     where = f"saved model {saved.path}"
-    if isinstance(dataset, SessionData):
-        if genome.family != "drnn":
-            raise AutorecError(where, "a predictor network needs purchase data", "pass --data")
-        got = batching.session_dims(dataset.split.train)
-        _check_dims(where, dims, got, ("n_pages", "n_items"))
-        split = dataset.split  # the FNN branch reads the users' purchases, as in training
-        fnn = bool(genome.genes.get("fnn", False))
-        hist = batching.histories(split.train, split.valid, split.test) if fnn else None
-        srank = ModelSessionRanker(
-            model,
-            lambda log, s, rows: batching.session_batch(genome, log, s, rows, hist),
-            batch_size=batch_size,
+    if not family.accepts(dataset):
+        raise AutorecError(
+            where, f"a {family.name} network needs {family.data_noun}", "pass --data"
         )
-        return {
-            "val_metrics": evaluate_sessions(srank, dataset.split.valid, dataset.valid_samples),
-            "test_metrics": evaluate_sessions(srank, dataset.split.test, dataset.test_samples),
-        }
-    if genome.family != "predictor":
-        raise AutorecError(where, "a drnn network needs session data", "pass --data")
-    prot = dataset.protocol
-    _check_dims(where, dims, batching.purchase_dims(prot, dataset.log), ("n_items",))
-    crank = ModelCustomerRanker(
-        model,
-        lambda ex, rows: batching.purchase_batch(genome, ex, rows),
-        batch_size=batch_size,
-    )
-    return {"test_metrics": evaluate_customers(crank, prot.test, prot.n_items, k=k)}
+    dims = dict(saved.info.get("dims") or {})
+    _check_dims(where, dims, family.model_dims(dataset), family.checked_dims)
+    ranker = family.model_ranker(genome, model, dataset, batch_size=batch_size)
+    # sessions: top-1 and top-10 of the validation and test prefixes; purchases: the test's
+    return {
+        _METRICS_OF[part]: family.evaluate(ranker, dataset, k=k, part=part, ks=(1, 10))
+        for part in family.evaluated_parts
+    }
+
+
+_METRICS_OF = {"valid": "val_metrics", "test": "test_metrics"}
 
 
 def _check_dims(

@@ -24,22 +24,14 @@ def parse_devices(text: str) -> tuple[str, ...]:
 
 def data_info(data: Any, path: str | None, split: str | None) -> dict[str, Any]:
     """Where the data came from and its split, for JSON output and ``train.json``."""
-    from autorec.data.types import SessionData
+    from autorec.families import family_of
 
-    def iso(moment: Any) -> str:
-        # the full time where it is not midnight (the default session split is a quantile of
-        # start times), so `evaluate` / `export` reload exactly the same split
-        midnight = (moment.hour, moment.minute, moment.second, moment.microsecond) == (0,) * 4
-        return str(moment.date().isoformat() if midnight else moment.isoformat())
-
+    family = family_of(data)
     info: dict[str, Any] = {"path": path, "source": str(getattr(data, "source", path))}
-    if isinstance(data, SessionData):
-        info["kind"] = "sessions"
-        info["split"] = split or f"{iso(data.split.val_start)},{iso(data.split.test_start)}"
-    else:
-        d = data.protocol.dates
-        info["kind"] = "purchases"
-        info["split"] = split or ",".join(iso(x) for x in (d.dx, d.dxy, d.dyz, d.dz))
+    info["kind"] = family.data_kind
+    # the full time where it is not midnight (the default session split is a quantile of
+    # start times), so `evaluate` / `export` reload exactly the same split
+    info["split"] = split or family.split_string(data)
     return info
 
 
@@ -168,6 +160,7 @@ def train(
             "use a predictor genome with decay_mode: learnt, or drop --decay-plot",
         )
     from autorec.data import load_family_data
+    from autorec.families import get_family
 
     dataset = load_family_data(
         genome.family, data, split, seed=seed, train_windows=train_windows, autoencoder=autoencoder
@@ -177,7 +170,7 @@ def train(
     cpu_s = time.process_time() - cpu0
     out = result.summary()
     info = data_info(dataset, data, split)
-    if genome.family != "drnn":
+    if get_family(genome.family).training_protocols:
         info["protocol"] = protocol
         info["train_windows"] = train_windows
         info["autoencoder"] = autoencoder

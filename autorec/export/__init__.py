@@ -18,7 +18,7 @@ from autorec.export._bundle import (
     sha256_file,
     write_bundle,
 )
-from autorec.export._export import export_bundle, export_plan, split_string
+from autorec.export._export import export_bundle, export_plan
 from autorec.export._recommend import (
     DEFAULT_BATCH,
     full_prefix_samples,
@@ -64,7 +64,6 @@ __all__ = [
     "recommend",
     "remap_sessions",
     "sha256_file",
-    "split_string",
     "window_examples",
     "write_bundle",
 ]

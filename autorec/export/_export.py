@@ -27,76 +27,22 @@ Sources
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import yaml
 
 from autorec._io import json_safe, read_json
 from autorec.data import load_family_data
-from autorec.data.types import PurchaseData, SessionData, SessionLog
 from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
+from autorec.families import get_family
 
 __all__ = ["export_bundle", "export_plan"]
-
-_DWELL_CAP_S = 3600.0
-
-
-def _day_after_last(time: npt.NDArray[np.int64]) -> datetime:
-    last = datetime.fromtimestamp(int(time.max()), tz=timezone.utc)
-    return last.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-
-
-def _purchases_all(data: PurchaseData) -> PurchaseData:
-    """The purchase data for ``retrain_all`` (module docstring)."""
-    from autorec.data import build_protocol
-    from autorec.data.types import SplitDates
-
-    d = data.protocol.dates
-    end = _day_after_last(data.log.time)
-    dates = SplitDates(d.dx, end - (d.dyz - d.dxy), end, end + (d.dz - d.dyz))
-    everything = build_protocol(data.log, dates, check=False)
-    return PurchaseData(
-        protocol=everything, validation=data.protocol, log=data.log, source=data.source
-    )
-
-
-def _concat_sessions(logs: list[SessionLog]) -> SessionLog:
-    """One log of every session of ``logs`` (they share pages, items and users)."""
-    first = logs[0]
-
-    def cat(name: str) -> npt.NDArray[Any]:
-        return np.concatenate([getattr(lg, name) for lg in logs])
-
-    def ptr(name: str) -> npt.NDArray[Any]:
-        parts, base = [np.zeros(1, dtype=np.int64)], 0
-        for lg in logs:
-            p = getattr(lg, name)
-            parts.append(p[1:] + base)
-            base += int(p[-1])
-        return np.concatenate(parts).astype(np.int64)
-
-    return replace(
-        first,
-        session_ids=cat("session_ids"),
-        user=cat("user"),
-        start=cat("start"),
-        page_ptr=ptr("page_ptr"),
-        page=cat("page"),
-        view_time=cat("view_time"),
-        dwell=cat("dwell"),
-        buy_ptr=ptr("buy_ptr"),
-        buy=cat("buy"),
-        buy_time=cat("buy_time"),
-    )
 
 
 def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
@@ -117,84 +63,6 @@ def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
             "lower learning_rate or dropout in the genome and export again",
         )
     return result
-
-
-def _sessions_all(genome: Any, data: SessionData, epochs: int, options: Any) -> Any:
-    """Retrain for exactly ``epochs`` epochs on every session (module docstring)."""
-    from autorec.data import session_samples
-    from autorec.train import TrainOptions
-
-    s = data.split
-    full = _concat_sessions([s.train, s.valid, s.test])
-    everything = SessionData(
-        split=replace(s, train=full),
-        train_samples=session_samples(full),
-        valid_samples=data.valid_samples,
-        test_samples=data.test_samples,
-        source=data.source,
-    )
-    fixed = TrainOptions(
-        max_epochs=epochs,
-        min_epochs=epochs,  # exactly E epochs (π = inf bounds the first window tested)
-        pi=math.inf,
-        seed=options.seed,
-        devices=options.devices,
-        threads=options.threads,
-        test=False,
-        progress=options.progress,
-    )
-    return _train(genome, everything, fixed, "--retrain-all")
-
-
-def _dates_card(data: Any, end: datetime | None) -> dict[str, str]:
-    if isinstance(data, SessionData):
-        return {
-            "val_start": data.split.val_start.isoformat(),
-            "test_start": data.split.test_start.isoformat(),
-        }
-    d = data.protocol.dates
-    out = {k: getattr(d, k).isoformat() for k in ("dx", "dxy", "dyz", "dz")}
-    out["end"] = (end or d.dz).isoformat()
-    return out
-
-
-def _iso(moment: datetime) -> str:
-    """A date as ``YYYY-MM-DD`` when it is midnight (UTC), else the full ISO time."""
-    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
-        return moment.date().isoformat()
-    return moment.isoformat()
-
-
-def split_string(data: Any) -> str:
-    """The split that reloads ``data`` (the argument form of ``--split``)."""
-    if isinstance(data, SessionData):
-        return f"{_iso(data.split.val_start)},{_iso(data.split.test_start)}"
-    d = data.protocol.dates
-    return ",".join(_iso(getattr(d, k)) for k in ("dx", "dxy", "dyz", "dz"))
-
-
-def _counts(data: Any) -> dict[str, int]:
-    if isinstance(data, SessionData):
-        s = data.split
-        return {
-            "train_sessions": s.train.n_sessions,
-            "valid_sessions": s.valid.n_sessions,
-            "test_sessions": s.test.n_sessions,
-            "pages": len(s.train.pages),
-            "items": len(s.train.items),
-            "users": len(s.train.users),
-            "train_samples": len(data.train_samples.session),
-            "test_samples": len(data.test_samples.session),
-        }
-    p = data.protocol
-    return {
-        "purchases": len(data.log.time),
-        "customers": len(data.log.users),
-        "items": len(data.log.items),
-        "train_customers": p.train.n_customers,
-        "test_customers": p.test.n_customers,
-        "validation_customers": data.validation.test.n_customers,
-    }
 
 
 def _holds_best(saved: Path, best_genome: Path) -> bool:
@@ -323,6 +191,7 @@ def export_bundle(
     data_path = data if data is not None else info["data"]
     split = split if split is not None else info["split"]
     seed = int(info["seed"])
+    family = get_family(genome.family)
     dataset = load_family_data(genome.family, data_path, split, seed=seed)
     options = TrainOptions(
         max_epochs=info["epochs"], seed=seed, devices=devices, threads=threads, progress=progress
@@ -338,26 +207,14 @@ def export_bundle(
         metrics = dict(saved.metrics)
         how = f"copied the trained network {info['saved']} (no training)"
     else:
-        if retrain_all and isinstance(dataset, PurchaseData):
-            end = _day_after_last(dataset.log.time)
-            dataset = _purchases_all(dataset)
-            result = _train(genome, dataset, options, "--retrain-all")
-            how = "retrained on all data (purchases: Y' ends at the last date)"
-            metrics = {
-                **result.summary(),
-                "holdout_metrics": dict(result.val_metrics),
-                "test_metrics": {},
-            }
+        if retrain_all:
+            dataset, result, metrics, how, end = family.retrain_all(
+                genome, dataset, options, _train, f"export {source}"
+            )
         else:
             result = _train(genome, dataset, options, f"export {source}")
             metrics = result.summary()
             how = "retrained the best genome on the run's data and split"
-            if retrain_all:
-                assert isinstance(dataset, SessionData)
-                first = result
-                result = _sessions_all(genome, dataset, max(1, first.epochs), options)
-                metrics = {**first.summary(), "retrained_all_epochs": result.epochs}
-                how = f"retrained on every session for {first.epochs} epochs"
         model, dims = result.model, dict(result.dims)
         metrics.pop("history", None)
     from autorec.sharding import is_sharded
@@ -366,24 +223,8 @@ def export_bundle(
     # gathered into the bundle); an unsharded one is scored on the CPU
     model = model.eval() if is_sharded(model) else model.cpu().eval()
 
-    page_ids: npt.NDArray[np.str_] | None
-    page_item: npt.NDArray[np.int64] | None
-    inputs: dict[str, Any]
-    if isinstance(dataset, SessionData):
-        log = dataset.split.train
-        item_ids = log.items.raw
-        page_ids, page_item = log.pages.raw, log.page_item
-        protocol = "sessions"
-        inputs = {
-            "width": int(genome.genes["width"]),
-            "n_pages": len(log.pages),
-            "dwell_cap_s": _DWELL_CAP_S,
-        }
-    else:
-        item_ids = dataset.log.items.raw[dataset.protocol.catalogue]
-        page_ids = page_item = None
-        protocol = "purchases"
-        inputs = {"age_unit": "days before the end of the input window"}
+    catalogue = family.bundle_catalogue(genome, dataset)
+    item_ids, page_ids, page_item = (catalogue[k] for k in ("item_ids", "page_ids", "page_item"))
     if int(dims.get("n_items", len(item_ids))) != len(item_ids):
         raise AutorecError(
             f"export {source}",
@@ -396,12 +237,12 @@ def export_bundle(
     card = {
         "data": _resolvable(data_path),
         "source": str(dataset.source),
-        "protocol": protocol,
-        "split": split_string(dataset),
-        "dates": _dates_card(dataset, end),
+        "protocol": family.data_kind,
+        "split": family.split_string(dataset),
+        "dates": family.dates_card(dataset, end),
         "loader_args": {"seed": seed},
         "catalogue_size": len(item_ids),
-        "counts": _counts(dataset),
+        "counts": family.counts(dataset),
         "retrain_all": bool(retrain_all),
         "exported_from": str(src.resolve()),
         "how": how,
@@ -422,7 +263,7 @@ def export_bundle(
         data_card=card,
         page_ids=None if page_ids is None else [str(p) for p in page_ids],
         page_item=None if page_item is None else [int(i) for i in page_item],
-        extra_manifest={"inputs": inputs},
+        extra_manifest={"inputs": catalogue["inputs"]},
     )
     manifest = write_bundle(contents, out)
     _verify(out, model, genome, dataset)
@@ -465,16 +306,10 @@ def _comparison(
 
 def _verify(out: str | Path, model: torch.nn.Module, genome: Any, data: Any) -> None:
     """Load the written bundle and check it scores a batch exactly as ``model`` does."""
-    from autorec.train import batching
+    from autorec.families import get_family
 
     bundle = load_bundle(out)
-    rows = np.arange(0, 8, dtype=np.int64)
-    if isinstance(data, SessionData):
-        n = len(data.train_samples.session)
-        batch = batching.session_batch(genome, data.split.train, data.train_samples, rows[rows < n])
-    else:
-        n = data.protocol.train.n_customers
-        batch = batching.purchase_batch(genome, data.protocol.train, rows[rows < n])
+    batch = get_family(genome.family).sample_batch(genome, data, np.arange(0, 8, dtype=np.int64))
     from autorec.sharding import gather_logits, item_sharded_children
 
     layers = item_sharded_children(model)

@@ -49,6 +49,7 @@ from autorec.data.types import (
 from autorec.errors import AutorecError
 from autorec.export._bundle import Bundle, load_bundle
 from autorec.export._writers import open_writer, read_recommendations
+from autorec.families import get_family
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -300,6 +301,27 @@ def _progress(total: int, label: str, enabled: bool) -> AbstractContextManager[A
     return _Progress(total, label, enabled) if enabled else nullcontext(lambda n: None)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One :func:`recommend` call, for the writer of its bundle's kind of entity."""
+
+    bundle: Bundle
+    out: str | Path
+    writer: Any
+    summary: dict[str, Any]
+    data: Any
+    split: str | None
+    loader_args: dict[str, Any]
+    k: int
+    batch_size: int
+    protocol_test: bool
+    as_of: str | None
+    progress: bool
+
+    def unpack(self) -> tuple[Bundle, Any, dict[str, Any], int, Any, str | None]:
+        return self.bundle, self.writer, self.summary, self.k, self.data, self.split
+
+
 def recommend(
     bundle: Bundle | str | Path,
     out: str | Path,
@@ -347,60 +369,73 @@ def recommend(
         "data": str(data_path) if data_path else None,
     }
     writer = open_writer(out, b.model_version)
-    if b.family == "predictor":
-        from autorec.data import load_purchase_data, load_purchase_log
-
-        if protocol_test:
-            pdata = load_purchase_data(data_path, split, **loader_args)
-            plog = pdata.log
-            examples = pdata.protocol.test
-            _check_catalogue(
-                b, pdata.log.items.raw[pdata.protocol.catalogue], f"--data {data_path}"
-            )
-            summary["mode"] = "protocol-test"
-            dates = pdata.protocol.dates
-            summary["input_window"] = [f"{dates.dx:%Y-%m-%d}", f"{dates.dyz:%Y-%m-%d}"]
-        else:
-            start, end = input_window(b, _parse_day(as_of, "--as-of") if as_of else None)
-            plog = load_purchase_log(data_path, **loader_args)
-            examples = latest_examples(
-                plog, b.item_ids, int(start.timestamp()), int(end.timestamp())
-            )
-            summary["mode"] = "latest"
-            summary["input_window"] = [start.isoformat(), end.isoformat()]
-        entity_raw = plog.users.raw[examples.customers]
-        with writer, _progress(examples.n_customers, "recommend", progress) as advance:
-            for rows, top, scores in _customer_topk(b, examples, k, batch_size):
-                writer.write(entity_raw[rows].tolist(), b.item_ids[np.maximum(top, 0)], scores)
-                advance(len(rows))
-        summary["entities"] = int(examples.n_customers)
-        if protocol_test:
-            summary["metrics"] = _score_table(out, examples, entity_raw, b, k)
-    else:
-        from autorec.data import load_session_data
-
-        sdata = load_session_data(data_path, split, **loader_args)
-        logs = [sdata.split.train, sdata.split.valid, sdata.split.test]
-        skipped = n_sessions = 0
-        prepared = []
-        for log in logs:
-            remapped, empty = remap_sessions(log, b)
-            samples = full_prefix_samples(remapped)
-            prepared.append((remapped, samples))
-            skipped += empty
-            n_sessions += len(samples.session)
-        with writer, _progress(n_sessions, "recommend", progress) as advance:
-            for remapped, samples in prepared:
-                ids = remapped.session_ids[samples.session]
-                for rows, top, scores in _session_topk(b, remapped, samples, k, batch_size):
-                    writer.write(ids[rows].tolist(), b.item_ids[np.maximum(top, 0)], scores)
-                    advance(len(rows))
-        summary["mode"] = "sessions"
-        summary["entities"] = n_sessions
-        summary["skipped"] = skipped
+    job = _Job(b, out, writer, summary, data_path, split, loader_args, k, batch_size,
+               protocol_test, as_of, progress)  # fmt: skip
+    _WRITE_FOR[get_family(b.family).entity](job)
     summary["rows"] = writer.rows
     summary["wall_s"] = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def _write_customers(job: _Job) -> None:
+    """Every customer's top ``k`` (the latest input window, or the protocol's test)."""
+    b, writer, summary, k, data_path, split = job.unpack()
+    protocol_test, as_of, loader_args = job.protocol_test, job.as_of, job.loader_args
+    from autorec.data import load_purchase_data, load_purchase_log
+
+    if protocol_test:
+        pdata = load_purchase_data(data_path, split, **loader_args)
+        plog = pdata.log
+        examples = pdata.protocol.test
+        _check_catalogue(b, pdata.log.items.raw[pdata.protocol.catalogue], f"--data {data_path}")
+        summary["mode"] = "protocol-test"
+        dates = pdata.protocol.dates
+        summary["input_window"] = [f"{dates.dx:%Y-%m-%d}", f"{dates.dyz:%Y-%m-%d}"]
+    else:
+        start, end = input_window(b, _parse_day(as_of, "--as-of") if as_of else None)
+        plog = load_purchase_log(data_path, **loader_args)
+        examples = latest_examples(plog, b.item_ids, int(start.timestamp()), int(end.timestamp()))
+        summary["mode"] = "latest"
+        summary["input_window"] = [start.isoformat(), end.isoformat()]
+    entity_raw = plog.users.raw[examples.customers]
+    with writer, _progress(examples.n_customers, "recommend", job.progress) as advance:
+        for rows, top, scores in _customer_topk(b, examples, k, job.batch_size):
+            writer.write(entity_raw[rows].tolist(), b.item_ids[np.maximum(top, 0)], scores)
+            advance(len(rows))
+    summary["entities"] = int(examples.n_customers)
+    if protocol_test:
+        summary["metrics"] = _score_table(job.out, examples, entity_raw, b, k)
+
+
+def _write_sessions(job: _Job) -> None:
+    """The top ``k`` of every prefix of every session of the data."""
+    b, writer, summary, k, data_path, split = job.unpack()
+    loader_args = job.loader_args
+    from autorec.data import load_session_data
+
+    sdata = load_session_data(data_path, split, **loader_args)
+    logs = [sdata.split.train, sdata.split.valid, sdata.split.test]
+    skipped = n_sessions = 0
+    prepared = []
+    for log in logs:
+        remapped, empty = remap_sessions(log, b)
+        samples = full_prefix_samples(remapped)
+        prepared.append((remapped, samples))
+        skipped += empty
+        n_sessions += len(samples.session)
+    with writer, _progress(n_sessions, "recommend", job.progress) as advance:
+        for remapped, samples in prepared:
+            ids = remapped.session_ids[samples.session]
+            for rows, top, scores in _session_topk(b, remapped, samples, k, job.batch_size):
+                writer.write(ids[rows].tolist(), b.item_ids[np.maximum(top, 0)], scores)
+                advance(len(rows))
+    summary["mode"] = "sessions"
+    summary["entities"] = n_sessions
+    summary["skipped"] = skipped
+
+
+#: The writer of each kind of entity a family recommends for (:attr:`Family.entity`).
+_WRITE_FOR = {"customer": _write_customers, "session": _write_sessions}
 
 
 def _score_table(

@@ -205,28 +205,9 @@ def create_app(bundle: str | Path | ServedModel, options: ServeOptions | None = 
         result = await asyncio.wrap_future(batcher.submit(query))
         return JSONResponse(json_safe(_answer_json(model, result, k)))
 
-    if model.family == "drnn":
+    from autorec.families import get_family
 
-        @app.post("/recommend", summary="Top-K items for a session prefix")
-        async def recommend_session(body: SessionBody) -> JSONResponse:
-            refused = too_many(body.k)
-            if refused is not None:
-                return refused
-            query = model.prepare_session(body.pages, body.dwell, body.history, body.k)
-            return await answer(query, body.k)
-
-    else:
-
-        @app.post("/recommend", summary="Top-K items for a customer's dated purchases")
-        async def recommend_customer(body: CustomerBody) -> JSONResponse:
-            refused = too_many(body.k)
-            if refused is not None:
-                return refused
-            as_of = (
-                None if body.as_of is None else datetime.fromtimestamp(body.as_of, tz=timezone.utc)
-            )
-            purchases = [(p.item, p.date) for p in body.purchases]
-            return await answer(model.prepare_customer(purchases, as_of, body.k), body.k)
+    _ROUTE_FOR[get_family(model.family).entity](app, model, too_many, answer)
 
     @app.get("/health", summary="Liveness and counters")
     async def health() -> dict[str, Any]:
@@ -245,3 +226,32 @@ def create_app(bundle: str | Path | ServedModel, options: ServeOptions | None = 
 
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
     return app
+
+
+_TooMany = Callable[[int], JSONResponse | None]
+_Answer = Callable[[Query, int], Awaitable[JSONResponse]]
+
+
+def _session_route(app: FastAPI, model: ServedModel, too_many: _TooMany, answer: _Answer) -> None:
+    @app.post("/recommend", summary="Top-K items for a session prefix")
+    async def recommend_session(body: SessionBody) -> JSONResponse:
+        refused = too_many(body.k)
+        if refused is not None:
+            return refused
+        query = model.prepare_session(body.pages, body.dwell, body.history, body.k)
+        return await answer(query, body.k)
+
+
+def _customer_route(app: FastAPI, model: ServedModel, too_many: _TooMany, answer: _Answer) -> None:
+    @app.post("/recommend", summary="Top-K items for a customer's dated purchases")
+    async def recommend_customer(body: CustomerBody) -> JSONResponse:
+        refused = too_many(body.k)
+        if refused is not None:
+            return refused
+        as_of = None if body.as_of is None else datetime.fromtimestamp(body.as_of, tz=timezone.utc)
+        purchases = [(p.item, p.date) for p in body.purchases]
+        return await answer(model.prepare_customer(purchases, as_of, body.k), body.k)
+
+
+#: ``POST /recommend`` for each kind of entity a family recommends for.
+_ROUTE_FOR = {"session": _session_route, "customer": _customer_route}

@@ -88,7 +88,9 @@ class ServedModel:
         self.genome = Genome.from_dict(bundle.genome, where=str(bundle.path / "genome.yaml"))
         self.item_index = {str(v): j for j, v in enumerate(bundle.item_ids.tolist())}
         self._items = IdMap(bundle.item_ids)
-        if bundle.family == "drnn":
+        from autorec.families import get_family
+
+        if get_family(bundle.family).needs_pages:
             if bundle.page_ids is None or bundle.page_item is None:
                 from autorec.errors import AutorecError
 

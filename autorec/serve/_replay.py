@@ -34,7 +34,9 @@ def replay_requests(
     data_path = data if data is not None else card.get("data")
     split = split if split is not None else card.get("split")
     loader_args = dict(card.get("loader_args", {}))
-    source = _sessions if bundle.family == "drnn" else _customers
+    from autorec.families import get_family
+
+    source = _SOURCE_FOR[get_family(bundle.family).entity]
     out: list[tuple[str, dict[str, Any]]] = []
     for pair in source(bundle, data_path, split, loader_args, k):
         if limit is not None and len(out) >= limit:
@@ -97,3 +99,7 @@ def _customers(
             {"item": str(log.items.raw[log.item[i]]), "date": _iso(log.time[i])} for i in mine
         ]
         yield str(log.users.raw[c]), {"purchases": purchases, "k": k}
+
+
+#: The requests of each kind of entity a family recommends for (:attr:`Family.entity`).
+_SOURCE_FOR = {"session": _sessions, "customer": _customers}

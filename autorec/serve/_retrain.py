@@ -60,11 +60,9 @@ def _parse_since(text: str) -> datetime:
 def count_new(data: SessionData | PurchaseData, since: datetime) -> int:
     """Sessions starting (session data) or purchases made (purchase data) at or after
     ``since`` in the whole of ``data``."""
-    t = int(since.timestamp())
-    if isinstance(data, SessionData):
-        s = data.split
-        return int(sum((lg.start >= t).sum() for lg in (s.train, s.valid, s.test)))
-    return int((data.log.time >= t).sum())
+    from autorec.families import family_of
+
+    return family_of(data).count_new(data, int(since.timestamp()))
 
 
 # ------------------------------------------------------------------ the parent, re-scored
@@ -123,7 +121,8 @@ def _to_new(
 class _ParentCustomerRanker:
     """The parent predictor ranking the new protocol's customers in the new catalogue."""
 
-    def __init__(self, parent: Bundle, genome: Any, catalogue_raw: npt.NDArray[np.str_]) -> None:
+    def __init__(self, parent: Bundle, genome: Any, data: PurchaseData) -> None:
+        catalogue_raw = data.log.items.raw[data.protocol.catalogue]
         self.parent, self.genome = parent, genome
         self.to_parent = IdMap(parent.item_ids).encode(catalogue_raw)
         self.new = IdMap(np.asarray(catalogue_raw, dtype=np.str_))
@@ -157,20 +156,22 @@ class _ParentCustomerRanker:
         return out
 
 
+#: The parent's ranker for each kind of entity a family recommends for.
+_PARENT_RANKER_FOR: dict[str, Any] = {
+    "session": _ParentSessionRanker,
+    "customer": _ParentCustomerRanker,
+}
+
+
 def parent_metrics(
     parent: Bundle, genome: Any, data: SessionData | PurchaseData, k: int = 10
 ) -> dict[str, float]:
     """The parent's test metrics on the new data's test split (module docstring)."""
-    from autorec.evaluation import evaluate_customers, evaluate_sessions
+    from autorec.families import family_of
 
-    if isinstance(data, SessionData):
-        ranker = _ParentSessionRanker(parent, genome, data)
-        return evaluate_sessions(ranker, data.split.test, data.test_samples, ks=(1, k))
-    prot = data.protocol
-    catalogue = data.log.items.raw[prot.catalogue]
-    return evaluate_customers(
-        _ParentCustomerRanker(parent, genome, catalogue), prot.test, prot.n_items, k=k
-    )
+    family = family_of(data)
+    ranker = _PARENT_RANKER_FOR[family.entity](parent, genome, data)
+    return family.evaluate(ranker, data, k=k)
 
 
 # ------------------------------------------------------------------ retraining
@@ -278,7 +279,9 @@ def retrain_bundle(
 
 
 def _unit(data: Any) -> str:
-    return "sessions" if isinstance(data, SessionData) else "purchases"
+    from autorec.families import family_of
+
+    return family_of(data).data_kind
 
 
 def _write(

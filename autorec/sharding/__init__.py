@@ -2,7 +2,9 @@
 "The tuner").
 
 * :func:`estimate_memory` / :class:`MemoryEstimate` -- parameter, gradient, optimiser-state
-  and activation bytes of a genome's network for a catalogue size and batch;
+  and activation bytes of a genome's network for a catalogue size and batch (each family's
+  share comes from its :meth:`Family.memory_terms`, written with :func:`gene`, :func:`dim`,
+  :func:`layer_units`, :func:`bag_index_bytes` and the byte constants);
 * :func:`plan_resources` / :class:`Plan` / :class:`Cluster` -- CPU only (a fraction of a CPU
   for tiny trials), a fraction of a GPU, one GPU or ``k`` GPUs with the item layers sharded;
   :func:`resources_for` / :func:`make_resources_fn` give Tune the plain resource dict;
@@ -18,7 +20,18 @@ No Ray import here: the tune layer converts the plain dicts.
 """
 
 from autorec.sharding._build import build_sharded_model
-from autorec.sharding._memory import FLOAT_BYTES, MemoryEstimate, estimate_memory
+from autorec.sharding._memory import (
+    FLOAT_BYTES,
+    LOSS_ENTRY_BYTES,
+    STATE_SAMPLING_FACTOR,
+    TARGETS_PER_ROW,
+    MemoryEstimate,
+    bag_index_bytes,
+    dim,
+    estimate_memory,
+    gene,
+    layer_units,
+)
 from autorec.sharding._plan import (
     GIB,
     Cluster,
@@ -42,18 +55,25 @@ from codegen.runtime import (
 __all__ = [
     "FLOAT_BYTES",
     "GIB",
+    "LOSS_ENTRY_BYTES",
+    "STATE_SAMPLING_FACTOR",
+    "TARGETS_PER_ROW",
     "Cluster",
     "MemoryEstimate",
     "Plan",
     "ShardedEmbeddingBag",
     "ShardedLinear",
     "ShardedLogits",
+    "bag_index_bytes",
     "build_sharded_model",
+    "dim",
     "estimate_memory",
     "gather_logits",
     "gathered_state_dict",
+    "gene",
     "is_sharded",
     "item_sharded_children",
+    "layer_units",
     "make_resources_fn",
     "plan_resources",
     "resources_for",

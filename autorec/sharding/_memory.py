@@ -29,7 +29,6 @@ catalogue (soft-split paper eq. 3).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +128,8 @@ def gene(genes: Mapping[str, Any], name: str, default: Any = None) -> Any:
     return default
 
 
-def _dim(dims: Any, name: str, default: int | None = None) -> int:
+def dim(dims: Any, name: str, default: int | None = None) -> int:
+    """Size ``name`` of ``dims`` (an object or a mapping); ``default`` when absent."""
     value = dims.get(name) if isinstance(dims, Mapping) else getattr(dims, name, None)
     if value is None:
         if default is None:
@@ -145,99 +145,15 @@ def _optimizer_copies(genes: Mapping[str, Any]) -> int:
     return 1 if float(gene(genes, "momentum", 0.0)) > 0.0 or opt == "nesterov" else 0
 
 
-def _units(genes: Mapping[str, Any], depth_gene: str) -> list[int]:
+def layer_units(genes: Mapping[str, Any], depth_gene: str) -> list[int]:
+    """Units of each hidden layer up to the depth ``genes[depth_gene]``."""
     depth = int(gene(genes, depth_gene))
     return [int(gene(genes, f"units_{i}")) for i in range(1, depth + 1)]
 
 
-def _bag_index_bytes(n_indices: int, n_bags: int) -> int:
+def bag_index_bytes(n_indices: int, n_bags: int) -> int:
     """Index tensors ``embedding_bag`` saves: indices, offset-to-bag map, bag sizes, offsets."""
     return INDEX_BYTES * (2 * n_indices + 2 * n_bags)
-
-
-def _drnn(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tuple[int, ...]:
-    n_items, n_pages = _dim(dims, "n_items"), _dim(dims, "n_pages")
-    w = int(gene(genes, "width"))
-    units = _units(genes, "length")
-    h = int(gene(genes, "height", 0))
-    fnn = bool(gene(genes, "fnn", False))
-    f_layers, f_units = int(gene(genes, "fnn_layers", 1)), int(gene(genes, "fnn_units", 1))
-    dropout = float(gene(genes, "dropout", 0.0)) > 0.0
-    # parameters (codegen/_drnn.py): page table, dwell gain, bias, recurrences, layer links
-    item = (n_pages + 1) * units[0]  # make_item_input builds the page table: sharded too
-    other = 2 * units[0] + units[0] * units[0]
-    for below, u in itertools.pairwise(units):
-        other += below * u + u + u * u
-    heads = units[-1] + sum(units[:h])  # top (with bias) and shortcut heads (no bias)
-    item += heads * n_items + n_items
-    if fnn:
-        item += n_items * f_units + f_units * n_items  # item input table, item output layer
-        other += f_units + (f_layers - 1) * (f_units * f_units + f_units)
-    if bool(gene(genes, "view_path", False)):
-        other += n_items + 1
-    # activations saved for backward
-    states = w + 1  # the window plus the history state
-    # per layer and state: the activation and the previous state, plus the layer's states
-    # stacked into one tensor (the next layer's and the heads' input, read as views)
-    hidden = states * sum(3 * u for u in units)
-    if dropout:
-        hidden += states * sum(units) + w * heads  # dropout outputs (masks are 1 byte: below)
-    saved = FLOAT_BYTES * batch * hidden + batch * (states * sum(units) if dropout else 0)
-    saved += _bag_index_bytes(batch * w, batch * w) + _bag_index_bytes(batch * bag, batch)
-    if fnn:  # run for the last state and again for the earlier ones (their own columns)
-        calls = 2 if w > 1 else 1
-        saved += calls * FLOAT_BYTES * batch * f_units * (2 * f_layers + 1)
-        saved += calls * _bag_index_bytes(batch * bag, batch)
-    # item-sized: the runtime's loss saves one tensor per scored state and item (the exp of
-    # the softmax's log-sum-exp / the BCE's softplus input); the logits and their gradient are
-    # alive besides. Scored: every item at every state, or -- a sampled output, or the earlier
-    # states of a big catalogue (autorec.models.STATE_SAMPLING_FACTOR) -- the candidates only
-    # (about batch + negatives items).
-    negatives = int(gene(genes, "negatives", 128))
-    cand = min(n_items, batch + negatives)
-    if str(gene(genes, "output", "full")) == "sampled":
-        cells = w * cand
-    elif w > 1 and n_items >= STATE_SAMPLING_FACTOR * negatives:
-        cells = n_items + (w - 1) * cand
-    else:
-        cells = w * n_items
-    item_saved = FLOAT_BYTES * batch * cells
-    transient = 2 * item_saved
-    return item, other, saved + item_saved, transient, item_saved + transient
-
-
-def _predictor(genes: Mapping[str, Any], dims: Any, batch: int, bag: int) -> tuple[int, ...]:
-    n_items = _dim(dims, "n_items")
-    units = _units(genes, "layers")
-    dropout = float(gene(genes, "dropout", 0.0)) > 0.0
-    item = n_items * units[0] + units[-1] * n_items + n_items  # input table, output layer
-    other = units[0] + sum(a * b + b for a, b in itertools.pairwise(units))
-    if gene(genes, "decay_mode", "none") == "learnt":
-        other += 33  # one weight per age bin plus a bias (eq. 4)
-    hidden = sum(units) * (2 if dropout else 1)
-    saved = FLOAT_BYTES * batch * hidden + (batch * sum(units) if dropout else 0)
-    saved += _bag_index_bytes(batch * bag, batch) + FLOAT_BYTES * batch * bag
-    # item-sized loss tensors (codegen/runtime.py): each softmax term saves the exp of its
-    # log-sum-exp, the BCE's negative terms the softplus input -- one [B, N] plane each (the
-    # candidates only with a sampled output); the logits and their gradient are alive besides.
-    split = str(gene(genes, "split_mode", "predictor"))
-    if str(gene(genes, "loss", "bce")) == "softmax":
-        planes = 1 if split == "predictor" else 1 + int(float(gene(genes, "wa1", 1.0)) > 0)
-    elif split == "predictor":
-        planes = int(float(gene(genes, "w0", 1.0)) > 0)
-    else:
-        planes = int(float(gene(genes, "wa0", 1.0)) > 0 or float(gene(genes, "wp0", 0.0)) > 0)
-    cols = n_items
-    if str(gene(genes, "output", "full")) == "sampled":
-        cols = min(n_items, batch * 2 + int(gene(genes, "negatives", 128)))
-    plane = FLOAT_BYTES * batch * cols
-    # the sparse terms: per listed (row, item) entry of each target list, its logit, weights
-    # and indices (LOSS_ENTRY_BYTES); X lists hold ~mean_bag entries a row, Y ~TARGETS_PER_ROW
-    x_lists, y_lists = (0, 2) if split == "predictor" else (2, 3)
-    entries = batch * (x_lists * bag + y_lists * TARGETS_PER_ROW)
-    item_saved = planes * plane + LOSS_ENTRY_BYTES * entries
-    transient = 2 * plane  # logits and their gradient
-    return item, other, saved + item_saved, transient, item_saved + transient
 
 
 def estimate_memory(
@@ -255,12 +171,10 @@ def estimate_memory(
     """
     family, genes = _genes(genome)
     batch = int(batch_size if batch_size is not None else gene(genes, "batch_size"))
-    if family == "drnn":
-        item, other, saved, transient, item_act = _drnn(genes, dims, batch, mean_bag)
-    elif family == "predictor":
-        item, other, saved, transient, item_act = _predictor(genes, dims, batch, mean_bag)
-    else:
-        raise AutorecError("genome", f"unknown family {family!r}", "use drnn or predictor")
+    from autorec.families import get_family
+
+    terms = get_family(family).memory_terms(genes, dims, batch, mean_bag)
+    item, other, saved, transient, item_act = terms
     n_params = item + other
     opt = _optimizer_copies(genes)
     params = FLOAT_BYTES * n_params

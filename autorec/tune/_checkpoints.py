@@ -176,10 +176,11 @@ def finalize_best(
         write_json(tmp / "train.json", train_info)
         replace_dir(tmp, target)
         return metrics
+    family = get_family(genome.family)
     why = (
-        "predictor networks are fitted on the real protocol for their test score"
-        if genome.family != "drnn"
-        else "no kept weights"
+        "no kept weights"
+        if family.kept_weights_final
+        else f"{family.name} networks are fitted on the real protocol for their test score"
     )
     say(f"training the best genome ({genome.key}) once for its test metrics ({why})")
     options = TrainOptions(max_epochs=epochs, seed=seed, test=True)
