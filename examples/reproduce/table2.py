@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     synth = c.synthetic_sessions(args.seed, quick)
     results: dict[str, list[tuple[str, Any]]] = {synth.label: _rows(synth, args, quick, True)}
-    best, how = c.tune(
+    tuned = c.tune(
         synth,
         {},
         budget,
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         inline=quick or args.search == "inline",
         caps=CAPS,
     )
+    best, how = tuned.genome, tuned.how
     results[synth.label].append(
         (f"best searched genome ({how})", _drnn(synth, best, 2 if quick else 30, args))
     )

@@ -105,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         f"session), k = 1..10. The arms of the previous section: FNN on {s.fnn_data} "
         f"({s.n_test['fnn']} test prefixes), history state on {s.history_data} "
         f"({s.n_test['history']}); generated data, since the FNN branch needs user ids. Tuned: "
-        f"{s.budget.text()} (history arms: population {s.history_budget.population}, "
-        f"{s.history_budget.generations} bred generation(s), R = {s.history_budget.epochs}), "
-        "the compared gene fixed."
+        f"{s.budget.text(c.TUNE_CAPS)}, the default genome in generation 0, the compared gene "
+        "fixed. Mean over the retraining seeds of the previous section."
     )
     sec.add(table(s))
     sec.add(f"![top-k curves](figures/{figure(s, out).name})")

@@ -36,15 +36,15 @@ def table(s: c.Structure) -> str:
     rows = []
     for gene in ("fnn", "history"):
         for tuned in (False, True):
-            off, on, gain = _gain(s, gene, tuned)
+            off, _, gain = _gain(s, gene, tuned)
             paper = PAPER_GAIN[gene][int(tuned)]
             rel = f"{100 * gain / off:+.1f} %" if off > 0 else "–"
             rows.append(
                 [
                     TITLES[gene],
                     "tuned" if tuned else "default (Table I)",
-                    c.fmt(off),
-                    c.fmt(on),
+                    _pm(s.arms[(gene, tuned, False)]),
+                    _pm(s.arms[(gene, tuned, True)]),
                     f"{gain:+.3f}",
                     rel,
                     "not stated" if paper is None else f"≈ +{paper * 100:.0f} %",
@@ -52,6 +52,49 @@ def table(s: c.Structure) -> str:
             )
     return c.md_table(
         ["structure", "settings", "top-1 without", "top-1 with", "gain", "gain / without", "paper"],
+        rows,
+    )
+
+
+def _pm(arm: c.Arm) -> str:
+    """Mean test top-1 ± its standard error over the retraining seeds."""
+    se = arm.metrics.get("top1_se")
+    return c.fmt(arm.metrics["top1"]) + (f" ± {se:.3f}" if se else "")
+
+
+def search_table(s: c.Structure) -> str:
+    """What each tuned arm's search saw: the default (which seeds it) against its winner."""
+    rows = []
+    for (gene, tuned, on), arm in sorted(s.arms.items()):
+        rec = arm.search or {}
+        if not tuned or "best_val_top1" not in rec:
+            continue
+        d = s.arms[(gene, False, on)]
+        rows.append(
+            [
+                TITLES[gene],
+                "with" if on else "without",
+                str(rec["n_trials"]),
+                c.fmt(rec.get("default_val_top1")),
+                c.fmt(rec["best_val_top1"]),
+                c.fmt(rec.get("default_fitness")),
+                c.fmt(rec["best_fitness"]),
+                c.fmt(d.metrics["top1"]),
+                c.fmt(arm.metrics["top1"]),
+            ]
+        )
+    return c.md_table(
+        [
+            "structure",
+            "arm",
+            "trials",
+            "val top-1 default",
+            "val top-1 winner",
+            "fitness default",
+            "fitness winner",
+            "test top-1 default",
+            "test top-1 winner",
+        ],
         rows,
     )
 
@@ -98,8 +141,8 @@ def verdict(s: c.Structure) -> str:
             t, d = s.arms[(gene, True, on)], s.arms[(gene, False, on)]
             if t.metrics["top1"] < d.metrics["top1"]:
                 name = f"{'with' if on else 'without'} {TITLES[gene]}"
-                worse.append((name, t.metrics["top1"], d.metrics["top1"], t.epochs))
-    cause = c.budget_cause(worse, s.history_budget if worse else s.budget)
+                worse.append((name, t.metrics["top1"], d.metrics["top1"], t.search))
+    cause = c.tuning_cause(worse)
     return c.verdict(neutral and fnn_helps, text + cause)
 
 
@@ -148,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     sec.add(caption(s))
     sec.add(table(s))
     sec.add("Tuned genomes (the search's best, retrained):\n\n" + genomes_table(s))
+    sec.add(
+        "What the searches saw (validation split, seed 0, R epochs: the fitness the GA ranks by, "
+        "accuracy + 1/(1 + val loss)) against the test split (mean over the seeds):\n\n"
+        + search_table(s)
+    )
     sec.add(f"![structure effects](figures/{figure(s, out).name})")
     sec.add(verdict(s))
     c.write_section(out, sec, quick)
@@ -161,14 +209,17 @@ def caption(s: c.Structure) -> Any:
         f"the FNN branch needs user ids, which the YOOCHOOSE sample lacks), {s.n_test['fnn']} test "
         f"prefixes. History rows: {s.history_data}, width fixed at 4, {s.n_test['history']} test "
         f"prefixes; 'without' = the history bag emptied. Defaults: Table I scaled "
-        f"(`_common.drnn_default`). Tuned: the best genome of a small search with `fnn` fixed "
-        f"({s.budget.text()}), or with `width` fixed at 4 for the history state (population "
-        f"{s.history_budget.population}, {s.history_budget.generations} bred generation(s), R = "
-        f"{s.history_budget.epochs}: it trains one trial at a time in this process); ran as: "
-        f"{'; '.join(sorted(how))}. Every arm retrained from seed 0, early-stopped within "
-        f"R = {s.epochs} epochs. One seed: differences below ~0.02 are within the noise of "
-        "these test sets."
+        f"(`_common.drnn_default`). Tuned: the best genome of a genetic search with `fnn` "
+        f"fixed, or with `width` fixed at 4 for the history state ({s.budget.text(c.TUNE_CAPS)};"
+        f" generation 0 holds the default genome, so the search starts from the paper's "
+        f"settings as the paper's tuning did; one trial at a time in this process); ran as: "
+        f"{'; '.join(sorted(how))}. Every arm retrained from {_n_seeds(s)} seed(s), "
+        f"early-stopped within R = {s.epochs} epochs: mean ± standard error over the seeds."
     )
+
+
+def _n_seeds(s: c.Structure) -> int:
+    return int(next(iter(s.arms.values())).metrics.get("top1_seeds", 1))
 
 
 if __name__ == "__main__":
