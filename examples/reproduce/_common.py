@@ -50,12 +50,14 @@ ML100K_TRAIN_WINDOWS = 13
 #: the order of the sections on the results page
 SECTIONS = (
     "table2",
+    "fnn_causes",
     "tuning_structure",
     "topk",
     "batch_size",
     "convergence",
     "soft_split",
     "depth",
+    "depth_causes",
     "time_decay",
 )
 PAGE_HEAD = """# Reproducing the papers' experiments
@@ -666,6 +668,8 @@ def _summary(found: Mapping[str, str]) -> str:
             continue
         title = re.search(r"^## (.+)$", found[n], re.M)
         mark = re.search(r"\*\*(Holds|Does not hold|Inconclusive)\.\*\*", found[n])
+        if mark is None:  # a section of measured causes: no verdict of its own
+            continue
         quick = " (--quick)" if "--quick smoke run" in found[n] else ""
         rows.append([title.group(1) if title else n, (mark.group(1) if mark else "?") + quick])
     return md_table(["experiment", "paper's direction holds?"], rows) + "\n\n"
@@ -1024,11 +1028,16 @@ def memo(
 ) -> dict[str, float]:
     """``compute()`` once per ``parts`` (JSON-able): the metrics are kept under ``runs`` so a
     rerun after an interruption (or a change to the page text) does not train again."""
+    saved: dict[str, float] = memo_json(runs, parts, compute)
+    return saved
+
+
+def memo_json(runs: Path, parts: Sequence[Any], compute: Callable[[], Any]) -> Any:
+    """:func:`memo` for any JSON-able result."""
     tag = json.dumps(list(parts), sort_keys=True, default=str)
     path = runs / "memo" / f"{hashlib.sha1(tag.encode()).hexdigest()[:16]}.json"
     if path.exists():
-        saved: dict[str, float] = json.loads(path.read_text(encoding="utf-8"))["metrics"]
-        return saved
+        return json.loads(path.read_text(encoding="utf-8"))["metrics"]
     metrics = compute()
     atomic_write(path, json.dumps({"parts": tag, "metrics": metrics}, indent=1))
     return metrics

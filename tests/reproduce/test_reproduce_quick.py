@@ -14,12 +14,14 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "examples" / "reproduce"
 #: script -> its section on the results page
 SECTIONS = {
     "table2": "table2",
+    "fnn_causes": "fnn_causes",
     "tune_structure": "tuning_structure",
     "topk": "topk",
     "batch_size": "batch_size",
     "convergence": "convergence",
     "soft_split": "soft_split",
     "depth": "depth",
+    "depth_causes": "depth_causes",
     "time_decay": "time_decay",
 }
 
@@ -52,7 +54,8 @@ def test_quick_run_writes_its_section_and_figure(script: str, work: Path) -> Non
     assert "--quick smoke run" in body
     assert f"python examples/reproduce/{script}.py --quick" in body
     assert "| " in body and "paper" in body  # its table, next to the paper's figures
-    assert any(v in body for v in ("**Holds.**", "**Does not hold.**", "**Inconclusive.**"))
+    marks = ("**Holds.**", "**Does not hold.**", "**Inconclusive.**", "**Measured cause.**")
+    assert any(v in body for v in marks)
     fig = out / "figures" / f"reproduce_{name}.png"
     assert f"](figures/{fig.name})" in body
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
