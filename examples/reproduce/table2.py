@@ -162,8 +162,15 @@ def _cause(results: dict[str, list[tuple[str, Any]]], shares: dict[str, float]) 
         "Measured cause: " + "; ".join(parts) + ". On such data remembering the viewed items "
         "is most of the signal, which the paper's Kaola log (ALS at 0.016) evidently lacked; "
         "the DRNN defaults have no direct path from a viewed item to its score and must learn "
-        "it through the page table (the searched genomes switch the view path on)."
+        "it through the page table (the searched genomes switch the view path on). " + FNN_CAUSE
     )
+
+
+#: where the FNN row's direction is measured (its controlled runs take their own section)
+FNN_CAUSE = (
+    "Why the FNN branch lowers the default DRNN's accuracy here: measured in the next "
+    "section (`fnn_causes.py`)."
+)
 
 
 def _verdict(rows: list[tuple[str, Any]]) -> str:
