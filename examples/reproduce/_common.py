@@ -304,7 +304,7 @@ def without_history() -> Iterator[None]:
     (the generated network always has the history state), so this swaps the trainer's batch
     builder in this process; a search run with it trains in-process (a Ray worker would not
     see the swap)."""
-    from autorec.train import _batching
+    from autorec.train import batching as _batching
 
     saved = _batching.session_batch
 

@@ -60,7 +60,7 @@ def empty_fnn_input() -> Iterator[None]:
     process, as ``_common.without_history`` does for the history state."""
     import torch
 
-    from autorec.train import _batching
+    from autorec.train import batching as _batching
 
     saved = _batching.session_batch
 
