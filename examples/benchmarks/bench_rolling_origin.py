@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python examples/benchmarks/bench_rolling_origin.py
         [--genome FILE.yaml ...] [--data PATH] [--split DX,DXY,DYZ,DZ] [--origins 4]
-        [--baselines popularity,itemknn,ease] [--epochs 20] [--window 20] [--pi 1]
+        [--baselines popularity,itemknn,ease] [--epochs 20] [--window 20] [--pi 1|auto]
         [--train-windows 13] [--autoencoder] [--seed 0] [--k 10] [--out FILE.jsonl] [--quick]
 
 ml-100k's test window has 56 customers: one hit more or less moves precision@10 by 0.0018,
@@ -229,6 +229,10 @@ def _paired(rows: list[dict[str, Any]], genome: str, baselines: list[str]) -> li
     return lines
 
 
+def _pi(text: str) -> float | str:
+    return "auto" if text == "auto" else float(text)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--genome", action="append", default=None, help="genome YAML (repeatable)")
@@ -238,7 +242,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baselines", default="popularity,itemknn,ease")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--window", type=int, default=20)
-    p.add_argument("--pi", type=float, default=1.0)
+    p.add_argument("--pi", type=_pi, default=1.0, help="π: a number or auto")
     p.add_argument("--train-windows", type=int, default=13)
     p.add_argument("--autoencoder", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--seed", type=int, default=0)
