@@ -9,6 +9,10 @@ import typer
 
 from autorec.cli.common import DataOption, JsonOption, SeedOption, SplitOption, emit_json
 from autorec.errors import ExitCode
+from autorec.tune import SearchOptions
+
+# Defaults come from SearchOptions and every range check from SearchOptions.validate (run by
+# run_search), so the command line, --config and resume agree; nothing is repeated here.
 
 __all__ = ["interrupted", "print_summary", "search"]
 
@@ -64,45 +68,47 @@ def search(
     space: Annotated[
         str,
         typer.Option("--space", help="Search space: drnn, predictor, soft_split or a FILE.yaml."),
-    ] = "drnn",
+    ] = SearchOptions.space,
     data: DataOption = None,
-    split: SplitOption = None,
-    population: Annotated[int, typer.Option("--population", help="Genomes per generation.")] = 6,
+    split: SplitOption = SearchOptions.split,
+    population: Annotated[int, typer.Option("--population", help="Genomes per generation.")] = (
+        SearchOptions.population
+    ),
     generations: Annotated[
         int,
         typer.Option(
             "--generations",
             help="Generations bred after the initial population (G+1 populations in all).",
         ),
-    ] = 3,
+    ] = SearchOptions.generations,
     algorithm: Annotated[
         str,
         typer.Option(
             "--algorithm", help="GA strategy: paper (DRNN Algorithm 2), elitist or nsga2."
         ),
-    ] = "elitist",
-    p_c: Annotated[float, typer.Option("--p-c", help="Crossover probability.")] = 0.7,
-    p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = 0.3,
+    ] = SearchOptions.algorithm,
+    p_c: Annotated[float, typer.Option("--p-c", help="Crossover probability.")] = SearchOptions.p_c,
+    p_m: Annotated[float, typer.Option("--p-m", help="Mutation probability.")] = SearchOptions.p_m,
     epochs: Annotated[
         int, typer.Option("--epochs", help="R: the most epochs one trial trains.")
-    ] = 8,
-    seed: SeedOption = 0,
+    ] = SearchOptions.epochs,
+    seed: SeedOption = SearchOptions.seed,
     run_dir: Annotated[
         str | None,
         typer.Option(
             "--run-dir", help="Run directory (default ./autorec_runs/<timestamp>-<space>)."
         ),
-    ] = None,
+    ] = SearchOptions.run_dir,
     address: Annotated[
         str | None,
         typer.Option(
             "--address",
             help="Join this Ray cluster (e.g. auto or HOST:6379) instead of starting a local Ray.",
         ),
-    ] = None,
+    ] = SearchOptions.address,
     num_cpus: Annotated[
         int | None, typer.Option("--num-cpus", help="CPUs of the local Ray (default: all).")
-    ] = None,
+    ] = SearchOptions.num_cpus,
     cpus_per_trial: Annotated[
         float | None,
         typer.Option(
@@ -110,7 +116,7 @@ def search(
             help="CPUs (and torch threads) per trial (default: the planner's: "
             "half a CPU for tiny networks, else 1).",
         ),
-    ] = None,
+    ] = SearchOptions.cpus_per_trial,
     gpus_per_trial: Annotated[
         float | None,
         typer.Option(
@@ -118,10 +124,10 @@ def search(
             help="GPUs per trial (default: the planner's from each genome's "
             "estimated memory: none, a fraction, one or k sharded).",
         ),
-    ] = None,
+    ] = SearchOptions.gpus_per_trial,
     max_failures: Annotated[
         int, typer.Option("--max-failures", help="Retries of a trial whose worker was lost.")
-    ] = 2,
+    ] = SearchOptions.max_failures,
     objectives: Annotated[
         str | None,
         typer.Option(
@@ -130,7 +136,7 @@ def search(
             "val_pcc@10, or -name to minimise (default: fitness,-n_params "
             "for sessions; fitness,val_pcc@10,-n_params for purchases).",
         ),
-    ] = None,
+    ] = SearchOptions.objectives,
     protocol: Annotated[
         str,
         typer.Option(
@@ -169,7 +175,7 @@ def search(
             "comma-separated (default: every one: popularity, itemknn, als, ease, "
             "session-views, gru, gru-copy; the GRUs train for a while).",
         ),
-    ] = None,
+    ] = SearchOptions.baselines,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -199,12 +205,12 @@ def search(
             "genomes train on rungs of 1, 3, 9, ... epochs and only the best third of each "
             "rung goes on (successive halving); a stopped genome keeps its rung fitness.",
         ),
-    ] = "none",
+    ] = SearchOptions.fidelity,
     as_json: JsonOption = False,
 ) -> None:
     """Evolve genomes with the genetic algorithm; every trial is a Ray Tune trial."""
     from autorec.data import training_protocol
-    from autorec.tune import SearchOptions, run_search
+    from autorec.tune import run_search
 
     train_windows, autoencoder = training_protocol(protocol, train_windows, autoencoder)
     options = SearchOptions(
@@ -233,7 +239,6 @@ def search(
     )
     if config is not None:
         _apply_config(ctx, options, config)
-    options.validate()
     try:
         summary = run_search(options, quiet=as_json)
     except KeyboardInterrupt:
@@ -243,7 +248,7 @@ def search(
     print_summary(summary, as_json)
 
 
-def _apply_config(ctx: typer.Context, options: Any, config: Path) -> None:
+def _apply_config(ctx: typer.Context, options: SearchOptions, config: Path) -> None:
     """Set every option of the file ``config`` that the command line left at its default."""
     from typer._click.core import ParameterSource
 

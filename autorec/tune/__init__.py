@@ -1,36 +1,41 @@
 """Ray Tune layer of autorec: the GA as a Tune searcher, the trainable, the run directory,
 resume and the search report (DESIGN "The tuner"). The only package besides the CLI that
-imports Ray."""
+imports Ray.
 
-from autorec.tune._checks import all_failed_line
-from autorec.tune._driver import (
-    SearchOptions,
-    SearchSummary,
-    default_run_dir,
-    load_options,
-    resume_search,
-    run_search,
-    start_ray,
-)
-from autorec.tune._fidelity import FIDELITIES, RungLadder, RungTracker, rung_milestones
-from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
-from autorec.tune._report import build_report
-from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
-from autorec.tune._searcher import (
-    GeneticSearcher,
-    TrialRecord,
-    evaluation_from_result,
-    genome_config,
-    genome_from_config,
-)
-from autorec.tune._trainable import (
-    Trainer,
-    planned_resources_fn,
-    resources_for,
-    run_trial,
-    trial_dirname,
-    trial_name,
-)
+Names are imported on first use (PEP 562): ``autorec search``'s signature reads
+:class:`SearchOptions` (Ray-free, :mod:`autorec.tune._options`) when the CLI starts, and
+``autorec --help`` must not pay for importing Ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use
+    from autorec.tune._checks import all_failed_line
+    from autorec.tune._driver import SearchSummary, load_options, resume_search, run_search
+    from autorec.tune._fidelity import FIDELITIES, RungLadder, RungTracker, rung_milestones
+    from autorec.tune._options import SearchOptions, default_run_dir
+    from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
+    from autorec.tune._ray_local import start_ray
+    from autorec.tune._report import build_report
+    from autorec.tune._rundir import RunDir, atomic_write_bytes, atomic_write_text
+    from autorec.tune._searcher import (
+        GeneticSearcher,
+        TrialRecord,
+        evaluation_from_result,
+        genome_config,
+        genome_from_config,
+    )
+    from autorec.tune._trainable import (
+        Trainer,
+        planned_resources_fn,
+        resources_for,
+        run_trial,
+        trial_dirname,
+        trial_name,
+    )
 
 __all__ = [
     "FIDELITIES",
@@ -64,3 +69,29 @@ __all__ = [
     "tune_domain",
     "tune_param_space",
 ]
+
+#: Where the names above live; the Ray-free ones first, so reading SearchOptions imports
+#: no Ray.
+_MODULES = (
+    "_fidelity",
+    "_checks",
+    "_options",
+    "_driver",
+    "_ray_local",
+    "_report",
+    "_rundir",
+    "_searcher",
+    "_trainable",
+    "_random",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for home in _MODULES:
+            module = importlib.import_module(f"{__name__}.{home}")
+            if name in getattr(module, "__all__", ()):
+                value = getattr(module, name)
+                globals()[name] = value  # later lookups skip this function
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autorec.baselines import compare
+
+if TYPE_CHECKING:
+    from autorec.tune._trainable import SearchData
 
 __all__ = ["finish_search"]
 
@@ -17,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def finish_search(
     root: str | Path,
-    data: Any,
+    data: SearchData,
     *,
     keep: list[str],
     data_path: str | None,
@@ -31,12 +34,11 @@ def finish_search(
     fame ``keep``, write ``best_model/`` with the best genome's test metrics (only with the
     real trainer) and ``comparison.json``. Never raises: a failure here is a warning, the
     search's results stay."""
-    from autorec.families import find_family
     from autorec.genome import load_genome
     from autorec.tune._checkpoints import finalize_best, prune_weights
 
     best_file = Path(root) / "best_genome.yaml"
-    if not keep or not best_file.is_file() or find_family(data) is None:
+    if not keep or not best_file.is_file():
         return None
     echo = say if callable(say) else (lambda _line: None)
     try:

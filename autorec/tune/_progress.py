@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Progress", "format_duration"]
+__all__ = ["Progress", "format_duration", "progress_callback"]
 
 
 def format_duration(seconds: float) -> str:
@@ -191,3 +191,32 @@ class Progress:
                 f"best so far {best}, mean {mean} · {self._counts()}"
             )
         self.refresh()
+
+
+def progress_callback(progress: Progress) -> Any:
+    """A Tune callback keeping ``progress``'s running trials and display current (Ray is
+    imported here, when a search starts)."""
+    from ray.tune import Callback
+
+    class _ProgressCallback(Callback):
+        def on_trial_start(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
+            progress.trial_started(trial.trial_id)
+
+        def on_trial_complete(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
+            progress.running.discard(trial.trial_id)
+            progress.refresh()
+
+        def on_trial_error(
+            self, iteration: int, trials: list[Any], trial: Any, **info: Any
+        ) -> None:
+            progress.running.discard(trial.trial_id)
+            progress.refresh()
+
+        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            progress.refresh()
+
+    return _ProgressCallback()

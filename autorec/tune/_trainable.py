@@ -23,14 +23,23 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ray import tune
 
 from autorec._io import finite_or_none as _num
 from autorec.tune._checkpoints import trial_checkpoint
-from autorec.tune._resources import PlannedResources
+from autorec.tune._resources import PlannedResources, planner_cluster
 from autorec.tune._searcher import genome_from_config
+
+if TYPE_CHECKING:
+    from autorec.data import PurchaseData, SessionData
+    from autorec.genome import Genome
+    from autorec.train import EpochReport, TrainOptions
+    from autorec.tune._options import SearchOptions
+
+    #: What a search trains on: the data of a registered family, loaded once by the driver.
+    SearchData = SessionData | PurchaseData
 
 __all__ = [
     "Trainer",
@@ -42,6 +51,7 @@ __all__ = [
     "train_trial",
     "trial_dirname",
     "trial_name",
+    "trial_resources_fn",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,10 +65,10 @@ class Trainer(Protocol):
 
     def __call__(
         self,
-        genome: Any,
-        data: Any,
-        options: Any,
-        on_epoch: Callable[[Any], None] | None = None,
+        genome: Genome,
+        data: SearchData,
+        options: TrainOptions,
+        on_epoch: Callable[[EpochReport], None] | None = None,
     ) -> Any: ...
 
 
@@ -82,15 +92,35 @@ def resources_for(
     return resources
 
 
-def data_dims(data: Any) -> dict[str, int] | None:
+def data_dims(data: SearchData) -> dict[str, int]:
     """Sizes the networks of a search are built for (``n_pages``, ``n_items``, ``n_users``),
-    from the data the driver loaded: session data's training split; purchase data's larger
-    catalogue of the validation and the real protocol (a trial trains on both). ``None``
-    for anything else (tests pass stand-ins)."""
-    from autorec.families import find_family
+    from the data the driver loaded (its family's :meth:`~autorec.families.Family.dims`)."""
+    from autorec.families import family_of
 
-    family = None if isinstance(data, str) else find_family(data)
-    return None if family is None else family.dims(data)
+    return family_of(data).dims(data)
+
+
+def trial_resources_fn(
+    options: SearchOptions, data: SearchData, cluster: Mapping[str, float]
+) -> Callable[[Mapping[str, Any]], dict[str, float]]:
+    """``config -> {"cpu": .., "gpu": ..}`` for ``tune.with_resources``.
+
+    ``--gpus-per-trial`` given (pinned): that many GPUs and ``--cpus-per-trial`` (default 1)
+    CPUs for every trial, as before the planner. Not given: the planner
+    (:func:`planned_resources_fn`) on the trial's genome, the data's sizes and the largest
+    Ray node (``cluster``: :func:`~autorec.tune._resources.largest_node`, since one trial is
+    one bundle on one node; GPU memory per :func:`~autorec.tune._resources.planner_cluster`);
+    ``--cpus-per-trial``, when given, still fixes the CPUs."""
+    cpus = options.cpus_per_trial
+    gpus = options.gpus_per_trial
+    if gpus is None:
+        return planned_resources_fn(data_dims(data), planner_cluster(cluster), cpus_per_trial=cpus)
+    pinned_cpus = 1.0 if cpus is None else cpus
+
+    def pinned(config: Mapping[str, Any]) -> dict[str, float]:
+        return resources_for(config, cpus_per_trial=pinned_cpus, gpus_per_trial=gpus)
+
+    return pinned
 
 
 def planned_resources_fn(
@@ -183,8 +213,8 @@ def final_report(result: Any, trial: str) -> dict[str, Any]:
 
 def run_trial(
     config: dict[str, Any],
-    data: Any = None,
-    options: Any = None,
+    data: SearchData,
+    options: TrainOptions,
     train_fn: Trainer | None = None,
     keep_weights: bool = False,
     check: Callable[[Mapping[str, Any]], None] | None = None,
@@ -218,8 +248,8 @@ def trial_placement() -> dict[str, str]:
 
 def train_trial(
     config: dict[str, Any],
-    data: Any = None,
-    options: Any = None,
+    data: SearchData,
+    options: TrainOptions,
     train_fn: Trainer | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
     *,

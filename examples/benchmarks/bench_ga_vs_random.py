@@ -12,7 +12,7 @@ object, the same search space (default for ml-100k: ``predictor_bench.yaml`` bes
 script, the built-in predictor space with the loss-scale genes w1, w0, beta, output fixed so
 the fitness cannot be raised by shrinking the loss; ``--space predictor`` runs the built-in
 one), the same :class:`~autorec.train.TrainOptions` (R = ``--epochs``, π = the trainer's
-default, the seed of the run; built by the search driver's own ``_train_options``):
+default, the seed of the run; built by the search driver's own ``train_options``):
 
 - **GA arm**: ``autorec.tune.run_search`` (the product's search driver: ``GeneticSearcher`` on
   ``tune.Tuner``), algorithm ``elitist``, ``--population`` x (``--generations`` + 1) genomes;
@@ -224,11 +224,11 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
 
     from autorec.evolution import Evaluation
     from autorec.tune import evaluation_from_result, tune_param_space
-    from autorec.tune._driver import SearchOptions, _train_options
+    from autorec.tune._options import SearchOptions, train_options
 
     space = SearchSpace.from_yaml(args.space)
     # exactly the GA's trial options (R, π, seed, test=False)
-    options = _train_options(
+    options = train_options(
         SearchOptions(space=args.space, epochs=args.epochs, seed=seed), str(space.family)
     )
     finished: list[Evaluation] = []

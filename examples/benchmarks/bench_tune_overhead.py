@@ -73,7 +73,7 @@ def main() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
     from autorec.tune import SearchOptions, run_search, start_ray
-    from autorec.tune._driver import _build_evolution
+    from autorec.tune._driver import build_evolution
 
     n, secs, cpus = args.trials, args.trial_seconds, args.cpus_per_trial
     print_machine("bench_tune_overhead: Ray Tune vs a plain loop over the same trials")
@@ -89,7 +89,7 @@ def main() -> None:
             cpus_per_trial=float(cpus),
             gpus_per_trial=0.0,
         )
-        evolution = _build_evolution(opts)
+        evolution = build_evolution(opts)
         genomes: list[Any] = []
         while (g := evolution.ask()) is not None and len(genomes) < n:
             genomes.append(g)

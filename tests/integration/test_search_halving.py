@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray")
 
 from fake_trainer import fake_fitness, rising_accuracy, rising_train_genome  # noqa: E402
 
+from autorec.data import SessionData, load_session_data  # noqa: E402
 from autorec.tune import SearchOptions, resume_search, run_search, start_ray  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -44,12 +45,27 @@ def _trained(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def halving(fake_log: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+def sessions() -> SessionData:
+    """The built-in synthetic sessions, loaded once for the module's searches."""
+    return load_session_data(None, seed=3)
+
+
+@pytest.fixture(scope="module")
+def halving(
+    fake_log: Path, sessions: SessionData, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any]:
     rd = tmp_path_factory.mktemp("halving") / "run"
     opts = SearchOptions(
-        population=6, generations=1, seed=3, epochs=9, fidelity="halving", run_dir=str(rd)
+        population=6,
+        generations=1,
+        seed=3,
+        epochs=9,
+        fidelity="halving",
+        run_dir=str(rd),
+        cpus_per_trial=1.0,  # two trials at a time on the module's two CPUs
+        baselines="popularity",  # one quick baseline: the fake results are not compared
     )
-    return rd, run_search(opts, train_fn=rising_train_genome, data=object(), quiet=True)
+    return rd, run_search(opts, train_fn=rising_train_genome, data=sessions, quiet=True)
 
 
 def _records(rd: Path) -> list[dict[str, Any]]:
@@ -96,7 +112,7 @@ def test_stopped_genome_reaches_the_ga_with_its_rung_fitness(halving: tuple[Path
 
 
 def test_resume_trains_nothing_finished(
-    halving: tuple[Path, Any], fake_log: Path, tmp_path: Path
+    halving: tuple[Path, Any], fake_log: Path, sessions: SessionData, tmp_path: Path
 ) -> None:
     src, _ = halving
     rd = tmp_path / "run"
@@ -115,7 +131,7 @@ def test_resume_trains_nothing_finished(
     (rd / "DONE").unlink(missing_ok=True)
     shutil.rmtree(rd / "generations", ignore_errors=True)
     before = len(_trained(fake_log))
-    summary = resume_search(rd, train_fn=rising_train_genome, data=object(), quiet=True)
+    summary = resume_search(rd, train_fn=rising_train_genome, data=sessions, quiet=True)
     trained = _trained(fake_log)[before:]
     assert summary.finished and summary.replayed >= len(kept)
     assert trained and not {r["genome_key"] for r in kept} & set(trained)

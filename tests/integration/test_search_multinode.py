@@ -5,7 +5,8 @@ worker also declares ``{"GPU": 2}`` (custom resources standing in for GPUs: Ray 
 out and sets ``CUDA_VISIBLE_DEVICES``, nothing touches CUDA). The driver joins it the way
 ``autorec search --address`` does (:func:`autorec.tune.start_ray` with the address). The
 trainer below records, per training, the node, what Tune gave it and a digest of the data
-it received; it is shipped to the workers by value (cloudpickle), like a user's function.
+it received; it is shipped to the workers by value (cloudpickle), like a user's function,
+with its settings bound by ``functools.partial``.
 
 Covers: trials spread over every node and report their node ids; the data reaches them
 through the object store; the run directory is written by the driver only; fractional GPUs
@@ -15,6 +16,8 @@ worker node mid-search retries its trials elsewhere and trains no finished genom
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -34,6 +37,7 @@ ray = pytest.importorskip("ray")
 from ray import cloudpickle  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from autorec.data import SessionData, load_session_data  # noqa: E402
 from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -53,11 +57,24 @@ def _log(path: str, **event: Any) -> None:
         os.close(fd)
 
 
+def _digest(data: SessionData) -> str:
+    """What identifies the search's data: its source and training samples."""
+    h = hashlib.sha256(data.source.encode())
+    for array in (data.train_samples.session, data.train_samples.length):
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
 def node_train_genome(
-    genome: Any, data: Any, options: Any, on_epoch: Callable[[Any], None] | None = None
+    genome: Any,
+    data: SessionData,
+    options: Any,
+    on_epoch: Callable[[Any], None] | None = None,
+    *,
+    run: dict[str, Any],
 ) -> Any:
-    """A stand-in trainer: 3 epochs of ``data["sleep"]`` seconds, fitness fixed by the key;
-    logs where it ran and what it was given to ``data["log"]``."""
+    """A stand-in trainer: 3 epochs of ``run["sleep"]`` seconds, fitness fixed by the key;
+    logs where it ran and a digest of the data it was given to ``run["log"]``."""
     import ray as r
     from ray import tune
 
@@ -70,31 +87,31 @@ def node_train_genome(
         "given": given,
         "devices": list(getattr(options, "devices", ())),
         "cwd": os.getcwd(),
-        "digest": hashlib.sha256(data["payload"]).hexdigest(),
+        "digest": _digest(data),
     }
-    _log(data["log"], event="start", t=time.time(), **where)
-    # data["together"] trials must be running at once (so they need that many CPU slots):
+    _log(run["log"], event="start", t=time.time(), **where)
+    # run["together"] trials must be running at once (so they need that many CPU slots):
     # wait, polling the log, until that many have started
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        with open(data["log"]) as fh:
-            if sum('"start"' in line for line in fh) >= data["together"]:
+        with open(run["log"]) as fh:
+            if sum('"start"' in line for line in fh) >= run["together"]:
                 break
         time.sleep(0.02)
-    # a trial on data["hold_node"] does not finish: it runs until its node is removed
-    while where["node"] == data.get("hold_node") and time.monotonic() < deadline + 120:
+    # a trial on run["hold_node"] does not finish: it runs until its node is removed
+    while where["node"] == run.get("hold_node") and time.monotonic() < deadline + 120:
         time.sleep(0.05)
     h = hashlib.sha256(key.encode()).digest()
     fitness = int.from_bytes(h[:4], "big") / 2**32
     for epoch in (1, 2, 3):
-        time.sleep(data["sleep"])  # the work a trial does (a stand-in, not a wait)
+        time.sleep(run["sleep"])  # the work a trial does (a stand-in, not a wait)
         if on_epoch is not None:
             on_epoch(
                 SimpleNamespace(
                     epoch=epoch, fitness=fitness, val_accuracy=fitness, val_loss=1.0, train_loss=1.0
                 )
             )
-    _log(data["log"], event="end", t=time.time(), key=key, node=where["node"])
+    _log(run["log"], event="end", t=time.time(), key=key, node=where["node"])
     return SimpleNamespace(
         fitness=fitness,
         status="ok",
@@ -129,11 +146,16 @@ def cluster() -> Iterator[dict[str, Any]]:
         c.shutdown()
 
 
-def _data(tmp_path: Path, sleep: float, together: int = 1, hold_node: str = "") -> dict[str, Any]:
-    # made in the driver's memory and never written to disk: trials can only get it from
-    # the object store (tune.with_parameters)
+@pytest.fixture(scope="module")
+def sessions() -> SessionData:
+    """The synthetic sessions, made in the driver's memory, with a random source never
+    written to disk: trials can only get them from the object store (tune.with_parameters)."""
+    return dataclasses.replace(load_session_data(None, seed=3), source=os.urandom(16).hex())
+
+
+def _run(tmp_path: Path, sleep: float, together: int = 1, hold_node: str = "") -> dict[str, Any]:
+    """The stand-in trainer's settings (bound to it, not passed as the data)."""
     return {
-        "payload": os.urandom(256 * 1024),
         "log": str(tmp_path / "log.jsonl"),
         "sleep": sleep,
         "together": together,
@@ -141,8 +163,8 @@ def _data(tmp_path: Path, sleep: float, together: int = 1, hold_node: str = "") 
     }
 
 
-def _events(data: dict[str, Any]) -> list[dict[str, Any]]:
-    path = Path(data["log"])
+def _events(run: dict[str, Any]) -> list[dict[str, Any]]:
+    path = Path(run["log"])
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
@@ -153,28 +175,37 @@ def _records(rd: Path) -> list[dict[str, Any]]:
     return list(json.loads(cache.read_text())["records"]) if cache.is_file() else []
 
 
-def _search(cl: dict[str, Any], rd: Path, data: dict[str, Any], **kw: Any) -> Any:
+def _search(cl: dict[str, Any], rd: Path, data: SessionData, run: dict[str, Any], **kw: Any) -> Any:
     opts: dict[str, Any] = dict(
-        population=4, generations=0, seed=3, epochs=3, run_dir=str(rd), address=cl["address"]
+        population=4,
+        generations=0,
+        seed=3,
+        epochs=3,
+        run_dir=str(rd),
+        address=cl["address"],
+        baselines="popularity",  # one quick baseline: the stand-in's results are not compared
     )
     opts.update(kw)
-    return run_search(SearchOptions(**opts), train_fn=node_train_genome, data=data, quiet=True)
+    trainer = functools.partial(node_train_genome, run=run)
+    return run_search(SearchOptions(**opts), train_fn=trainer, data=data, quiet=True)
 
 
-def test_trials_spread_over_the_nodes(cluster: dict[str, Any], tmp_path: Path) -> None:
+def test_trials_spread_over_the_nodes(
+    cluster: dict[str, Any], sessions: SessionData, tmp_path: Path
+) -> None:
     rd = tmp_path / "spread"
-    data = _data(tmp_path, 0.1, together=3)
-    s = _search(cluster, rd, data, gpus_per_trial=0, cpus_per_trial=1)
+    run = _run(tmp_path, 0.1, together=3)
+    s = _search(cluster, rd, sessions, run, gpus_per_trial=0, cpus_per_trial=1)
     assert s.finished and s.trials == 4
     records = _records(rd)
     nodes = {r["node_id"] for r in records}
     print("trial node ids:", sorted(Counter(r["node_id"][:12] for r in records).items()))
     # three one-CPU trials at once on three one-CPU nodes: every node gets one
     assert nodes == set(cluster["ids"].values())
-    starts = [e for e in _events(data) if e["event"] == "start"]
+    starts = [e for e in _events(run) if e["event"] == "start"]
     assert {e["node"] for e in starts} == nodes
     # the data each trial got is the driver's, byte for byte, via the object store
-    assert {e["digest"] for e in starts} == {hashlib.sha256(data["payload"]).hexdigest()}
+    assert {e["digest"] for e in starts} == {_digest(sessions)}
     assert all(e["given"] == {"CPU": 1.0} and e["devices"] == ["cpu"] for e in starts)
     # the run directory is the driver's: trials work elsewhere (this stand-in keeps no
     # weights, so no checkpoint travels back either)
@@ -186,11 +217,13 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def test_half_gpu_trials_share_a_gpu(cluster: dict[str, Any], tmp_path: Path) -> None:
-    data = _data(tmp_path, 0.1, together=2)
-    s = _search(cluster, tmp_path / "half", data, gpus_per_trial=0.5, cpus_per_trial=0.5)
+def test_half_gpu_trials_share_a_gpu(
+    cluster: dict[str, Any], sessions: SessionData, tmp_path: Path
+) -> None:
+    run = _run(tmp_path, 0.1, together=2)
+    s = _search(cluster, tmp_path / "half", sessions, run, gpus_per_trial=0.5, cpus_per_trial=0.5)
     assert s.finished and s.trials == 4
-    events = _events(data)
+    events = _events(run)
     starts = {e["key"]: e for e in events if e["event"] == "start"}
     ends = {e["key"]: e["t"] for e in events if e["event"] == "end"}
     assert len(starts) == 4
@@ -208,18 +241,24 @@ def test_half_gpu_trials_share_a_gpu(cluster: dict[str, Any], tmp_path: Path) ->
     assert shared, f"no two trials ran on one GPU at once: {starts}"
 
 
-def test_k_gpu_trials_get_k_devices(cluster: dict[str, Any], tmp_path: Path) -> None:
-    data = _data(tmp_path, 0.1)
-    s = _search(cluster, tmp_path / "k", data, population=2, gpus_per_trial=2, cpus_per_trial=0.5)
+def test_k_gpu_trials_get_k_devices(
+    cluster: dict[str, Any], sessions: SessionData, tmp_path: Path
+) -> None:
+    run = _run(tmp_path, 0.1)
+    s = _search(
+        cluster, tmp_path / "k", sessions, run, population=2, gpus_per_trial=2, cpus_per_trial=0.5
+    )
     assert s.finished and s.trials == 2
-    starts = [e for e in _events(data) if e["event"] == "start"]
+    starts = [e for e in _events(run) if e["event"] == "start"]
     assert len(starts) == 2
     for e in starts:
         assert e["given"] == {"CPU": 0.5, "GPU": 2.0}
         assert sorted(e["gpu_ids"]) == ["0", "1"] and e["devices"] == ["cuda:0", "cuda:1"]
 
 
-def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> None:
+def test_node_removed_mid_search(
+    cluster: dict[str, Any], sessions: SessionData, tmp_path: Path
+) -> None:
     """The CPU worker is removed while one of its trials runs: that trial is retried on
     another node, finished genomes are never trained again, and the search finishes. (A
     trial on the CPU worker holds until the node is gone, so the removal hits it mid-run.)"""
@@ -227,7 +266,7 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
     victim = cluster["ids"]["cpu"]
     # the first three trials start together, one per node (a short trial could otherwise
     # reuse one node's actor before the others have started theirs)
-    data = _data(tmp_path, 0.2, together=3, hold_node=victim)
+    run = _run(tmp_path, 0.2, together=3, hold_node=victim)
     seen: dict[str, Any] = {}
     free_at_start = ray.available_resources()
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
@@ -243,7 +282,7 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and "removed_at" not in seen:
             finished = _records(rd)
-            events = _events(data)
+            events = _events(run)
             ended = {e["key"] for e in events if e["event"] == "end"}
             running = [
                 e["key"]
@@ -260,10 +299,17 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
     remover = threading.Thread(target=remove_when_busy, daemon=True)
     remover.start()
     s = _search(
-        cluster, rd, data, generations=2, gpus_per_trial=0, cpus_per_trial=1, max_failures=2
+        cluster,
+        rd,
+        sessions,
+        run,
+        generations=2,
+        gpus_per_trial=0,
+        cpus_per_trial=1,
+        max_failures=2,
     )
     remover.join(timeout=5)
-    where = [(e["event"], e["key"][:6], e["node"][:6]) for e in _events(data)]
+    where = [(e["event"], e["key"][:6], e["node"][:6]) for e in _events(run)]
     assert "removed_at" in seen, (
         f"no removal: {seen}, victim {victim[:6]}, free {free_at_start}, events {where}"
     )
@@ -273,7 +319,7 @@ def test_node_removed_mid_search(cluster: dict[str, Any], tmp_path: Path) -> Non
         time.sleep(0.1)  # polling interval
     assert s.finished
     records = _records(rd)
-    starts = Counter(e["key"] for e in _events(data) if e["event"] == "start")
+    starts = Counter(e["key"] for e in _events(run) if e["event"] == "start")
     print(
         f"node removal: {len(seen['finished'])} trials finished before, "
         f"{len(seen['interrupted'])} interrupted on the removed node, "

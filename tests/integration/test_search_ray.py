@@ -32,6 +32,7 @@ psutil = pytest.importorskip("psutil")  # Ray ships it (ray/thirdparty_files)
 
 from fake_trainer import always_failing_train_genome, failing_train_genome, fake_train_genome  # noqa: E402
 
+from autorec.data import SessionData, load_session_data  # noqa: E402
 from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -55,9 +56,18 @@ def ray_session() -> Iterator[None]:
 
 
 def _opts(run_dir: Path, **kw: Any) -> SearchOptions:
-    base: dict[str, Any] = dict(population=4, generations=2, seed=7, run_dir=str(run_dir))
+    # one quick baseline: the fake trainer's results are not compared with anything
+    base: dict[str, Any] = dict(
+        population=4, generations=2, seed=7, run_dir=str(run_dir), baselines="popularity"
+    )
     base.update(kw)
     return SearchOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def sessions() -> SessionData:
+    """The built-in synthetic sessions, loaded once for the module's searches."""
+    return load_session_data(None, seed=7)
 
 
 def _gens(run_dir: Path) -> list[dict[str, Any]]:
@@ -65,9 +75,11 @@ def _gens(run_dir: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def tiny(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+def tiny(
+    ray_session: None, sessions: SessionData, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any]:
     rd = tmp_path_factory.mktemp("tiny") / "run"
-    return rd, run_search(_opts(rd), train_fn=fake_train_genome, data=object(), quiet=True)
+    return rd, run_search(_opts(rd), train_fn=fake_train_genome, data=sessions, quiet=True)
 
 
 def test_tiny_search_writes_run_dir(tiny: tuple[Path, Any]) -> None:
@@ -106,19 +118,23 @@ def test_tiny_search_writes_run_dir(tiny: tuple[Path, Any]) -> None:
     assert s.best_fitness == pytest.approx(max(best_per_gen))
 
 
-def test_same_seed_same_trajectory(tiny: tuple[Path, Any], tmp_path: Path) -> None:
+def test_same_seed_same_trajectory(
+    tiny: tuple[Path, Any], sessions: SessionData, tmp_path: Path
+) -> None:
     rd_a, a = tiny
-    b = run_search(_opts(tmp_path / "b"), train_fn=fake_train_genome, data=object(), quiet=True)
+    b = run_search(_opts(tmp_path / "b"), train_fn=fake_train_genome, data=sessions, quiet=True)
     keys_a = [[m["genome_key"] for m in g["population"]] for g in _gens(rd_a)]
     keys_b = [[m["genome_key"] for m in g["population"]] for g in _gens(tmp_path / "b")]
     assert keys_a == keys_b
     assert a.best_key == b.best_key and a.best_fitness == b.best_fitness
 
 
-def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_path: Path) -> None:
+def test_failing_trials_score_zero_and_search_goes_on(
+    ray_session: None, sessions: SessionData, tmp_path: Path
+) -> None:
     rd = tmp_path / "fail"
     s = run_search(
-        _opts(rd, generations=1), train_fn=failing_train_genome, data=object(), quiet=True
+        _opts(rd, generations=1), train_fn=failing_train_genome, data=sessions, quiet=True
     )
     assert s.finished
     records = json.loads((rd / "fitness_cache.json").read_text())["records"]
@@ -128,14 +144,16 @@ def test_failing_trials_score_zero_and_search_goes_on(ray_session: None, tmp_pat
     assert any(r["status"] == "ok" for r in records)
 
 
-def test_all_failed_search_leaves_no_best_genome(ray_session: None, tmp_path: Path) -> None:
+def test_all_failed_search_leaves_no_best_genome(
+    ray_session: None, sessions: SessionData, tmp_path: Path
+) -> None:
     from autorec.tune._checks import all_failed_line
 
     rd = tmp_path / "failed"
     s = run_search(
         _opts(rd, population=2, generations=0),
         train_fn=always_failing_train_genome,
-        data=object(),
+        data=sessions,
         quiet=True,
     )
     records = json.loads((rd / "fitness_cache.json").read_text())["records"]
@@ -164,12 +182,12 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_kill_9_then_resume(ray_session: None, tmp_path: Path) -> None:
+def test_kill_9_then_resume(ray_session: None, sessions: SessionData, tmp_path: Path) -> None:
     # the uninterrupted reference, same options and (fake, deterministic) trial results
     ref = run_search(
         _opts(tmp_path / "ref", population=4, generations=2),
         train_fn=fake_train_genome,
-        data=object(),
+        data=sessions,
         quiet=True,
     )
     ref_keys = {

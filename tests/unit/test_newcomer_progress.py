@@ -4,6 +4,7 @@ Ctrl-C (exit 130, ``autorec resume RUN_DIR``) -- no Ray."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,11 @@ def test_ctrl_c_exits_130_and_names_resume(
     assert "Tuner.restore" not in result.output
 
 
-def test_driver_turns_off_tunes_sigint_handler() -> None:
+def test_driver_turns_off_tunes_sigint_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tune's handler ends the run normally (exit 0) and suggests Tuner.restore
-    source = (Path(__file__).resolve().parents[2] / "autorec/tune/_driver.py").read_text()
-    assert 'os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")' in source
+    from autorec.tune._driver import _tune_env
+
+    monkeypatch.delenv("TUNE_DISABLE_SIGINT_HANDLER", raising=False)
+    with _tune_env():
+        assert os.environ["TUNE_DISABLE_SIGINT_HANDLER"] == "1"
+    assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ  # put back as it was

@@ -20,7 +20,6 @@ from autorec.sharding import GIB, Cluster
 from autorec.train import TrainOptions
 from autorec.tune import SearchOptions, genome_config, planned_resources_fn
 from autorec.tune import _trainable as T
-from autorec.tune._driver import trial_resources_fn
 from autorec.tune._resources import (
     GPU_MEMORY_ENV,
     NodeResources,
@@ -29,6 +28,7 @@ from autorec.tune._resources import (
     placement_for,
     planner_cluster,
 )
+from autorec.tune._trainable import trial_resources_fn
 
 SMALL = {"n_pages": 40, "n_items": 60, "n_users": 5}
 BIG = {"n_pages": 10_000, "n_items": 1_000_000, "n_users": 0}
@@ -95,11 +95,6 @@ def test_trial_resources_fn_pinned_and_planned(tmp_path: Path) -> None:
     assert pinned(_config()) == {"cpu": 1.0}
     pinned = trial_resources_fn(SearchOptions(gpus_per_trial=2, cpus_per_trial=3), data, cluster)
     assert pinned(_config()) == {"cpu": 3.0, "gpu": 2.0}
-    # data the driver cannot size (tests' stand-ins): one CPU, one GPU when there are GPUs
-    assert trial_resources_fn(SearchOptions(), object(), cluster)(_config()) == {"cpu": 1.0}
-    gpu_cluster = {"CPU": 8.0, "GPU": 2.0}
-    stand_in = trial_resources_fn(SearchOptions(), object(), gpu_cluster)
-    assert stand_in(_config()) == {"cpu": 1.0, "gpu": 1.0}
 
 
 def test_search_options_accept_unpinned_cpus() -> None:

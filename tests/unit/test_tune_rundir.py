@@ -17,7 +17,8 @@ from rich.console import Console
 from autorec.evolution import Evolution
 from autorec.genome import SearchSpace
 from autorec.tune import GeneticSearcher, RunDir, TrialRecord, atomic_write_text, build_report
-from autorec.tune._driver import GenerationWriter, Progress
+from autorec.tune._generations import GenerationWriter
+from autorec.tune._progress import Progress
 from autorec.tune._trainable import train_trial, trial_name
 
 
