@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from autorec.data import PurchaseData, SessionData, load_family_data
 from autorec.errors import AutorecError
+from autorec.families import get_family
 from autorec.tune._checkpoints import KeepWeights
 from autorec.tune._checks import (
     all_failed_line,
@@ -306,6 +307,7 @@ def _preflight(options: SearchOptions, data: SearchData | None, *, new: bool = F
         warm_start_genomes(options.warm_start, space)
     check_objectives(objectives_for(options, family))
     if data is not None:
+        get_family(family).check_data(data)  # the space's family's data, or one error line
         return data
     return load_family_data(
         family,
