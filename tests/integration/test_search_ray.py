@@ -20,9 +20,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -33,6 +33,15 @@ psutil = pytest.importorskip("psutil")  # Ray ships it (ray/thirdparty_files)
 from fake_trainer import always_failing_train_genome, failing_train_genome, fake_train_genome  # noqa: E402
 
 from autorec.data import SessionData, load_session_data  # noqa: E402
+from autorec.errors import AutorecError  # noqa: E402
+from autorec.evolution import (  # noqa: E402
+    STRATEGIES,
+    Member,
+    NextGeneration,
+    Strategy,
+    StrategyContext,
+    register_strategy,
+)
 from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -162,6 +171,58 @@ def test_all_failed_search_leaves_no_best_genome(
     assert not (rd / "best_genome.yaml").exists() and not (rd / "DONE").exists()
     line = all_failed_line(records, s.run_dir)
     assert line is not None and line.startswith("all 2 trials failed (error: 2)")
+
+
+class _BestMutated(Strategy):
+    """A strategy that lives in this test file, not in autorec: every genome of the next
+    generation is the closed generation's best, mutated."""
+
+    name = "test-best-mutated"
+    #: per call: the generation closed, its best genome's key, the keys bred from it
+    calls: ClassVar[list[tuple[int, str, list[str]]]] = []
+
+    def select_next(self, population: Sequence[Member], ctx: StrategyContext) -> NextGeneration:
+        best = max(population, key=lambda m: m[1].fitness)[0]
+        children = [ctx.toolbox.mutate(best, ctx.rng) for _ in population]
+        type(self).calls.append((ctx.generation, best.key, [c.key for c in children]))
+        return NextGeneration(children)
+
+
+@pytest.fixture
+def registered() -> Iterator[type[_BestMutated]]:
+    register_strategy(_BestMutated)
+    _BestMutated.calls.clear()
+    yield _BestMutated
+    STRATEGIES.pop(_BestMutated.name, None)  # the registry as the other tests know it
+
+
+def test_a_registered_strategy_runs_a_search(
+    ray_session: None,
+    sessions: SessionData,
+    registered: type[_BestMutated],
+    tmp_path: Path,
+) -> None:
+    rd = tmp_path / "plugin"
+    s = run_search(
+        _opts(rd, algorithm=registered.name, generations=2),
+        train_fn=fake_train_genome,
+        data=sessions,
+        quiet=True,
+    )
+    assert s.finished
+    assert yaml.safe_load((rd / "config.yaml").read_text())["algorithm"] == registered.name
+    gens = _gens(rd)
+    # it bred both generations, from each closed generation's best, and the search trained
+    # exactly the genomes it returned
+    assert [generation for generation, _, _ in registered.calls] == [0, 1]
+    for (_, best_key, bred), before, after in zip(registered.calls, gens, gens[1:], strict=False):
+        best = max(before["population"], key=lambda m: m["evaluation"]["fitness"])
+        assert best_key == best["genome_key"]
+        assert [m["genome_key"] for m in after["population"]] == bred
+    # and the name is one --algorithm accepts only while it is registered
+    STRATEGIES.pop(registered.name)
+    with pytest.raises(AutorecError, match="unknown algorithm 'test-best-mutated'"):
+        _opts(tmp_path / "gone", algorithm=registered.name).validate()
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
