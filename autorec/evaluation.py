@@ -1,5 +1,5 @@
-"""Evaluate a ranker on the session or purchase-history protocol (DESIGN "Data formats and
-evaluation protocols"), in bounded-memory batches.
+"""Evaluate a ranker on the session or purchase-history protocol
+(docs/design.md#data-formats-and-evaluation-protocols), in bounded-memory batches.
 
 A ranker is anything with ``topk_sessions`` (:class:`SessionRanker`) or ``topk_customers``
 (:class:`CustomerRanker`): the baselines in :mod:`autorec.baselines`, and trained networks.
@@ -193,8 +193,8 @@ def evaluate_sessions(
     batch_size: int = DEFAULT_BATCH,
     stderr: bool = False,
 ) -> dict[str, float]:
-    """Session protocol (DRNN paper Sec. V; DESIGN): top-k accuracy for each ``k`` in ``ks``
-    and the path compression ratio (Table II), over every prefix sample.
+    """Session protocol (DRNN paper Sec. V; docs/design.md#session-protocol): top-k accuracy
+    for each ``k`` in ``ks`` and the path compression ratio (Table II), over every prefix sample.
 
     ``stderr`` adds ``top{k}_se``, each accuracy's standard error clustered by session
     (:func:`mean_se`).
@@ -237,7 +237,8 @@ def evaluate_customers(
     batch_size: int = DEFAULT_BATCH,
     stderr: bool = False,
 ) -> dict[str, float]:
-    """Purchase-history protocol (soft-split paper eq. 1-2, Appendix A; DESIGN).
+    """Purchase-history protocol (soft-split paper eq. 1-2, Appendix A;
+    docs/design.md#purchase-history-protocol).
 
     Returns ``{"precision@K": .., "pcc@K": .., "pcc@K_count": .., "n_customers": ..}``;
     ``stderr`` adds ``precision@K_se``, the standard error of the mean of the customers'

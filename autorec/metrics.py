@@ -1,4 +1,5 @@
-"""Recommendation metrics exactly as DESIGN.md "Data formats and evaluation protocols" defines.
+"""Recommendation metrics exactly as
+docs/design.md#data-formats-and-evaluation-protocols defines.
 
 All functions are vectorised numpy over compact arrays; none loops over customers or samples in
 Python.
@@ -122,9 +123,10 @@ def pcc_at_k(
 ) -> tuple[float, int]:
     """Product Converted Coverage@K, soft-split paper eq. 2: ``|∪_c (Rec_c ∩ T_c)| / P``.
 
-    The paper's typesetting of eq. 2 lost the fraction bar (``1/P`` precedes the union); DESIGN
-    fixes the reading: the number of distinct catalogue items that were both recommended in some
-    customer's top K and bought by that customer, divided by the catalogue size ``P``.
+    The paper's typesetting of eq. 2 lost the fraction bar (``1/P`` precedes the union);
+    docs/design.md#metrics fixes the reading: the number of distinct catalogue items that were
+    both recommended in some customer's top K and bought by that customer, divided by the
+    catalogue size ``P``.
     Returns ``(fraction, count)``.
     """
     if n_catalogue < 1:
@@ -228,7 +230,8 @@ def path_compression_ratio(top1: npt.ArrayLike, log: SessionLog, samples: Sessio
     """Path compression ratio ``L2 / L1`` (DRNN paper Sec. V.D, Table II), averaged over every
     (session, bought item ``t``) pair of the sessions that have samples.
 
-    ``top1[i]`` is the top-1 item for prefix sample ``i``. Following DESIGN:
+    ``top1[i]`` is the top-1 item for prefix sample ``i``. Following
+    docs/design.md#session-protocol:
 
     * ``L1`` = page views of the session before ``t`` was bought. We count views whose
       timestamp is ``<=`` the purchase time (a view logged in the same second as the purchase

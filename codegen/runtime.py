@@ -8,7 +8,7 @@ written once (torch only; shipped beside ``model.py`` in every export bundle).
   gradient) and :func:`item_output` (output layer over the catalogue). One device is the
   trivial case of sharding: the factories return the plain torch layer for one device and
   :class:`ShardedEmbeddingBag` / :class:`ShardedLinear` (rows / output columns split by item
-  id, DESIGN "Model-parallel sharding") for several, built whole on the CPU first so one seed
+  id, docs/design.md#model-parallel-sharding) for several, built whole on the CPU first so one seed
   gives the same numbers for any device count. A sharded output returns
   :class:`ShardedLogits` (per-device column blocks);
 * **candidate sampling** -- :func:`sample_candidates` / :class:`SampledLogits` (a sampled

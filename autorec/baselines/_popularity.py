@@ -1,5 +1,5 @@
-"""Popularity baseline (soft-split paper, Appendix A; DESIGN "Data formats and evaluation
-protocols")."""
+"""Popularity baseline (soft-split paper, Appendix A;
+docs/design.md#popularity-baseline)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ class Popularity(Baseline):
 
     * Purchase-history protocol: items ranked by their purchase count in ``[dx, dyz)``
       (:attr:`PurchaseProtocol.popularity`), ties by item id (the lower index), excluding the
-      customer's own XY items -- exactly DESIGN's "Popularity baseline".
+      customer's own XY items -- exactly
+      docs/design.md#popularity-baseline.
     * Session protocol: items ranked by how often they were bought in the training sessions,
       ties by item id; the same list for every prefix.
 

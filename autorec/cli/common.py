@@ -1,7 +1,7 @@
 """Shared CLI pieces: typed options every command reuses, the error-mapping command group,
 JSON output and a progress bar on stderr.
 
-Conventions (DESIGN "Command line"): with ``--json`` a command prints exactly one JSON
+Conventions (docs/design.md#command-line): with ``--json`` a command prints exactly one JSON
 object on stdout and nothing else there; human-readable text also goes to stdout, progress
 and messages to stderr. User errors (:class:`~autorec.errors.AutorecError`, a missing file)
 become one line ``error: ...`` on stderr and exit code 2, with no traceback — also under

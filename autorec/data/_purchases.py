@@ -1,5 +1,5 @@
 """Purchase histories and the purchase-history protocol (soft-split paper, Section 3.1 and
-Appendix A; DESIGN "Purchase-history protocol").
+Appendix A; docs/design.md#purchase-history-protocol).
 
 Windows are half-open: X = [dx, dxy), Y = [dxy, dyz), XY = [dx, dyz), Z = [dyz, dz).
 

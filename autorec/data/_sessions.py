@@ -1,4 +1,4 @@
-"""Sessions (DRNN paper, Section III.A and III.E; DESIGN "Session protocol").
+"""Sessions (DRNN paper, Section III.A and III.E; docs/design.md#session-protocol).
 
 Grouping
     Rows with a ``session_id`` keep it (YOOCHOOSE; the inactivity timeout does not split a
@@ -17,10 +17,11 @@ Pages and items
     product-page item and every bought item; ``page_item`` maps pages to items (-1 = none).
 
 Dwell θ
-    θ of a view = seconds until the next view of the same session (DESIGN). The last view of
-    a session has no next view: its θ is **0.0** (the DRNN batcher treats the last page of any
-    prefix as unknown anyway and sets θ=0 there). A ``dwell`` column in the source, where
-    present and not NaN, overrides the computed value.
+    θ of a view = seconds until the next view of the same session
+    (docs/design.md#session-protocol). The last view of a session has no next view: its θ
+    is **0.0** (the DRNN batcher treats the last page of any prefix as unknown anyway
+    and sets θ=0 there). A ``dwell`` column in the source, where present and not NaN,
+    overrides the computed value.
 
 Order
     Sessions are ordered by the time of their first page view (ties by session id); views and

@@ -96,7 +96,8 @@ class EventLog:
 
 @dataclass(frozen=True)
 class SessionLog:
-    """Browsing sessions in CSR layout (DRNN paper, Section III; DESIGN "Session protocol").
+    """Browsing sessions in CSR layout (DRNN paper, Section III;
+    docs/design.md#session-protocol).
 
     Session ``s`` viewed pages ``page[page_ptr[s]:page_ptr[s+1]]`` in time order, with dwell
     times ``dwell[...]`` (θ: seconds to the next view in the session; the last view of a
@@ -131,7 +132,8 @@ class SessionLog:
 
 @dataclass(frozen=True)
 class SessionSamples:
-    """Shortened-path samples (DRNN paper, Section III.E; DESIGN "Session protocol").
+    """Shortened-path samples (DRNN paper, Section III.E;
+    docs/design.md#session-protocol).
 
     Sample ``i`` is the prefix ``p_0..p_{length[i]-1}`` of session ``session[i]`` of the log
     it was built from; its target is the set of items bought in that session. Samples are
@@ -209,7 +211,8 @@ class CustomerExamples:
 
 @dataclass(frozen=True)
 class PurchaseProtocol:
-    """The purchase-history protocol (soft-split paper, Appendix A; DESIGN).
+    """The purchase-history protocol (soft-split paper, Appendix A;
+    docs/design.md#purchase-history-protocol).
 
     ``catalogue[j]`` is the :attr:`PurchaseLog.items` index of catalogue item ``j`` (products
     bought in [dx, dyz), optionally clipped to the P most bought). ``train`` is X → Y,

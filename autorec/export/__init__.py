@@ -1,5 +1,5 @@
 """Export the best network as a production bundle, load it back, and write batch
-recommendations (DESIGN "What users touch"; soft-split paper's production pipeline).
+recommendations (docs/design.md#what-users-touch; soft-split paper's production pipeline).
 
 - :func:`write_bundle` / :func:`load_bundle`: the bundle format (see :mod:`._bundle`).
 - :func:`export_bundle`: a search run directory or an ``autorec train --save`` folder → bundle.

@@ -1,5 +1,5 @@
-"""Model-parallel sharding and per-trial resource planning (DESIGN "Model-parallel sharding",
-"The tuner").
+"""Model-parallel sharding and per-trial resource planning
+(docs/design.md#model-parallel-sharding, docs/design.md#resource-planner).
 
 * :func:`estimate_memory` / :class:`MemoryEstimate` -- parameter, gradient, optimiser-state
   and activation bytes of a genome's network for a catalogue size and batch (each family's

@@ -1,4 +1,4 @@
-"""Training-memory estimate of a genome's network (DESIGN "The tuner": the planner).
+"""Training-memory estimate of a genome's network (docs/design.md#resource-planner).
 
 The estimate follows the structure the code generator emits (``codegen/_drnn.py``,
 ``codegen/_predictor.py``), counted in float32 bytes:

@@ -1,4 +1,4 @@
-"""Per-trial resources from a genome's memory estimate (DESIGN "The tuner": the planner).
+"""Per-trial resources from a genome's memory estimate (docs/design.md#resource-planner).
 
 Rules, in order (``cap = usable_fraction x gpu_memory``):
 

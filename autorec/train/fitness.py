@@ -1,4 +1,4 @@
-"""Early-stopped fitness (DRNN paper, Sec. IV.B; DESIGN "Early-stopped fitness").
+"""Early-stopped fitness (DRNN paper, Sec. IV.B; docs/design.md#early-stopped-fitness).
 
     fit = accuracy + 1 / (1 + loss)
 

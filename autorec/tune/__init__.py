@@ -1,5 +1,5 @@
 """Ray Tune layer of autorec: the GA as a Tune searcher, the trainable, the run directory,
-resume and the search report (DESIGN "The tuner"). The only package besides the CLI that
+resume and the search report (docs/design.md#the-tuner). The only package besides the CLI that
 imports Ray.
 
 Names are imported on first use (PEP 562): ``autorec search``'s signature reads

@@ -1,11 +1,11 @@
 """The generation-aware search report: ``report.html`` and PNG plots.
 
-Ray 2.x has no Tune tab in its dashboard, so the run writes its own page (DESIGN "What users
-touch"): fitness per generation (best and mean), population diversity, the best genome, the
-hall of fame, the generations and every trial. It is rebuilt from the run directory's files
-alone after every generation (and by ``autorec report RUN_DIR``). The page is
-self-contained: the plots are embedded as base64 PNG (and also written to ``plots/``), no
-scripts, no external resources.
+Ray 2.x has no Tune tab in its dashboard, so the run writes its own page
+(docs/design.md#what-users-touch): fitness per generation (best and mean), population
+diversity, the best genome, the hall of fame, the generations and every trial. It is
+rebuilt from the run directory's files alone after every generation (and by
+``autorec report RUN_DIR``). The page is self-contained: the plots are embedded as base64
+PNG (and also written to ``plots/``), no scripts, no external resources.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The genetic algorithm as a Ray Tune searcher (DESIGN "The tuner").
+"""The genetic algorithm as a Ray Tune searcher (docs/design.md#ray-tune).
 
 :class:`GeneticSearcher` adapts the Ray-free :class:`autorec.evolution.Evolution` (ask / tell)
 to :class:`ray.tune.search.Searcher` (suggest / on_trial_complete), the way Tune's Optuna

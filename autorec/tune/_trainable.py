@@ -84,8 +84,8 @@ def resources_for(
 ) -> dict[str, float]:
     """Resources one trial asks for when the user pins them (``--gpus-per-trial``):
     ``cpus_per_trial`` CPUs, and ``gpus_per_trial`` GPUs when positive. Unpinned searches
-    use :func:`planned_resources_fn` (DESIGN "Ray Tune": CPU only, a fraction of a GPU, one
-    GPU or k GPUs from the genome's estimated memory)."""
+    use :func:`planned_resources_fn` (docs/design.md#resource-planner: CPU only, a fraction of a
+    GPU, one GPU or k GPUs from the genome's estimated memory)."""
     resources = {"cpu": float(cpus_per_trial)}
     if gpus_per_trial > 0:
         resources["gpu"] = float(gpus_per_trial)

@@ -1,4 +1,5 @@
-"""Metrics on small cases worked out by hand (DESIGN "Data formats and evaluation protocols")."""
+"""Metrics on small cases worked out by hand
+(docs/design.md#data-formats-and-evaluation-protocols)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Sharded (k = 2, 3) and unsharded training of generated networks from the same seed give
 the same losses, weights and metrics after several optimiser steps, on CPU, for both
-families (DESIGN "Model-parallel sharding"; tolerance 1e-5 relative)."""
+families
+(docs/design.md#model-parallel-sharding; tolerance 1e-5 relative)."""
 
 from __future__ import annotations
 
