@@ -73,9 +73,9 @@ def test_data_defaults_match_the_readers() -> None:
     assert cli_data.DEFAULT_SESSION_TIMEOUT_S == DEFAULT_SESSION_TIMEOUT_S
 
 
-def test_readme_cpus_per_trial_default_matches_help() -> None:
-    readme = (REPO / "README.md").read_text()
-    row = next(ln for ln in readme.splitlines() if ln.startswith("| `--cpus-per-trial C` |"))
+def test_docs_cpus_per_trial_default_matches_help() -> None:
+    page = (REPO / "docs" / "commands" / "search.md").read_text()
+    row = next(ln for ln in page.splitlines() if ln.startswith("| `--cpus-per-trial C` |"))
     assert "planner" in row and "planner" in _help(["search"]).split("--cpus-per-trial")[1][:200]
 
 
@@ -203,7 +203,8 @@ def test_tour_runs_on_one_data_set_and_suggests_no_missing_option() -> None:
         assert "--data ../shared/data/yoochoose-sample" in line, line
     helps = " ".join(_help([command]) for command in ("train", "search", "export"))
     if "--top-p" not in helps:  # no command has it: nothing may suggest it
-        assert "--top-p" not in readme
+        for page in [REPO / "README.md", *(REPO / "docs").rglob("*.md")]:
+            assert "--top-p" not in page.read_text(), page
         assert "--top-p" not in (REPO / "autorec" / "sharding" / "_plan.py").read_text()
 
 

@@ -1,9 +1,14 @@
-"""README.md's code runs as written: every Python snippet, and the tour's eight commands top
-to bottom, on the built-in synthetic data with small sizes.
+"""The code of README.md and docs/ runs as written: the tour's eight commands top to bottom,
+then every other shell block, and every Python snippet, on the built-in synthetic data with
+small sizes.
 
 The rewrites are explicit and few (:data:`DATA_REWRITES`: the real data paths become the
-synthetic default; :data:`SIZE_FLAGS`: fewer epochs / a smaller search), so a snippet that
-stops working as written fails here. One Ray session (the tour's search)."""
+synthetic default; :data:`SIZE_FLAGS` / :data:`DOC_SIZES`: fewer epochs, a smaller search),
+so a block that stops working as written fails here. A command that cannot run here says so
+in the markdown: a comment line ``# not run in tests: <reason>`` in a block skips the block,
+the same comment after a command skips that command. docs/reproduce*.md is left to
+tests/reproduce, which runs every reproduction script in its quick mode. One Ray session
+(the tour's search; the other searches reuse it)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,12 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+#: The pages whose code runs here: the README, then docs/ (reproduce*: tests/reproduce).
+PAGES = [
+    REPO / "README.md",
+    *sorted(p for p in (REPO / "docs").rglob("*.md") if not p.name.startswith("reproduce")),
+]
+NOT_RUN = "# not run in tests:"
 
 #: Real data -> the synthetic default (the test must run without ../shared/data).
 DATA_REWRITES = (
@@ -50,8 +61,17 @@ SIZE_FLAGS = {
 }
 
 
-def _blocks(lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", README, flags=re.M | re.S)
+def _blocks(lang: str, text: str = README) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def _page_blocks(lang: str) -> list[tuple[str, str]]:
+    """(page, block) for every ``lang`` block of :data:`PAGES`."""
+    return [
+        (str(page.relative_to(REPO)), block)
+        for page in PAGES
+        for block in _blocks(lang, page.read_text(encoding="utf-8"))
+    ]
 
 
 def _rewrite(text: str) -> str:
@@ -65,8 +85,9 @@ def _env() -> dict[str, str]:
 
 
 def _workdir(tmp: Path) -> Path:
-    """A folder where the README's relative paths resolve: examples/ of the repository."""
+    """A folder where the docs' relative paths resolve: examples/ and search_spaces/."""
     (tmp / "examples").symlink_to(REPO / "examples")
+    (tmp / "search_spaces").symlink_to(REPO / "search_spaces")
     return tmp
 
 
@@ -164,9 +185,116 @@ def test_tour_export_is_a_copy(tour: dict[str, tuple[Any, float]], workdir: Path
     assert wall < tour["search"][1]  # seconds, not a retrain
 
 
+#: Smaller sizes for the docs' commands: (flag, value) replaced where given, else appended.
+DOC_SIZES: dict[str, list[tuple[str, str]]] = {
+    "train": [("--epochs", "2")],
+    "retrain": [("--epochs", "2")],
+    "search": [
+        ("--population", "2"),
+        ("--generations", "0"),
+        ("--epochs", "2"),
+        ("--num-cpus", "2"),
+        ("--baselines", "popularity"),
+    ],
+}
+
+
+def _shell_commands(block: str) -> tuple[list[str], list[str]]:
+    """(commands to run, reasons of the commands not run) of one shell block: continuation
+    lines joined, ``&&`` chains split, comments dropped; :data:`NOT_RUN` honoured."""
+    lines = block.replace("\\\n", " ").splitlines()
+    reasons = [ln.strip()[len(NOT_RUN) :].strip() for ln in lines if ln.strip().startswith(NOT_RUN)]
+    if reasons:  # the whole block
+        return [], reasons
+    run: list[str] = []
+    for line in lines:
+        if NOT_RUN in line:
+            reasons.append(line.split(NOT_RUN, 1)[1].strip())
+            continue
+        words = shlex.split(line, comments=True)
+        if words:
+            run.extend(part.strip() for part in shlex.join(words).split(" '&&' "))
+    return run, reasons
+
+
+def _size(argv: list[str]) -> list[str]:
+    """Real data -> the synthetic default; smaller sizes (:data:`DOC_SIZES`)."""
+    out = list(argv)
+    if any(a.startswith("../shared/data") for a in out):
+        if out[:2] == ["data", "inspect"]:
+            out[2] = "sessions.csv"  # the tour's synthetic events file
+        for flag in ("--data", "--split"):
+            while flag in out:
+                i = out.index(flag)
+                del out[i : i + 2]
+    for flag, value in DOC_SIZES.get(out[0], []):
+        if flag in out:
+            out[out.index(flag) + 1] = value
+        else:
+            out += [flag, value]
+    if out[0] == "train" and "--window" in out:  # a fixed window must fit the epochs
+        out[out.index("--window") + 1] = "2"
+    return out
+
+
+def _run_shell(command: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """One command of a docs block: ``autorec`` in this process (typer's runner, the tour's
+    Ray), ``export NAME=VALUE`` into ``env``, anything else through bash."""
+    from typer.testing import CliRunner
+
+    from autorec.cli.app import app
+
+    argv = shlex.split(command)
+    if argv[0] == "export":
+        name, _, value = argv[1].partition("=")
+        env[name] = value
+        return 0, ""
+    if argv[0] == "autorec":
+        old = Path.cwd()
+        os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(app, _size(argv[1:]), env=env)
+        finally:
+            os.chdir(old)
+        return result.exit_code, result.output
+    proc = subprocess.run(
+        command,
+        shell=True,
+        cwd=cwd,
+        env={**_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_docs_shell_blocks_run(tour: dict[str, tuple[Any, float]], workdir: Path) -> None:
+    """Every shell block of the README (after the tour) and of docs/, in the tour's folder so
+    its run dir, saved network and bundle are there; a block's ``export`` lasts the block."""
+    tour_block = README.split("## A tour in eight commands", 1)[1].split("```bash\n", 1)[1]
+    ran, skipped, slow = 0, 0, []
+    for page, block in _page_blocks("bash"):
+        if tour_block.startswith(block):
+            continue  # run by the tour fixture
+        commands, reasons = _shell_commands(block)
+        assert all(reasons), f"{page}: a '{NOT_RUN}' comment without a reason"
+        skipped += len(reasons)
+        env = {"RAY_ADDRESS": "local", "COLUMNS": "120"}
+        for command in commands:
+            start = time.monotonic()
+            code, output = _run_shell(command, env, workdir)
+            assert code == 0, f"{page}: {command}\n{output[-3000:]}"
+            ran += 1
+            slow.append((time.monotonic() - start, page, command))
+    print("slowest:", *sorted(slow, reverse=True)[:8], sep="\n  ")
+    assert ran >= 40 and skipped >= 5, (ran, skipped)
+
+
 def test_python_snippets_run_as_written(tmp_path: Path) -> None:
-    """Every Python snippet of the README; the bundle one in a drnn and a predictor bundle."""
-    snippets = [_rewrite(c) for c in _blocks("python")]
+    """Every Python snippet of the README and docs/; the bundle one in a drnn and a predictor
+    bundle."""
+    snippets = [_rewrite(c) for _, c in _page_blocks("python")]
     assert len(snippets) >= 5
     bundle_code = next(c for c in snippets if '"bundle/load.py"' in c)
     here = _workdir(tmp_path)

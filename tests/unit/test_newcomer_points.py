@@ -138,5 +138,5 @@ def test_trial_names_carry_the_12_digit_key() -> None:
         }
     )
     assert name == "g1-drnn-w2l1h0-0123456789ab"
-    readme = (REPO / "README.md").read_text()
-    assert "(12 hex digits, shown\nin run directories and trial names)" in readme
+    genomes_doc = (REPO / "docs" / "genomes.md").read_text()
+    assert "(12 hex digits, shown\nin run directories and trial names)" in genomes_doc
