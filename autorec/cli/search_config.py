@@ -3,8 +3,8 @@
 The file maps option names to values, written as in ``config.yaml`` of a run dir
 (``population: 8``, ``p_c: 0.7``) or as the flags are spelled (``p-c: 0.7``). A run dir's
 own ``config.yaml`` is accepted as it is: its bookkeeping (``versions``, ``created``,
-``sessions``) and its ``run_dir`` are left out, so the same search runs again in a new run
-dir. Options given on the command line win over the file's.
+``sessions``, ``data_fingerprint``) and its ``run_dir`` are left out, so the same search
+runs again in a new run dir. Options given on the command line win over the file's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from autorec.errors import AutorecError
 __all__ = ["read_search_config"]
 
 #: Keys of a run dir's config.yaml that are not search options.
-_BOOKKEEPING = frozenset({"versions", "created", "sessions"})
+_BOOKKEEPING = frozenset({"versions", "created", "sessions", "data_fingerprint"})
 
 
 def _type_ok(annotation: str, value: Any) -> bool:

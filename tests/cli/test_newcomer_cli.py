@@ -119,6 +119,7 @@ def test_search_config_accepts_a_run_dirs_config(
                 "versions": {"autorec": "0"},
                 "created": "2026-01-01T00:00:00",
                 "sessions": [{"session": 1}],
+                "data_fingerprint": {"path": None, "split": None},
             }
         )
     )

@@ -197,6 +197,8 @@ DOC_SIZES: dict[str, list[tuple[str, str]]] = {
         ("--baselines", "popularity"),
     ],
 }
+#: Replaced only where given: a fixed window must fit the epochs; fewer rolling windows.
+DOC_SIZES_GIVEN = {"--window": "2", "--train-windows": "2"}
 
 
 def _shell_commands(block: str) -> tuple[list[str], list[str]]:
@@ -232,8 +234,9 @@ def _size(argv: list[str]) -> list[str]:
             out[out.index(flag) + 1] = value
         else:
             out += [flag, value]
-    if out[0] == "train" and "--window" in out:  # a fixed window must fit the epochs
-        out[out.index("--window") + 1] = "2"
+    for flag, value in DOC_SIZES_GIVEN.items():
+        if flag in out:
+            out[out.index(flag) + 1] = value
     return out
 
 
