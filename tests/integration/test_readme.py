@@ -237,7 +237,18 @@ def _size(argv: list[str]) -> list[str]:
     for flag, value in DOC_SIZES_GIVEN.items():
         if flag in out:
             out[out.index(flag) + 1] = value
+    if _purchases(out) and "--train-windows" not in out:  # rolling: every window by default
+        out += ["--train-windows", "2"]
     return out
+
+
+def _purchases(argv: list[str]) -> bool:
+    """Whether a ``train`` / ``search`` command trains on purchase histories."""
+    if argv[0] == "search":
+        return "--space" in argv and argv[argv.index("--space") + 1] in ("predictor", "soft_split")
+    if argv[0] == "train" and len(argv) > 1 and Path(argv[1]).is_file():
+        return "family: predictor" in Path(argv[1]).read_text(encoding="utf-8")
+    return False
 
 
 def _run_shell(command: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
