@@ -68,10 +68,12 @@ The papers are the DRNN paper (Wu et al., "Personal Recommendation Using Deep Re
 Networks in NetEase", ICDE 2016) and the soft-split paper (Vorobev et al., "Inferring the
 Consumption of Digital Products: Predictor and Auto-Encoder Models"). Numbers are this
 project's, measured on a shared 2-core CPU machine with the sizes stated in each section (its
-load average was 20-35 during these runs, so the wall times below are 10-30 times the scripts'
+load average was 20-40 during these runs, so the wall times below are 10-30 times the scripts'
 CPU time, a few minutes each); the
 papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), so only the
-*direction* of each effect can be compared, not the values.
+*direction* of each effect can be compared, not the values. Where a direction does not hold,
+the section says what was measured about why; the sections "why the FNN branch hurts here"
+and "why depth helps here" are controlled runs that change one factor at a time.
 
 """
 
