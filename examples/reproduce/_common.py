@@ -410,13 +410,17 @@ class Tuned:
     genome: Genome
     how: str
     trials: list[dict[str, Any]]
+    #: keys of the ``initial`` genomes as the search trained them (snapped into its space:
+    #: the default's l2 0 becomes the space's low bound 1e-8, inactive genes are reset)
+    seeded: tuple[str, ...] = ()
 
     def record(self, default: Genome | None) -> dict[str, Any]:
         """What the search saw: trials scored, the best trial's validation fitness and top-1,
         and the same for ``default`` when the search trained it (it seeds generation 0)."""
         out: dict[str, Any] = {"n_trials": len(self.trials)}
         by_key = {t["key"]: t for t in self.trials}
-        for name, key in (("best", self.genome.key), ("default", default and default.key)):
+        seed_key = self.seeded[0] if self.seeded else (default and default.key)
+        for name, key in (("best", self.genome.key), ("default", seed_key)):
             t = by_key.get(str(key))
             if t is not None:
                 out[f"{name}_fitness"], out[f"{name}_val_top1"] = t["fitness"], t["val_top1"]
@@ -463,7 +467,8 @@ def tune(
             atomic_write(trials_path, json.dumps(trials, indent=1))
             atomic_write(best_path, yaml.safe_dump({"family": best.family, **best.genes}))
         trials = json.loads(trials_path.read_text()) if trials_path.exists() else []
-        return Tuned(load_genome(best_path), f"in-process GA, {rel(run_dir)}", trials)
+        seeded = tuple(space.repair(g).key for g in initial)
+        return Tuned(load_genome(best_path), f"in-process GA, {rel(run_dir)}", trials, seeded)
     from autorec.tune import SearchOptions, run_search
 
     if not (run_dir / "DONE").exists():
@@ -852,11 +857,16 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
         )
         run(gene, True, on, sessions, t.genome, t.how, t.record(d))
 
+    only = getattr(args, "only", None)  # one structure's arms: fill the caches only
     for on in (False, True):
-        tuned_arm("fnn", on, synth, {"fnn": on}, drnn_default(quick, fnn=on))
+        if only in (None, "fnn"):
+            tuned_arm("fnn", on, synth, {"fnn": on}, drnn_default(quick, fnn=on))
     for on in (False, True):
         with contextlib.nullcontext() if on else without_history():
-            tuned_arm("history", on, long, {"width": 4}, drnn_default(quick, width=4))
+            if only in (None, "history"):
+                tuned_arm("history", on, long, {"width": 4}, drnn_default(quick, width=4))
+    if only is not None:
+        raise SystemExit(f"cached the {only} arms; run without --only to write the page")
     result = Structure(
         arms,
         synth.label,

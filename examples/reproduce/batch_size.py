@@ -24,11 +24,20 @@ QUICK_SIZES = (64, 256)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = c.parser(__doc__.splitlines()[0]).parse_args(argv)
+    p = c.parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated batch sizes to train and cache only (several processes can fill "
+        "the cache at once); the page is written by a run without it",
+    )
+    args = p.parse_args(argv)
     quick = bool(args.quick)
     out = c.out_dir(args)
     sec = c.section("batch_size", "DRNN paper Figs. 9-10: batch size", "batch_size.py", quick)
     sizes = QUICK_SIZES if quick else SIZES
+    if args.sizes:
+        sizes = tuple(int(b) for b in args.sizes.split(","))
     budget = c.QUICK_BUDGET if quick else c.TUNE_BUDGET
     epochs = 1 if quick else budget.epochs
     seeds = [args.seed] if quick else [args.seed + i for i in range(c.ARM_SEEDS)]
@@ -65,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             res[(tuned, b)] = {"m": m, "epochs": int(m["epochs"]), "how": how, "g": genome}
             res[(tuned, b)]["search"] = rec
             print(f"batch {b} tuned={tuned}: top1 {m['top1']:.3f}", flush=True)
+    if args.sizes:
+        print(f"cached batch sizes {sizes}; run without --sizes to write the page", flush=True)
+        return 0
     spread = {t: _spread([res[(t, b)]["m"]["top1"] for b in sizes]) for t in (False, True)}
     sec.add(
         f"Test top-1 on {synth.label} (generated data; {len(synth.data.test_samples.session)} "

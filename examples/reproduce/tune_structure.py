@@ -178,7 +178,15 @@ def figure(s: c.Structure, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = c.parser(__doc__.splitlines()[0]).parse_args(argv)
+    p = c.parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--only",
+        choices=("fnn", "history"),
+        default=None,
+        help="train and cache one structure's arms only (two processes can fill the cache at "
+        "once); the page is written by a run without it",
+    )
+    args = p.parse_args(argv)
     quick = bool(args.quick)
     out = c.out_dir(args)
     sec = c.section(
