@@ -141,10 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     synth = c.synthetic_sessions(args.seed, quick)
     seeds = [args.seed] if quick else [args.seed + i for i in range(3)]
     epochs = 2 if quick else EPOCHS
+    runs = Path(args.runs)
     inputs = {synth.label: fnn_input(synth)}
-    if not quick:
-        yc = c.yoochoose_sessions()
-        inputs[yc.label] = fnn_input(yc)
+    if not quick:  # loading the YOOCHOOSE sample takes a while: its figures are kept
+        inputs["YOOCHOOSE sample"] = c.memo_json(
+            runs, ["fnn_input", c.YOOCHOOSE_SPLIT], lambda: fnn_input(c.yoochoose_sessions())
+        )
     sec.add(
         "What the FNN branch gets on the test prefixes (its input is the distinct items the "
         "session's user bought before the session started):\n\n"
@@ -173,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     res = []
     for cfg in CONFIGS[:3] if quick else CONFIGS:
         key = ["fnn_causes", repr(cfg), synth.label, seeds, epochs, quick]
-        got = c.memo_json(
-            Path(args.runs), key, lambda cfg=cfg: run(cfg, synth, seeds, epochs, quick)
-        )
+        got = c.memo_json(runs, key, lambda cfg=cfg: run(cfg, synth, seeds, epochs, quick))
         res.append((cfg, got))
         print(f"{cfg.name}: test top-1 {_ms(got['test_top1'])}", flush=True)
     sec.add(
