@@ -73,7 +73,9 @@ CPU time, a few minutes each); the
 papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), so only the
 *direction* of each effect can be compared, not the values. Where a direction does not hold,
 the section says what was measured about why; the sections "why the FNN branch hurts here"
-and "why depth helps here" are controlled runs that change one factor at a time.
+and "why depth helps here" are controlled runs that change one factor at a time. A section's
+wall time counts what that run computed: trainings and searches kept under
+`autorec_runs/reproduce/` by an earlier run of the same command are reused, not repeated.
 
 """
 

@@ -287,7 +287,9 @@ def _figure(res: list[tuple[Config, Any]], out: Path) -> Path:
         for _, v in res
     ]
     colors = ["tab:blue" if cfg.genes.get("fnn") else "tab:gray" for cfg, _ in res]
-    ax.barh(range(len(res)), means, xerr=ses, color=colors, capsize=3, label="this project")
+    ax.barh(range(len(res)), means, xerr=ses, color=colors, capsize=3)
+    ax.barh([], [], color="tab:gray", label="this project, without FNN")
+    ax.barh([], [], color="tab:blue", label="this project, with FNN")
     ax.set_yticks(range(len(res)))
     ax.set_yticklabels(names, fontsize=8)
     ax.invert_yaxis()
@@ -296,7 +298,7 @@ def _figure(res: list[tuple[Config, Any]], out: Path) -> Path:
     ax.set_xlabel("test accuracy (top-1), mean ± SE over seeds")
     ax.set_ylabel("DRNN setting")
     ax.set_title("DRNN paper Table II: FNN branch controls (synthetic sessions)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="x")
     return c.save_figure(fig, out, "fnn_causes")
 
