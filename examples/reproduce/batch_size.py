@@ -2,7 +2,7 @@
 (a genetic search with ``batch_size`` fixed). Paper: larger batches are better by default; the
 effect is not significant any more after tuning.
 
-    PYTHONPATH=. python examples/reproduce/batch_size.py  # 24 min wall (shared machine)
+    PYTHONPATH=. python examples/reproduce/batch_size.py  # ~85 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/batch_size.py --quick   # seconds
 
 Synthetic sessions (the same data as the structure experiments; the DRNN on the 14,802-item

@@ -3,7 +3,7 @@ it, 0.223 -> 0.331): what the branch gets as input on each data set, and control
 synthetic sessions that change one factor at a time -- the branch's input (the user's earlier
 purchases, or an empty bag: the extra parameters alone), dropout and the learning rate.
 
-    PYTHONPATH=. python examples/reproduce/fnn_causes.py  # ~20 min wall (shared machine)
+    PYTHONPATH=. python examples/reproduce/fnn_causes.py  # ~60 min wall (shared machine)
     PYTHONPATH=. python examples/reproduce/fnn_causes.py --quick   # seconds
 
 Every run: table2.py's synthetic sessions and epochs (early-stopped within R = 30), seeds 0..2,
