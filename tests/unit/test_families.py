@@ -3,7 +3,7 @@ and a third family registered from outside the package is found like the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from autorec.families import (
     register_family,
     unregister_family,
 )
+from autorec.tune._trainable import data_dims, trial_name
 
 
 def test_both_vocabularies_name_one_family() -> None:
@@ -37,8 +38,13 @@ def test_data_finds_its_family() -> None:
         family_of(object())
 
 
+class _TinyData:
+    """A data set only the stand-in family trains on."""
+
+
 class _Tiny:
-    """A stand-in family: the least that satisfies the protocol."""
+    """A stand-in family: the constants of the protocol, its methods answering None except
+    the few the test below asks the package's callers to use."""
 
     name = "tiny"
     data_kind = "tiny-events"
@@ -52,7 +58,13 @@ class _Tiny:
         return lambda *args, **kwargs: None
 
     def accepts(self, data: object) -> bool:
-        return data == "tiny data"
+        return isinstance(data, _TinyData)
+
+    def dims(self, data: object) -> dict[str, int]:
+        return {"n_pages": 0, "n_items": 3, "n_users": 1}
+
+    def trial_shape(self, config: Mapping[str, Any]) -> str:
+        return f"d{config.get('depth')}"
 
 
 @pytest.fixture
@@ -65,8 +77,13 @@ def tiny() -> Iterator[Family]:
 def test_a_third_family_can_be_registered(tiny: Family) -> None:
     assert get_family("tiny") is tiny
     assert get_family("tiny-events") is tiny
-    assert find_family("tiny data") is None  # a string is a name, never data
+    assert family_of(_TinyData()) is tiny
     assert "tiny" in family_names()
+    # the search layer names its trials and sizes its networks through it, unedited
+    assert trial_name({"generation": 2, "family": "tiny", "depth": 3, "genome_key": "ab"}) == (
+        "g2-tiny-d3-ab"
+    )
+    assert data_dims(_TinyData()) == {"n_pages": 0, "n_items": 3, "n_users": 1}
     with pytest.raises(ValueError, match="already registered"):
         register_family(_Tiny())  # type: ignore[arg-type]
     assert register_family(_Tiny(), replace=True) is not tiny  # type: ignore[arg-type]
