@@ -9,7 +9,6 @@ Names are imported on first use (PEP 562): ``autorec search``'s signature reads
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use
@@ -70,28 +69,30 @@ __all__ = [
     "tune_param_space",
 ]
 
-#: Where the names above live; the Ray-free ones first, so reading SearchOptions imports
-#: no Ray.
-_MODULES = (
-    "_fidelity",
-    "_checks",
-    "_options",
-    "_driver",
-    "_ray_local",
-    "_report",
-    "_rundir",
-    "_searcher",
-    "_trainable",
-    "_random",
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        for home in _MODULES:
-            module = importlib.import_module(f"{__name__}.{home}")
-            if name in getattr(module, "__all__", ()):
-                value = getattr(module, name)
-                globals()[name] = value  # later lookups skip this function
-                return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """A public name, imported from its module on first use (module docstring)."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from autorec.tune import _options  # Ray-free: what the CLI reads when it starts
+
+    if name in _options.__all__:
+        value = getattr(_options, name)
+    else:
+        from autorec.tune import (
+            _checks,
+            _driver,
+            _fidelity,
+            _random,
+            _ray_local,
+            _report,
+            _rundir,
+            _searcher,
+            _trainable,
+        )
+
+        homes = [_checks, _driver, _fidelity, _random, _ray_local, _report, _rundir]
+        homes += [_searcher, _trainable]
+        value = next(getattr(m, name) for m in homes if name in m.__all__)
+    globals()[name] = value  # later lookups skip this function
+    return value
