@@ -175,7 +175,7 @@ def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
 
     options = SearchOptions(
         space=args.space,
-        data=str(args.data_path),
+        data=str(args.data_path) if args.data_path is not None else None,
         split=args.split,
         population=args.population,
         generations=args.generations,
@@ -186,6 +186,10 @@ def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
         num_cpus=args.cpus,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=0.0,
+        fidelity=getattr(args, "fidelity", "none"),
+        train_windows=getattr(args, "train_windows", 1),
+        autoencoder=getattr(args, "autoencoder", False),
+        baselines=getattr(args, "baselines", None),
     )
     started = time.monotonic()
     run_search(options, quiet=True, data=data)
