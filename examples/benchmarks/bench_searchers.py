@@ -8,7 +8,7 @@
 
 Arms (every one trains with the same trainable, :func:`autorec.tune.run_trial`, the same data
 object, the same search space and the same :class:`~autorec.train.TrainOptions`, R =
-``--epochs``, through the search driver's own ``_train_options``):
+``--epochs``, through the search driver's own ``train_options``):
 
 - ``ga``: ``autorec search`` (elitist GA), ``--fidelity none``, ``--population`` x
   (``--generations`` + 1) genomes. The budget ``B`` of a seed is what it spends.
@@ -165,10 +165,10 @@ def run_tune_arm(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     from autorec.tune import tune_param_space
-    from autorec.tune._driver import SearchOptions, _train_options
+    from autorec.tune._options import SearchOptions, train_options
 
     space = SearchSpace.from_yaml(args.space)
-    options = _train_options(
+    options = train_options(
         SearchOptions(space=args.space, epochs=args.epochs, seed=seed), str(space.family)
     )
     ledger = Ledger(space, budget)
