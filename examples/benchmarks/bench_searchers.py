@@ -63,7 +63,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
 from _bench import load_note, machine, print_machine
-from bench_ga_vs_random import DATASETS, REPO, Arm, Trial, _jsonable, accuracy_of, random_trial
+from bench_ga_vs_random import DATASETS, Arm, Trial, _jsonable, accuracy_of, random_trial
 
 from autorec.genome import SearchSpace
 
@@ -493,17 +493,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     import ray
 
+    from autorec.tune import start_ray
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
-    )
-    ray.init(
-        address="local",
-        num_cpus=args.cpus,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-    )
+    start_ray(num_cpus=args.cpus, quiet=True)  # autorec's own: a loopback-only local Ray
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
