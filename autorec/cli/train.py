@@ -177,7 +177,7 @@ def train(
     out["cpu_s"] = cpu_s
     out["data"] = info
     if save is not None and result.model is not None:
-        save_dir = _save(result, save, info, options)
+        save_dir = _save(result, save, info, options, dataset)
         out["saved"] = str(save_dir)
     if decay_plot is not None and result.model is not None:
         from autorec.train.plots import plot_decay
@@ -192,10 +192,10 @@ def train(
         raise typer.Exit(1)
 
 
-def _save(result: Any, save: Path, data: dict[str, Any], options: Any) -> Path:
+def _save(result: Any, save: Path, data: dict[str, Any], options: Any, dataset: Any) -> Path:
     from autorec.train.saving import save_trained
 
-    path: Path = save_trained(result, save, data=data, options=options)
+    path: Path = save_trained(result, save, data=data, options=options, dataset=dataset)
     return path
 
 

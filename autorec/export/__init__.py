@@ -18,7 +18,7 @@ from autorec.export._bundle import (
     sha256_file,
     write_bundle,
 )
-from autorec.export._export import export_bundle, export_plan
+from autorec.export._export import bundle_contents, export_bundle, export_plan
 from autorec.export._recommend import (
     DEFAULT_BATCH,
     full_prefix_samples,
@@ -48,6 +48,7 @@ __all__ = [
     "BundleContents",
     "ParquetRecWriter",
     "SQLiteRecWriter",
+    "bundle_contents",
     "export_bundle",
     "export_plan",
     "full_prefix_samples",

@@ -232,7 +232,9 @@ def write_bundle(contents: BundleContents, out: str | Path) -> dict[str, Any]:
                 "exists and is not a folder",
                 "pass a new folder name or an existing bundle to replace",
             )
-        if any(target.iterdir()) and not (target / MANIFEST).is_file():
+        # a bundle, or a network saved by an older autorec (train.json, no manifest)
+        ours = (target / MANIFEST).is_file() or (target / "train.json").is_file()
+        if any(target.iterdir()) and not ours:
             raise AutorecError(
                 f"--out {out}",
                 "is a non-empty folder that is not an autorec bundle (no manifest.json)",

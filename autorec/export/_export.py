@@ -42,7 +42,7 @@ from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
 from autorec.families import get_family
 
-__all__ = ["export_bundle", "export_plan"]
+__all__ = ["bundle_contents", "export_bundle", "export_plan"]
 
 
 def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
@@ -173,7 +173,7 @@ def export_bundle(
     baseline's on the same split (:func:`autorec.baselines.compare`; cached in a search run
     dir); the data card keeps it too."""
     from autorec.genome import load_genome
-    from autorec.train import TrainOptions, batching
+    from autorec.train import TrainOptions
 
     src = Path(source)
     if not src.is_dir():
@@ -223,48 +223,21 @@ def export_bundle(
     # gathered into the bundle); an unsharded one is scored on the CPU
     model = model.eval() if is_sharded(model) else model.cpu().eval()
 
-    catalogue = family.bundle_catalogue(genome, dataset)
-    item_ids, page_ids, page_item = (catalogue[k] for k in ("item_ids", "page_ids", "page_item"))
-    if int(dims.get("n_items", len(item_ids))) != len(item_ids):
-        raise AutorecError(
-            f"export {source}",
-            f"the network scores {dims.get('n_items')} items but the data's catalogue has "
-            f"{len(item_ids)}",
-            "pass the --data and --split the network was trained on",
-        )
     # retrained on all data, the network has no held-out test split left to compare on
     comparison = None if retrain_all else _comparison(metrics, dataset, genome.key, src, info)
-    card = {
-        "data": _resolvable(data_path),
-        "source": str(dataset.source),
-        "protocol": family.data_kind,
-        "split": family.split_string(dataset),
-        "dates": family.dates_card(dataset, end),
-        "loader_args": {"seed": seed},
-        "catalogue_size": len(item_ids),
-        "counts": family.counts(dataset),
+    extra = {
         "retrain_all": bool(retrain_all),
         "exported_from": str(src.resolve()),
         "how": how,
         "comparison": comparison,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **json_safe(dict(card_extra or {})),
+        "created": _now(),
+        **dict(card_extra or {}),
     }
-    contents = BundleContents(
-        family=genome.family,
-        genome=genome.to_dict(),
-        genome_key=genome.key,
-        model_source=batching.model_source(genome, dims),
-        state_dict=gather_state_dict(model),
-        net_kwargs=batching.net_kwargs(model),
-        dims=dims,
-        item_ids=[str(i) for i in item_ids],
-        metrics=json_safe(metrics),
-        data_card=card,
-        page_ids=None if page_ids is None else [str(p) for p in page_ids],
-        page_item=None if page_item is None else [int(i) for i in page_item],
-        extra_manifest={"inputs": catalogue["inputs"]},
-    )
+    contents = bundle_contents(
+        genome, model, dims, metrics, dataset,
+        data_path=data_path, seed=seed, end=end, card_extra=extra, where=f"export {source}",
+    )  # fmt: skip
+    card = dict(contents.data_card)
     manifest = write_bundle(contents, out)
     _verify(out, model, genome, dataset)
     return {
@@ -274,6 +247,68 @@ def export_bundle(
         "data_card": card,
         "comparison": comparison,
     }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def bundle_contents(
+    genome: Any,
+    model: torch.nn.Module,
+    dims: Mapping[str, int],
+    metrics: Mapping[str, Any],
+    dataset: Any,
+    *,
+    data_path: str | None,
+    seed: int,
+    card_extra: Mapping[str, Any],
+    where: str,
+    end: datetime | None = None,
+    extra_json: Mapping[str, Any] | None = None,
+) -> BundleContents:
+    """Everything the bundle of ``model`` (trained on ``dataset``) holds: what ``autorec
+    export`` and ``autorec train --save`` write. ``card_extra`` follows the data's fields in
+    the data card; ``extra_json`` adds files (``train.json``)."""
+    from autorec.train import batching
+
+    family = get_family(genome.family)
+    catalogue = family.bundle_catalogue(genome, dataset)
+    item_ids, page_ids, page_item = (catalogue[k] for k in ("item_ids", "page_ids", "page_item"))
+    if int(dims.get("n_items", len(item_ids))) != len(item_ids):
+        raise AutorecError(
+            where,
+            f"the network scores {dims.get('n_items')} items but the data's catalogue has "
+            f"{len(item_ids)}",
+            "pass the --data and --split the network was trained on",
+        )
+    card = {
+        "data": _resolvable(data_path),
+        "source": str(dataset.source),
+        "protocol": family.data_kind,
+        "split": family.split_string(dataset),
+        "dates": family.dates_card(dataset, end),
+        "loader_args": {"seed": seed},
+        "catalogue_size": len(item_ids),
+        "counts": family.counts(dataset),
+        **json_safe(dict(card_extra)),
+    }
+    return BundleContents(
+        family=genome.family,
+        genome=genome.to_dict(),
+        genome_key=genome.key,
+        model_source=batching.model_source(genome, dims),
+        state_dict=gather_state_dict(model),
+        net_kwargs=batching.net_kwargs(model),
+        dims=dict(dims),
+        item_ids=[str(i) for i in item_ids],
+        metrics=json_safe(metrics),
+        data_card=card,
+        page_ids=None if page_ids is None else [str(p) for p in page_ids],
+        page_item=None if page_item is None else [int(i) for i in page_item],
+        extra_manifest={"inputs": catalogue["inputs"]},
+        extra_json=dict(extra_json or {}),
+    )
 
 
 def _resolvable(path: str | None) -> str | None:

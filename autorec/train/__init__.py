@@ -21,7 +21,7 @@ from autorec.train._types import (
 )
 from autorec.train.fitness import auto_pi, fitness_value, is_bounded
 from autorec.train.rankers import ModelCustomerRanker, ModelSessionRanker
-from autorec.train.saving import SavedModel, load_saved, save_trained
+from autorec.train.saving import SavedModel, load_saved, save_trained, write_saved
 
 __all__ = [
     "DEFAULT_MAX_EPOCHS",
@@ -49,4 +49,5 @@ __all__ = [
     "train_genome",
     "train_purchases",
     "train_sessions",
+    "write_saved",
 ]

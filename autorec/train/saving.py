@@ -1,21 +1,24 @@
 """Saving a trained network (``autorec train --save DIR``) and loading it back
-(``autorec evaluate DIR``); the export helper builds production bundles from such a folder.
+(``autorec evaluate DIR``, ``autorec export DIR``).
 
-A saved folder holds::
+A saved folder is a production bundle (format 2, :mod:`autorec.export`: ``manifest.json``
+with the sha256 of every file, ``model.py``, ``runtime.py``, ``weights.safetensors``,
+``genome.yaml``, ``item_map.json``, ``page_map.json`` for sessions, ``metrics.json``,
+``data_card.json``, ``load.py``) plus one more listed file::
 
-    model.py             the generated network source (imports only torch): class Net,
-                         always the unsharded source (``spec_for(genome, dims)``)
-    weights.safetensors  Net's state dict, unsharded: a network trained with its item
-                         layers sharded over several devices (``--devices cpu,cpu``) is
-                         saved through ``autorec.sharding.gathered_state_dict``, so the
-                         folder loads on one device whatever the training used
-    genome.yaml          the genome (family + one key per gene)
-    metrics.json         the TrainResult summary: fitness, status, epochs, val/test metrics
     train.json           format, genome key, family, dims, Net kwargs, data source and split,
                          training options
 
-It is written into a temporary folder beside ``DIR`` and renamed into place, replacing an
-older save only once the new one is complete, so a reader never sees half a save.
+so :func:`autorec.export.load_bundle` and the bundle's own ``load.py`` load it as they load an
+export. ``model.py`` is always the unsharded source and ``weights.safetensors`` the unsharded
+state dict (a network trained sharded, ``--devices cpu,cpu``, is gathered), so the folder loads
+on one device whatever the training used. ``metrics.json`` is the TrainResult summary. The item
+map holds the raw ids of the data set the network was trained on; a network saved without its
+data set (``dataset=None``) gets its output indices as ids, and its data card says so.
+
+It is written into a temporary folder beside ``DIR`` and swapped into place, replacing an older
+save only once the new one is complete, so a reader never sees half a save. Folders saved by
+an older autorec (``train.json`` format ``autorec-trained-v1``, no manifest) still load.
 """
 
 from __future__ import annotations
@@ -28,15 +31,20 @@ from typing import Any
 
 import torch
 
-from autorec._io import atomic_dir, atomic_write_text, import_generated, read_json, write_json
+from autorec._io import import_generated, read_json
 from autorec.errors import AutorecError
 from autorec.genome import Genome, load_genome
 from autorec.train import _batching
 from autorec.train._types import TrainOptions, TrainResult
 
-__all__ = ["SAVE_FORMAT", "SavedModel", "load_saved", "save_trained"]
+__all__ = ["SAVE_FORMAT", "SavedModel", "load_saved", "save_trained", "write_saved"]
 
-SAVE_FORMAT = "autorec-trained-v1"
+#: ``train.json``'s format: v2 is a bundle with train.json; v1 (an older autorec) had no
+#: manifest and is still read.
+SAVE_FORMAT = "autorec-trained-v2"
+SAVE_FORMAT_V1 = "autorec-trained-v1"
+#: The data card's ``item_ids`` of a network saved without its data set.
+NO_DATA_IDS = "output indices: saved without its data set, so no raw item ids"
 MODEL, WEIGHTS, GENOME, METRICS, INFO = (
     "model.py",
     "weights.safetensors",
@@ -46,29 +54,17 @@ MODEL, WEIGHTS, GENOME, METRICS, INFO = (
 )
 
 
-def _unsharded_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict in the unsharded names and shapes (a network's own
-    ``gather_state_dict()`` where it defines one, else the sharded layers gathered back by
-    :func:`autorec.sharding.gathered_state_dict`, which is ``state_dict()`` on the CPU for
-    an unsharded network)."""
-    gather = getattr(model, "gather_state_dict", None)
-    if callable(gather):
-        return dict(gather())
-    from autorec.sharding import gathered_state_dict
-
-    return gathered_state_dict(model)
-
-
 def save_trained(
     result: TrainResult,
     out_dir: str | Path,
     *,
     data: Mapping[str, Any] | None = None,
     options: TrainOptions | None = None,
+    dataset: Any = None,
 ) -> Path:
-    """Write ``result``'s model to ``out_dir`` atomically (see the module docstring)."""
-    from safetensors.torch import save_file
-
+    """Write ``result``'s model to ``out_dir`` atomically (see the module docstring):
+    ``data`` describes the data (``train.json``), ``dataset`` is the data set itself (its raw
+    item ids go into the item map)."""
     if result.model is None:
         raise AutorecError(
             "option --save", f"training ended {result.status} with no network", "fix the run"
@@ -80,25 +76,73 @@ def save_trained(
             "no network for the test protocol (the validation run's network does not fit it)",
             "lower learning_rate or dropout in the genome, or train without --save",
         )
+    info = {
+        "format": SAVE_FORMAT,
+        "genome_key": result.key,
+        "family": result.genome.family,
+        "dims": dict(result.dims),
+        "net_kwargs": _batching.net_kwargs(result.model),
+        "data": dict(data or {}),
+        "options": dataclasses.asdict(options) if options is not None else {},
+    }
+    return write_saved(
+        out_dir,
+        genome=result.genome,
+        model=result.model,
+        metrics=result.summary(),
+        info=info,
+        dataset=dataset,
+    )
+
+
+def write_saved(
+    out_dir: str | Path,
+    *,
+    genome: Genome,
+    model: torch.nn.Module,
+    metrics: Mapping[str, Any],
+    info: Mapping[str, Any],
+    dataset: Any = None,
+) -> Path:
+    """Write the saved-network bundle of ``model`` (module docstring) to ``out_dir``
+    atomically; ``info`` is ``train.json`` (its ``dims`` size the network)."""
+    from autorec.export import BundleContents, bundle_contents, gather_state_dict, write_bundle
+
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
-        atomic_write_text(tmp / MODEL, _batching.model_source(result.genome, result.dims))
-        state = _unsharded_state(result.model)
-        tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
-        result.genome.to_yaml(tmp / GENOME)
-        write_json(tmp / METRICS, result.summary())
-        info = {
-            "format": SAVE_FORMAT,
-            "genome_key": result.key,
-            "family": result.genome.family,
-            "dims": dict(result.dims),
-            "net_kwargs": _batching.net_kwargs(result.model),
-            "data": dict(data or {}),
-            "options": dataclasses.asdict(options) if options is not None else {},
-        }
-        write_json(tmp / INFO, info)
+    dims = {k: int(v) for k, v in dict(info["dims"]).items()}
+    data = dict(info.get("data") or {})
+    seed = int(dict(info.get("options") or {}).get("seed", 0))
+    card = {"how": "autorec train --save (trained, not exported)", "created": _now()}
+    where = f"saving to {out}"
+    if dataset is not None:
+        contents = bundle_contents(
+            genome, model, dims, metrics, dataset,
+            data_path=data.get("path"), seed=seed, card_extra=card, where=where,
+            extra_json={INFO: info},
+        )  # fmt: skip
+    else:
+        n_items = int(dims.get("n_items", 0))
+        contents = BundleContents(
+            family=genome.family,
+            genome=genome.to_dict(),
+            genome_key=genome.key,
+            model_source=_batching.model_source(genome, dims),
+            state_dict=gather_state_dict(model),
+            net_kwargs=_batching.net_kwargs(model),
+            dims=dims,
+            item_ids=[str(j) for j in range(n_items)],
+            metrics=metrics,
+            data_card={"data": data, "item_ids": NO_DATA_IDS, **card},
+            extra_json={INFO: info},
+        )
+    write_bundle(contents, out)
     return out
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,18 +157,41 @@ class SavedModel:
 
 
 def load_saved(path: str | Path) -> SavedModel:
-    """Load a folder written by :func:`save_trained` (importing its own ``model.py``)."""
-    from safetensors.torch import load_file
-
+    """Load a folder written by :func:`save_trained` (a bundle with ``train.json``, checked
+    and imported by :func:`autorec.export.load_bundle`; or an older autorec's folder)."""
     root = Path(path)
     where = f"saved model {root}"
+    if not (root / "manifest.json").is_file():
+        return _load_v1(root, where)
+    from autorec.export import load_bundle
+
+    bundle = load_bundle(root)
+    if INFO not in bundle.manifest["files"]:
+        raise AutorecError(
+            where,
+            "is a bundle without train.json",
+            "pass a folder written by `autorec train --save`",
+        )
+    info = read_json(root / INFO)
+    if info.get("format") != SAVE_FORMAT:
+        raise AutorecError(
+            where, f"unknown format {info.get('format')!r}", f"expected {SAVE_FORMAT}"
+        )
+    genome = load_genome(root / GENOME)
+    return SavedModel(bundle.model, genome, info, bundle.metrics, root)
+
+
+def _load_v1(root: Path, where: str) -> SavedModel:
+    """A folder an older autorec saved: no manifest; its ``model.py`` is read once and run."""
+    from safetensors.torch import load_file
+
     for name in (MODEL, WEIGHTS, GENOME, INFO):
         if not (root / name).is_file():
             raise AutorecError(
                 where, f"{name} is missing", "pass a folder written by `autorec train --save`"
             )
     info = read_json(root / INFO)
-    if info.get("format") != SAVE_FORMAT:
+    if info.get("format") != SAVE_FORMAT_V1:
         raise AutorecError(
             where, f"unknown format {info.get('format')!r}", f"expected {SAVE_FORMAT}"
         )

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from autorec._io import read_json, replace_dir, write_json
+from autorec._io import read_json, replace_dir
 
 __all__ = [
     "BEST_MODEL",
@@ -52,12 +52,14 @@ def weights_dir(root: str | Path, key: str) -> Path:
     return Path(root) / WEIGHTS / key
 
 
-def trial_checkpoint(result: Any) -> Any:
+def trial_checkpoint(result: Any, data: Any = None) -> Any:
     """A Tune checkpoint holding ``result``'s network (``None`` when there is none: a failed
-    trial, a test stand-in without a network). The folder is a temporary one Tune copies
-    into its storage when the trial reports it."""
+    trial, a test stand-in without a network), saved with the raw item ids of ``data`` (the
+    trial's data set) where they fit it. The folder is a temporary one Tune copies into its
+    storage when the trial reports it."""
     from ray import tune
 
+    from autorec.errors import AutorecError
     from autorec.train import TrainResult
     from autorec.train.saving import save_trained
 
@@ -66,7 +68,10 @@ def trial_checkpoint(result: Any) -> Any:
     if result.status not in ("ok", "unsettled"):
         return None
     tmp = Path(tempfile.mkdtemp(prefix="autorec-ckpt-"))
-    save_trained(result, tmp / _CKPT_SUBDIR)
+    try:
+        save_trained(result, tmp / _CKPT_SUBDIR, dataset=data)
+    except AutorecError:  # ids that do not fit (a stand-in data set): keep the network anyway
+        save_trained(result, tmp / _CKPT_SUBDIR)
     return tune.Checkpoint.from_directory(str(tmp))
 
 
@@ -153,7 +158,7 @@ def finalize_best(
     already holds this genome."""
     from autorec.families import get_family
     from autorec.train import TrainOptions, train_genome
-    from autorec.train.saving import load_saved, save_trained
+    from autorec.train.saving import SAVE_FORMAT, load_saved, save_trained, write_saved
 
     target = Path(root) / BEST_MODEL
     if best_model_key(root) == genome.key:
@@ -166,15 +171,17 @@ def finalize_best(
         say(f"scoring the best network ({genome.key}) on the test split: kept weights, no training")
         saved = load_saved(kept)
         scores = evaluate_saved(saved, data)
-        tmp = target.with_name(f".{BEST_MODEL}.tmp-{uuid.uuid4().hex[:8]}")
-        shutil.copytree(kept, tmp)
         metrics = {**dict(saved.metrics), **scores}
-        write_json(tmp / "metrics.json", metrics)
-        train_info = read_json(tmp / "train.json")
-        train_info["data"] = info
+        train_info = {**dict(saved.info), "format": SAVE_FORMAT, "data": info}
         train_info["options"] = {"max_epochs": epochs, "seed": seed}
-        write_json(tmp / "train.json", train_info)
-        replace_dir(tmp, target)
+        write_saved(
+            target,
+            genome=saved.genome,
+            model=saved.model,
+            metrics=metrics,
+            info=train_info,
+            dataset=data,
+        )
         return metrics
     family = get_family(genome.family)
     why = (
@@ -188,7 +195,7 @@ def finalize_best(
     if result.model is None or result.status not in ("ok", "unsettled"):
         say(f"the best genome's training ended {result.status}; no best_model/ written")
         return {}
-    save_trained(result, target, data=info, options=options)
+    save_trained(result, target, data=info, options=options, dataset=data)
     return _metrics(target)
 
 

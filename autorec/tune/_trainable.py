@@ -286,7 +286,7 @@ def train_trial(
         result = fn(genome, data, opts, on_epoch=on_epoch)
         final = final_report(result, trial)
         if keep_weights and in_tune:
-            checkpoint = trial_checkpoint(result)
+            checkpoint = trial_checkpoint(result, data)
     except Exception as err:  # the trial scores 0; the search goes on
         final = {
             "final": True,
