@@ -18,7 +18,7 @@ from autorec.export._bundle import (
     sha256_file,
     write_bundle,
 )
-from autorec.export._export import bundle_contents, export_bundle, export_plan
+from autorec.export._export import NO_DATA_IDS, bundle_contents, export_bundle, export_plan
 from autorec.export._recommend import (
     DEFAULT_BATCH,
     full_prefix_samples,
@@ -43,6 +43,7 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_BATCH",
     "FORMAT_VERSION",
+    "NO_DATA_IDS",
     "TABLE",
     "Bundle",
     "BundleContents",

@@ -42,7 +42,10 @@ from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
 from autorec.families import get_family
 
-__all__ = ["bundle_contents", "export_bundle", "export_plan"]
+__all__ = ["NO_DATA_IDS", "bundle_contents", "export_bundle", "export_plan"]
+
+#: The data card's ``item_ids`` of a network saved without its data set.
+NO_DATA_IDS = "output indices: saved without its data set, so no raw item ids"
 
 
 def _train(genome: Any, data: Any, options: Any, what: str) -> Any:
@@ -258,7 +261,7 @@ def bundle_contents(
     model: torch.nn.Module,
     dims: Mapping[str, int],
     metrics: Mapping[str, Any],
-    dataset: Any,
+    dataset: Any | None,
     *,
     data_path: str | None,
     seed: int,
@@ -269,30 +272,18 @@ def bundle_contents(
 ) -> BundleContents:
     """Everything the bundle of ``model`` (trained on ``dataset``) holds: what ``autorec
     export`` and ``autorec train --save`` write. ``card_extra`` follows the data's fields in
-    the data card; ``extra_json`` adds files (``train.json``)."""
+    the data card; ``extra_json`` adds files (``train.json``). Without a data set
+    (``dataset=None``) the item ids are the network's output indices."""
     from autorec.train import batching
 
-    family = get_family(genome.family)
-    catalogue = family.bundle_catalogue(genome, dataset)
+    if dataset is None:  # no data set: the output indices are the ids, and the card says so
+        catalogue: dict[str, Any] = {"item_ids": [str(j) for j in range(int(dims["n_items"]))]}
+        catalogue.update(page_ids=None, page_item=None, inputs={})
+        card = {"data": _resolvable(data_path), "item_ids": NO_DATA_IDS}
+    else:
+        catalogue, card = _data_card(genome, dataset, dims, data_path, seed, end, where)
+    card.update(json_safe(dict(card_extra)))
     item_ids, page_ids, page_item = (catalogue[k] for k in ("item_ids", "page_ids", "page_item"))
-    if int(dims.get("n_items", len(item_ids))) != len(item_ids):
-        raise AutorecError(
-            where,
-            f"the network scores {dims.get('n_items')} items but the data's catalogue has "
-            f"{len(item_ids)}",
-            "pass the --data and --split the network was trained on",
-        )
-    card = {
-        "data": _resolvable(data_path),
-        "source": str(dataset.source),
-        "protocol": family.data_kind,
-        "split": family.split_string(dataset),
-        "dates": family.dates_card(dataset, end),
-        "loader_args": {"seed": seed},
-        "catalogue_size": len(item_ids),
-        "counts": family.counts(dataset),
-        **json_safe(dict(card_extra)),
-    }
     return BundleContents(
         family=genome.family,
         genome=genome.to_dict(),
@@ -309,6 +300,40 @@ def bundle_contents(
         extra_manifest={"inputs": catalogue["inputs"]},
         extra_json=dict(extra_json or {}),
     )
+
+
+def _data_card(
+    genome: Any,
+    dataset: Any,
+    dims: Mapping[str, int],
+    data_path: str | None,
+    seed: int,
+    end: datetime | None,
+    where: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The family's catalogue of ``dataset`` (checked against the network's ``n_items``) and
+    the data card's fields about the data."""
+    family = get_family(genome.family)
+    catalogue = family.bundle_catalogue(genome, dataset)
+    n_items = len(catalogue["item_ids"])
+    if int(dims.get("n_items", n_items)) != n_items:
+        raise AutorecError(
+            where,
+            f"the network scores {dims.get('n_items')} items but the data's catalogue has "
+            f"{n_items}",
+            "pass the --data and --split the network was trained on",
+        )
+    card = {
+        "data": _resolvable(data_path),
+        "source": str(dataset.source),
+        "protocol": family.data_kind,
+        "split": family.split_string(dataset),
+        "dates": family.dates_card(dataset, end),
+        "loader_args": {"seed": seed},
+        "catalogue_size": n_items,
+        "counts": family.counts(dataset),
+    }
+    return dict(catalogue), card
 
 
 def _resolvable(path: str | None) -> str | None:

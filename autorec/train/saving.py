@@ -43,8 +43,6 @@ __all__ = ["SAVE_FORMAT", "SavedModel", "load_saved", "save_trained", "write_sav
 #: manifest and is still read.
 SAVE_FORMAT = "autorec-trained-v2"
 SAVE_FORMAT_V1 = "autorec-trained-v1"
-#: The data card's ``item_ids`` of a network saved without its data set.
-NO_DATA_IDS = "output indices: saved without its data set, so no raw item ids"
 MODEL, WEIGHTS, GENOME, METRICS, INFO = (
     "model.py",
     "weights.safetensors",
@@ -106,35 +104,18 @@ def write_saved(
 ) -> Path:
     """Write the saved-network bundle of ``model`` (module docstring) to ``out_dir``
     atomically; ``info`` is ``train.json`` (its ``dims`` size the network)."""
-    from autorec.export import BundleContents, bundle_contents, gather_state_dict, write_bundle
+    from autorec.export import bundle_contents, write_bundle
 
     out = Path(out_dir)
     dims = {k: int(v) for k, v in dict(info["dims"]).items()}
     data = dict(info.get("data") or {})
     seed = int(dict(info.get("options") or {}).get("seed", 0))
     card = {"how": "autorec train --save (trained, not exported)", "created": _now()}
-    where = f"saving to {out}"
-    if dataset is not None:
-        contents = bundle_contents(
-            genome, model, dims, metrics, dataset,
-            data_path=data.get("path"), seed=seed, card_extra=card, where=where,
-            extra_json={INFO: info},
-        )  # fmt: skip
-    else:
-        n_items = int(dims.get("n_items", 0))
-        contents = BundleContents(
-            family=genome.family,
-            genome=genome.to_dict(),
-            genome_key=genome.key,
-            model_source=_batching.model_source(genome, dims),
-            state_dict=gather_state_dict(model),
-            net_kwargs=_batching.net_kwargs(model),
-            dims=dims,
-            item_ids=[str(j) for j in range(n_items)],
-            metrics=metrics,
-            data_card={"data": data, "item_ids": NO_DATA_IDS, **card},
-            extra_json={INFO: info},
-        )
+    contents = bundle_contents(
+        genome, model, dims, metrics, dataset,
+        data_path=data.get("path"), seed=seed, card_extra=card, where=f"saving to {out}",
+        extra_json={INFO: info},
+    )  # fmt: skip
     write_bundle(contents, out)
     return out
 

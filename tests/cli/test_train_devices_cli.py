@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -19,24 +18,6 @@ GENOMES = {
     "view_path: true\nlearning_rate: 0.01\nbatch_size: 64\n",
     "predictor": "family: predictor\nunits_1: 12\nlearning_rate: 0.005\nbatch_size: 64\n",
 }
-
-
-@pytest.fixture(scope="module")
-def data_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Small synthetic session (25 items) and purchase (about 50 items) logs as CSV."""
-    from autorec.data import synthesize_purchases, synthesize_sessions, write_events
-
-    root = tmp_path_factory.mktemp("devices_cli")
-    sessions = synthesize_sessions(
-        np.random.default_rng(0), n_sessions=240, n_items=25, n_categories=5, n_users=40, days=20
-    )
-    purchases = synthesize_purchases(
-        np.random.default_rng(0), n_customers=300, n_items=50, n_categories=5, days=200
-    )
-    return {
-        "drnn": write_events(sessions, root / "sessions.csv"),
-        "predictor": write_events(purchases, root / "purchases.csv"),
-    }
 
 
 def _train(genome: Path, data: Path, devices: str, *extra: str) -> dict[str, object]:
