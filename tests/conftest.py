@@ -24,3 +24,9 @@ def shared_data() -> Path:
     if not (root / "ml-100k" / "ml-100k.inter").is_file():
         pytest.skip(f"real data not found under {root} (set AUTOREC_DATA to ../shared/data)")
     return root
+
+
+# Strict failures (autorec.tune._failures): a trial that raises fails the test's search
+# instead of scoring 0; a test of the failure path sets AUTOREC_STRICT=0 itself. Set before
+# any Ray starts, so subprocesses and workers see it too.
+os.environ.setdefault("AUTOREC_STRICT", "1")

@@ -48,6 +48,11 @@ def _print_lines(summary: Any) -> None:
         f"trials ({data['trained_this_session']} trained now, {data['replayed']} from the "
         f"cache) in {data['wall_s']:.1f}s"
     )
+    if data.get("errors"):  # failures, not genome outcomes: each record keeps its traceback
+        typer.echo(
+            f"{data['errors']} trial(s) failed with status error (scored 0; tracebacks in "
+            f"{data['run_dir']}/fitness_cache.json and report.html)"
+        )
     if best["genome_key"] is not None:
         typer.echo(
             f"best genome {best['genome_key']}  fitness {best['fitness']:.4f}  "

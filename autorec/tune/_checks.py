@@ -125,7 +125,7 @@ def _type_name(hint: Any) -> str:
 
 _NUMBER_FIELDS = ("fitness", "wall_s", "n_params", "loss", "finished_at")
 _INT_FIELDS = ("generation", "session", "epochs")
-_STR_FIELDS = ("genome_key", "trial_id", "trial_name", "family", "status", "error")
+_STR_FIELDS = ("genome_key", "trial_id", "trial_name", "family", "status", "error", "traceback")
 
 
 def _is_number(x: Any) -> bool:

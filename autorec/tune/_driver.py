@@ -54,6 +54,7 @@ from autorec.tune._checks import (
     data_fingerprint,
     status_counts,
 )
+from autorec.tune._failures import raise_if_strict
 from autorec.tune._fidelity import fidelity_for
 from autorec.tune._finish import finish_search
 from autorec.tune._generations import GenerationWriter
@@ -328,6 +329,7 @@ def _execute(rd: RunDir, options: SearchOptions, run: _Run) -> SearchSummary:
     dashboard = start_ray(options.address, num_cpus=options.num_cpus, quiet=run.quiet)
     _fit(rd, _tuner(rd, options, search, run), search, run.quiet)
     finished = _close(rd, search)
+    raise_if_strict(search.searcher.records)  # AUTOREC_STRICT=1: a failed trial raises
     comparison = finish_search(
         rd.root,
         run.data,

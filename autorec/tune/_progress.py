@@ -87,11 +87,16 @@ class Progress:
         left = max(0, self.total_trials - self.finished)
         return (time.monotonic() - self.started) / self.done * left
 
-    def _counts(self) -> str:
+    def _timing(self) -> str:
         eta = self.eta_s()
         elapsed = format_duration(time.monotonic() - self.started)
         eta_txt = "eta -" if eta is None else f"eta {format_duration(eta)}"
-        return f"trials {self.finished}/{self.total_trials} · {elapsed} elapsed · {eta_txt}"
+        return f"{elapsed} elapsed · {eta_txt}"
+
+    def _counts(self) -> str:
+        # failures (status error) are counted where they happen, never hidden in fitness 0
+        errors = f" · {self.errors} failed (error)" if self.errors else ""
+        return f"trials {self.finished}/{self.total_trials}{errors} · {self._timing()}"
 
     # display -----------------------------------------------------------------------------
     @property
@@ -130,7 +135,7 @@ class Progress:
             f"running {len(self.running)}",
             f"done {self.finished}/{self.total_trials} (errors {self.errors}, cached "
             f"{self.cached})",
-            self._counts().split(" · ", 1)[1],
+            self._timing(),
         )
         return t
 

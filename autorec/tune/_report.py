@@ -221,6 +221,29 @@ def _trial_epochs_text(config: Mapping[str, Any], records: Sequence[Mapping[str,
     return text
 
 
+def _failures_section(records: Sequence[Mapping[str, Any]]) -> str:
+    """The failed trials (status ``error``: the trainer raised or the trial was lost, not a
+    genome's outcome), each with its message and traceback; empty when none failed."""
+    failed = [r for r in records if r.get("status") == "error"]
+    if not failed:
+        return ""
+    items = []
+    for r in failed:
+        name = html.escape(str(r.get("trial_name") or r.get("trial_id") or ""))
+        message = html.escape(str(r.get("error") or "no message").splitlines()[0][:300])
+        trace = str(r.get("traceback") or "").strip()
+        detail = f"<details><summary>traceback</summary><pre>{html.escape(trace)}</pre></details>"
+        items.append(
+            f"<li><code>{html.escape(str(r.get('genome_key')))}</code> {name}: {message}"
+            f"{detail if trace else ''}</li>"
+        )
+    return (
+        f"<h2 id='failures'>Failed trials ({len(failed)})</h2><p class='muted'>Status error: "
+        "the trial raised (a bug or a broken setup, not the genome's outcome) or was lost; "
+        "it scored 0 and the search went on.</p><ul>" + "".join(items) + "</ul>"
+    )
+
+
 def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     """Rewrite ``report.html`` and ``plots/*.png`` of ``run_dir`` from its files (atomic)."""
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
@@ -245,16 +268,19 @@ def build_report(run_dir: RunDir | str, *, status: str | None = None) -> RunDir:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     parts.append(f"<h1>{html.escape(title)}</h1>")
     ok = sum(1 for r in records if r.get("status") == "ok")
+    failed = sum(1 for r in records if r.get("status") == "error")
+    failed_txt = f", <b>{failed} failed</b>" if failed else ""
     total = config.get("generations")
     total_txt = str(int(total) + 1) if isinstance(total, int) else "?"
     parts.append(
         f'<p class="muted">Run dir <code>{html.escape(str(rd.root))}</code> · status '
         f"<b>{html.escape(status)}</b> · {len(generations)} of {total_txt} "
         "populations evaluated (the initial one, then one per bred generation) · "
-        f"{len(records)} trials ({ok} ok) · {_trial_epochs_text(config, records)} · "
+        f"{len(records)} trials ({ok} ok{failed_txt}) · {_trial_epochs_text(config, records)} · "
         f"updated {now}</p>"
     )
     parts.append(_data_line(config))
+    parts.append(_failures_section(records))
     parts.append(_comparison_section(rd))
     parts.append("<h2>Fitness and diversity</h2><div class='plots'>")
     for kind, data in pngs.items():

@@ -150,6 +150,8 @@ class TrialRecord:
     trial_name: str = ""
     session: int = 0
     error: str = ""
+    #: a failed trial's traceback (status ``error``; autorec.tune._failures)
+    traceback: str = ""
     finished_at: float = field(default_factory=time.time)
     #: the Ray node the trial ran on and the GPU ids Ray gave it, comma-joined ("" when
     #: unknown, e.g. records of older runs, or on CPU)
@@ -178,6 +180,7 @@ class TrialRecord:
             "objectives": list(self.objectives),
             "genome": dict(self.genome),
             "error": self.error,
+            "traceback": self.traceback,
             "finished_at": self.finished_at,
             "node_id": self.node_id,
             "gpu_ids": self.gpu_ids,
@@ -221,6 +224,7 @@ class TrialRecord:
             objectives=tuple(float(o) for o in d.get("objectives") or ()),
             genome=dict(d.get("genome") or {}),
             error=str(d.get("error", "")),
+            traceback=str(d.get("traceback") or ""),
             finished_at=float(d.get("finished_at") or 0.0),
             node_id=str(d.get("node_id") or ""),
             gpu_ids=str(d.get("gpu_ids") or ""),
@@ -344,6 +348,7 @@ class GeneticSearcher(Searcher):
             error=trial_error(
                 key, str(res.get("error_message") or ""), error or evaluation.status == "error"
             ),
+            traceback=str(res.get("traceback") or "") if evaluation.status == "error" else "",
             node_id=str(res.get("node_id") or ""),
             gpu_ids=str(res.get("gpu_ids") or ""),
             rung=None if res.get("rung") is None else int(res["rung"]),

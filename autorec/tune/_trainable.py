@@ -4,8 +4,9 @@ The data set is loaded once by the driver and handed to every trial through the 
 store (``tune.with_parameters``), never reloaded per trial. Each epoch is reported to Tune
 (``fitness``, ``val_accuracy``, ``loss``, ``epoch``); the last report carries the trial's
 outcome (``final=True``, ``fitness``, ``status``, metrics, ``n_params``, ``epochs``). A trial
-whose training raises scores fitness 0 with status ``"error"`` and ends normally, so the
-search goes on (a *lost worker* is retried by Tune's ``FailureConfig``).
+whose trainer raises, or returns status ``"error"``, is a failure
+(:mod:`autorec.tune._failures`): fitness 0, its traceback in the report, and it ends
+normally so the search goes on (a *lost worker* is retried by Tune's ``FailureConfig``).
 
 Resources: unless the user pins ``--gpus-per-trial``, every trial asks Tune for what the
 planner gives its genome (:func:`planned_resources_fn`): half a CPU for a tiny
@@ -29,6 +30,7 @@ from ray import tune
 
 from autorec._io import finite_or_none as _num
 from autorec.tune._checkpoints import trial_checkpoint
+from autorec.tune._failures import failure_fields
 from autorec.tune._resources import PlannedResources, planner_cluster
 from autorec.tune._searcher import genome_from_config
 
@@ -208,6 +210,8 @@ def final_report(result: Any, trial: str) -> dict[str, Any]:
             x = _num(value)
             if x is not None:
                 out[f"{prefix}{name}"] = x
+    if out["status"] == "error":  # the trainer's own traceback (train_genome never raises)
+        out.update(failure_fields("", str(getattr(result, "error", None) or "")))
     return out
 
 
@@ -287,17 +291,14 @@ def train_trial(
         final = final_report(result, trial)
         if keep_weights and in_tune:
             checkpoint = trial_checkpoint(result, data)
-    except Exception as err:  # the trial scores 0; the search goes on
+    except Exception as err:  # a failure (autorec.tune._failures): scored 0, recorded, counted
         final = {
             "final": True,
-            "fitness": 0.0,
-            "status": "error",
             "epochs": 0,
             "n_params": 0,
             "wall_s": time.monotonic() - started,
             "trial_name": trial,
-            "error_message": f"{type(err).__name__}: {err}",
-            "traceback": traceback.format_exc(limit=20),
+            **failure_fields(f"{type(err).__name__}: {err}", traceback.format_exc(limit=20)),
         }
     final["genome_key"] = str(config.get("genome_key", ""))
     if in_tune:

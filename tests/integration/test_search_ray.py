@@ -43,6 +43,7 @@ from autorec.evolution import (  # noqa: E402
     register_strategy,
 )
 from autorec.tune import SearchOptions, run_search, start_ray  # noqa: E402
+from autorec.tune._failures import STRICT_ENV, TrialFailed  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -139,8 +140,9 @@ def test_same_seed_same_trajectory(
 
 
 def test_failing_trials_score_zero_and_search_goes_on(
-    ray_session: None, sessions: SessionData, tmp_path: Path
+    ray_session: None, sessions: SessionData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(STRICT_ENV, "0")  # the failure path itself: record, count, go on
     rd = tmp_path / "fail"
     s = run_search(
         _opts(rd, generations=1), train_fn=failing_train_genome, data=sessions, quiet=True
@@ -150,12 +152,32 @@ def test_failing_trials_score_zero_and_search_goes_on(
     errors = [r for r in records if r["status"] == "error"]
     assert errors, "the fake fails for keys starting 0-4"
     assert all(r["fitness"] == 0.0 and "fake failure" in r["error"] for r in errors)
+    assert all("Traceback" in r["traceback"] and "RuntimeError" in r["traceback"] for r in errors)
     assert any(r["status"] == "ok" for r in records)
+    # counted and shown: the summary, its JSON and the report name the failures
+    assert s.errors == len(errors) == s.to_json()["errors"] == s.statuses["error"]
+    page = (rd / "report.html").read_text()
+    assert f"<b>{len(errors)} failed</b>" in page and f"Failed trials ({len(errors)})" in page
+    assert "fake failure" in page
+
+
+def test_a_strict_search_raises_on_a_failed_trial(
+    ray_session: None, sessions: SessionData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(TrialFailed, match=r"2 trial\(s\) failed(.|\n)*fake failure"):
+        run_search(
+            _opts(tmp_path / "strict", population=2, generations=0),
+            train_fn=always_failing_train_genome,
+            data=sessions,
+            quiet=True,
+        )
 
 
 def test_all_failed_search_leaves_no_best_genome(
-    ray_session: None, sessions: SessionData, tmp_path: Path
+    ray_session: None, sessions: SessionData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(STRICT_ENV, "0")  # the failure path itself
     from autorec.tune._checks import all_failed_line
 
     rd = tmp_path / "failed"

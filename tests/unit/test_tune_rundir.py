@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -43,6 +44,18 @@ def test_train_trial_without_tune_reports_final_result() -> None:
 
     bad = train_trial(cfg, None, None, boom)
     assert bad["status"] == "error" and bad["fitness"] == 0.0 and "boom" in bad["error_message"]
+    assert "Traceback" in bad["traceback"] and "RuntimeError: boom" in bad["traceback"]
+
+    # a trainer that returns status "error" (train_genome never raises): its traceback is
+    # the trial's, not lost behind fitness 0
+    def returns_error(*a: object, **k: object) -> object:
+        trace = "Traceback (most recent call last):\n  ...\nIndexError: batch index 7"
+        return SimpleNamespace(fitness=0.0, status="error", epochs=1, error=trace)
+
+    failed = train_trial(cfg, None, None, returns_error)
+    assert failed["status"] == "error" and failed["fitness"] == 0.0
+    assert failed["error_message"] == "IndexError: batch index 7"
+    assert failed["traceback"].startswith("Traceback")
 
 
 def test_generation_files_report_and_progress(tmp_path: Path) -> None:
