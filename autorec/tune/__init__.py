@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use
     from autorec.tune._checks import all_failed_line
-    from autorec.tune._driver import SearchSummary, load_options, resume_search, run_search
+    from autorec.tune._driver import (
+        SearchSummary,
+        build_evolution,
+        load_options,
+        resume_search,
+        run_search,
+    )
     from autorec.tune._fidelity import FIDELITIES, RungLadder, RungTracker, rung_milestones
     from autorec.tune._options import SearchOptions, default_run_dir
     from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
@@ -49,6 +55,7 @@ __all__ = [
     "all_failed_line",
     "atomic_write_bytes",
     "atomic_write_text",
+    "build_evolution",
     "build_report",
     "default_run_dir",
     "evaluation_from_result",

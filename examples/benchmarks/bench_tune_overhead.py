@@ -72,8 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
-    from autorec.tune import SearchOptions, run_search, start_ray
-    from autorec.tune._driver import build_evolution
+    from autorec.tune import SearchOptions, build_evolution, run_search, start_ray
 
     n, secs, cpus = args.trials, args.trial_seconds, args.cpus_per_trial
     print_machine("bench_tune_overhead: Ray Tune vs a plain loop over the same trials")
