@@ -79,6 +79,38 @@ MinRatingOption = Annotated[
         "(3.5: ratings > 3); lower ratings are dropped.",
     ),
 ]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: tty)."),
+]
+ProtocolOption = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        metavar="rolling|paper",
+        help="Purchase histories: rolling = every rolling X->Y training window before dyz "
+        "plus XY->XY auto-encoder examples (the data as far as it goes, never Z); paper = "
+        "the soft-split paper's single X->Y window, exactly.",
+    ),
+]
+TrainWindowsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--train-windows",
+        help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
+        "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
+        "that fits (--protocol rolling), 1 (--protocol paper).",
+    ),
+]
+AutoencoderOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--autoencoder/--no-autoencoder",
+        help="Purchase histories: one XY->XY auto-encoder training example per customer "
+        "(every customer's history in [dx, dyz), as the baselines see it; never Z). "
+        "Default: on (--protocol rolling), off (--protocol paper).",
+    ),
+]
 TimeoutOption = Annotated[
     int,
     typer.Option(

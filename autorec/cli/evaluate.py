@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from autorec.cli.common import JsonOption
 from autorec.errors import AutorecError
 
 __all__ = ["evaluate", "evaluate_saved"]
@@ -69,7 +70,7 @@ def evaluate(
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Cut-off of precision/PCC.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of synthetic data.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-score a saved network on validation and test data."""
     from autorec.cli.train import print_json

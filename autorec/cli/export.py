@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from autorec._io import dump_json
+from autorec.cli.common import JsonOption, ProgressOption
 
 __all__ = ["export"]
 
@@ -48,11 +49,8 @@ def export(
         str | None, typer.Option("--split", metavar="DATES", help="Override the run's split.")
     ] = None,
     devices: Annotated[str, typer.Option("--devices", help="Training devices, e.g. cpu.")] = "cpu",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: tty)."),
-    ] = None,
+    as_json: JsonOption = False,
+    progress: ProgressOption = None,
 ) -> None:
     """Export the best network (genome, model.py, safetensors weights, id maps, metrics,
     data card, manifest with sha256) as a bundle loadable with torch alone."""

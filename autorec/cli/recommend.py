@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from autorec.cli.common import JsonOption, ProgressOption
+
 __all__ = ["recommend"]
 
 
@@ -44,11 +46,8 @@ def recommend(
             help="Purchases: end of the input window (default: the data card's end date).",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: tty)."),
-    ] = None,
+    as_json: JsonOption = False,
+    progress: ProgressOption = None,
 ) -> None:
     """Write the top-K items of every customer (already-bought items excluded) or every
     session to SQLite or Parquet; rerunning replaces the table atomically."""

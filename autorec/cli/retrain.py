@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from autorec.cli.common import JsonOption, ProgressOption
+
 __all__ = ["retrain"]
 
 
@@ -53,11 +55,8 @@ def retrain(
             help="Also train the same genome from scratch on the same data, side by side.",
         ),
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: tty)."),
-    ] = None,
+    as_json: JsonOption = False,
+    progress: ProgressOption = None,
 ) -> None:
     """Retrain BUNDLE's genome on new data, warm-started from its weights (new items get
     fresh rows, vanished ones are dropped), and write a new bundle linking its parent."""

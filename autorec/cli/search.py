@@ -7,7 +7,16 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from autorec.cli.common import DataOption, JsonOption, SeedOption, SplitOption, emit_json
+from autorec.cli.common import (
+    AutoencoderOption,
+    DataOption,
+    JsonOption,
+    ProtocolOption,
+    SeedOption,
+    SplitOption,
+    TrainWindowsOption,
+    emit_json,
+)
 from autorec.errors import ExitCode
 from autorec.tune import SearchOptions
 
@@ -142,34 +151,9 @@ def search(
             "for sessions; fitness,val_pcc@10,-n_params for purchases).",
         ),
     ] = SearchOptions.objectives,
-    protocol: Annotated[
-        str,
-        typer.Option(
-            "--protocol",
-            metavar="rolling|paper",
-            help="Purchase histories: rolling = every rolling X->Y training window before dyz "
-            "plus XY->XY auto-encoder examples (the data as far as it goes, never Z); paper = "
-            "the soft-split paper's single X->Y window, exactly.",
-        ),
-    ] = "rolling",
-    train_windows: Annotated[
-        int | None,
-        typer.Option(
-            "--train-windows",
-            help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
-            "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
-            "that fits (--protocol rolling), 1 (--protocol paper).",
-        ),
-    ] = None,
-    autoencoder: Annotated[
-        bool | None,
-        typer.Option(
-            "--autoencoder/--no-autoencoder",
-            help="Purchase histories: one XY->XY auto-encoder training example per customer "
-            "(every customer's history in [dx, dyz), as the baselines see it; never Z). "
-            "Default: on (--protocol rolling), off (--protocol paper).",
-        ),
-    ] = None,
+    protocol: ProtocolOption = "rolling",
+    train_windows: TrainWindowsOption = None,
+    autoencoder: AutoencoderOption = None,
     baselines: Annotated[
         str | None,
         typer.Option(

@@ -10,6 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from autorec._io import dump_json
+from autorec.cli.common import (
+    AutoencoderOption,
+    JsonOption,
+    ProgressOption,
+    ProtocolOption,
+    TrainWindowsOption,
+)
 from autorec.errors import AutorecError
 
 __all__ = ["data_info", "parse_devices", "print_json", "train"]
@@ -87,36 +94,10 @@ def train(
         int | None, typer.Option("--threads", help="Torch threads (default: available cores).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    protocol: Annotated[
-        str,
-        typer.Option(
-            "--protocol",
-            metavar="rolling|paper",
-            help="Purchase histories: rolling = every rolling X->Y training window before dyz "
-            "plus XY->XY auto-encoder examples (the data as far as it goes, never Z); paper = "
-            "the soft-split paper's single X->Y window, exactly.",
-        ),
-    ] = "rolling",
-    train_windows: Annotated[
-        int | None,
-        typer.Option(
-            "--train-windows",
-            min=1,
-            help="Purchase histories: at most K rolling X->Y training windows (dxy, dyz shifted "
-            "back by k*(dyz-dxy), k < K; only purchases before dyz). Default: every window "
-            "that fits (--protocol rolling), 1 (--protocol paper).",
-        ),
-    ] = None,
-    autoencoder: Annotated[
-        bool | None,
-        typer.Option(
-            "--autoencoder/--no-autoencoder",
-            help="Purchase histories: one XY->XY auto-encoder training example per customer "
-            "(every customer's history in [dx, dyz), as the baselines see it; never Z). "
-            "Default: on (--protocol rolling), off (--protocol paper).",
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    protocol: ProtocolOption = "rolling",
+    train_windows: TrainWindowsOption = None,
+    autoencoder: AutoencoderOption = None,
+    as_json: JsonOption = False,
     save: Annotated[
         Path | None,
         typer.Option("--save", help="Write model.py, weights, genome, metrics to this folder."),
@@ -125,10 +106,7 @@ def train(
         Path | None,
         typer.Option("--decay-plot", help="Write the learnt decay curve (32 bins) as PNG."),
     ] = None,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: tty)."),
-    ] = None,
+    progress: ProgressOption = None,
 ) -> None:
     """Train one genome; print validation/test metrics, loss, fitness, epochs, status."""
     import sys

@@ -90,13 +90,40 @@ def _rows(
     return ent[keep], rank[keep], item_ids.reshape(-1)[keep], sc[keep]
 
 
-class SQLiteRecWriter:
-    """Writes the ``recommendations`` table of a SQLite file in one transaction."""
+class _TableWriter:
+    """What both formats share: the batch flattening and the row count; a format writes the
+    flattened columns in :meth:`_append`."""
 
     def __init__(self, path: Path, model_version: str) -> None:
         self.path = path
         self.model_version = model_version
         self.rows = 0
+
+    def write(
+        self,
+        entity_ids: Sequence[str],
+        item_ids: npt.NDArray[np.str_],
+        scores: npt.NDArray[np.floating],
+    ) -> None:
+        ent, rank, item, sc = _rows(entity_ids, item_ids, scores)
+        self._append(ent, rank, item, sc)
+        self.rows += len(ent)
+
+    def _append(
+        self,
+        ent: npt.NDArray[np.str_],
+        rank: npt.NDArray[np.int64],
+        item: npt.NDArray[np.str_],
+        sc: npt.NDArray[np.float64],
+    ) -> None:
+        raise NotImplementedError
+
+
+class SQLiteRecWriter(_TableWriter):
+    """Writes the ``recommendations`` table of a SQLite file in one transaction."""
+
+    def __init__(self, path: Path, model_version: str) -> None:
+        super().__init__(path, model_version)
         self._con: sqlite3.Connection | None = None
 
     def __enter__(self) -> SQLiteRecWriter:
@@ -119,14 +146,14 @@ class SQLiteRecWriter:
         self._con = con
         return self
 
-    def write(
+    def _append(
         self,
-        entity_ids: Sequence[str],
-        item_ids: npt.NDArray[np.str_],
-        scores: npt.NDArray[np.floating],
+        ent: npt.NDArray[np.str_],
+        rank: npt.NDArray[np.int64],
+        item: npt.NDArray[np.str_],
+        sc: npt.NDArray[np.float64],
     ) -> None:
         assert self._con is not None
-        ent, rank, item, sc = _rows(entity_ids, item_ids, scores)
         mv = self.model_version
         self._con.executemany(
             f"INSERT INTO {TABLE}__new VALUES (?, ?, ?, ?, ?)",
@@ -139,7 +166,6 @@ class SQLiteRecWriter:
                 strict=True,
             ),
         )
-        self.rows += len(ent)
 
     def __exit__(
         self,
@@ -166,13 +192,11 @@ class SQLiteRecWriter:
             con.close()
 
 
-class ParquetRecWriter:
+class ParquetRecWriter(_TableWriter):
     """Writes a Parquet file (same columns) to a temporary file, renamed on success."""
 
     def __init__(self, path: Path, model_version: str) -> None:
-        self.path = path
-        self.model_version = model_version
-        self.rows = 0
+        super().__init__(path, model_version)
         self._tmp: Path | None = None
         self._writer: object | None = None
         self._file = contextlib.ExitStack()
@@ -197,17 +221,17 @@ class ParquetRecWriter:
         self._writer = pq.ParquetWriter(str(self._tmp), self._schema())
         return self
 
-    def write(
+    def _append(
         self,
-        entity_ids: Sequence[str],
-        item_ids: npt.NDArray[np.str_],
-        scores: npt.NDArray[np.floating],
+        ent: npt.NDArray[np.str_],
+        rank: npt.NDArray[np.int64],
+        item: npt.NDArray[np.str_],
+        sc: npt.NDArray[np.float64],
     ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         assert isinstance(self._writer, pq.ParquetWriter)
-        ent, rank, item, sc = _rows(entity_ids, item_ids, scores)
         table = pa.Table.from_arrays(
             [
                 pa.array(ent.tolist(), pa.string()),
@@ -219,7 +243,6 @@ class ParquetRecWriter:
             schema=self._schema(),
         )
         self._writer.write_table(table)
-        self.rows += len(ent)
 
     def __exit__(
         self,

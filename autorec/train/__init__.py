@@ -6,6 +6,7 @@ validation accuracy is bounded (:mod:`autorec.train.fitness`) and scores it on t
 split with the same evaluation functions the baselines use."""
 
 from autorec.train import _batching as batching
+from autorec.train._loop import Hyper, model_loss, train_epochs
 from autorec.train._threads import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
 from autorec.train._trainer import _device as primary_device
 from autorec.train._trainer import count_params, train_genome, train_purchases, train_sessions
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "SMALL_NETWORK_PARAMS",
     "EpochReport",
+    "Hyper",
     "ModelCustomerRanker",
     "ModelSessionRanker",
     "SavedModel",
@@ -42,10 +44,12 @@ __all__ = [
     "fitness_value",
     "is_bounded",
     "load_saved",
+    "model_loss",
     "parse_pi",
     "primary_device",
     "save_trained",
     "threads_for",
+    "train_epochs",
     "train_genome",
     "train_purchases",
     "train_sessions",

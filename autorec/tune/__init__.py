@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ imports on first use
+    from autorec.tune._checkpoints import best_model_key
     from autorec.tune._checks import all_failed_line
     from autorec.tune._driver import (
         SearchSummary,
@@ -20,8 +21,14 @@ if TYPE_CHECKING:  # what __getattr__ imports on first use
         resume_search,
         run_search,
     )
-    from autorec.tune._fidelity import FIDELITIES, RungLadder, RungTracker, rung_milestones
-    from autorec.tune._options import SearchOptions, default_run_dir
+    from autorec.tune._fidelity import (
+        FIDELITIES,
+        RungLadder,
+        RungTracker,
+        rung_milestones,
+        window_fitness,
+    )
+    from autorec.tune._options import SearchOptions, default_run_dir, train_options
     from autorec.tune._random import genome_from_sample, tune_domain, tune_param_space
     from autorec.tune._ray_local import start_ray
     from autorec.tune._report import build_report
@@ -55,6 +62,7 @@ __all__ = [
     "all_failed_line",
     "atomic_write_bytes",
     "atomic_write_text",
+    "best_model_key",
     "build_evolution",
     "build_report",
     "default_run_dir",
@@ -70,10 +78,12 @@ __all__ = [
     "run_trial",
     "rung_milestones",
     "start_ray",
+    "train_options",
     "trial_dirname",
     "trial_name",
     "tune_domain",
     "tune_param_space",
+    "window_fitness",
 ]
 
 
@@ -87,6 +97,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(_options, name)
     else:
         from autorec.tune import (
+            _checkpoints,
             _checks,
             _driver,
             _fidelity,
@@ -98,7 +109,7 @@ def __getattr__(name: str) -> Any:
             _trainable,
         )
 
-        homes = [_checks, _driver, _fidelity, _random, _ray_local, _report, _rundir]
+        homes = [_checkpoints, _checks, _driver, _fidelity, _random, _ray_local, _report, _rundir]
         homes += [_searcher, _trainable]
         value = next(getattr(m, name) for m in homes if name in m.__all__)
     globals()[name] = value  # later lookups skip this function

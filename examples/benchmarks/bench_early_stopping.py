@@ -51,8 +51,7 @@ from _bench import load_note, print_machine
 
 from autorec.data import load_purchase_data, load_session_data
 from autorec.genome import Genome, SearchSpace
-from autorec.train import TrainOptions, TrainResult, train_genome
-from autorec.train._types import EpochReport, parse_pi
+from autorec.train import EpochReport, TrainOptions, TrainResult, parse_pi, train_genome
 from autorec.train.fitness import auto_pi, fitness_value, is_bounded, window_means
 
 

@@ -60,7 +60,7 @@ from _bench import (
 
 from autorec.models import Dims, build_model
 from autorec.models.batches import purchase_batch
-from autorec.train._loop import Hyper, model_loss
+from autorec.train import Hyper, model_loss
 from autorec.train.optim import make_optimizer, row_sparse_parameters, set_threads
 
 

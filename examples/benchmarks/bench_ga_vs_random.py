@@ -227,8 +227,7 @@ def run_random(args: argparse.Namespace, seed: int, data: Any, budget: int, out:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     from autorec.evolution import Evaluation
-    from autorec.tune import evaluation_from_result, tune_param_space
-    from autorec.tune._options import SearchOptions, train_options
+    from autorec.tune import SearchOptions, evaluation_from_result, train_options, tune_param_space
 
     space = SearchSpace.from_yaml(args.space)
     # exactly the GA's trial options (R, π, seed, test=False)

@@ -52,7 +52,7 @@ from _bench import (
 from autorec.data.types import CustomerExamples, IntArray
 from autorec.models import Dims, build_model
 from autorec.models.batches import purchase_batch
-from autorec.train._loop import Hyper, train_epochs
+from autorec.train import Hyper, train_epochs
 from autorec.train.optim import set_threads
 
 Batch = dict[str, torch.Tensor]

@@ -129,8 +129,7 @@ class Ledger:
             h.append((float(acc if acc is not None else math.nan), float(loss or math.nan)))
 
     def complete(self, trial_id: str, config: Mapping[str, Any]) -> None:
-        from autorec.tune import evaluation_from_result, genome_from_sample
-        from autorec.tune._fidelity import window_fitness
+        from autorec.tune import evaluation_from_result, genome_from_sample, window_fitness
 
         if trial_id in self.done or self.spent >= self.budget:
             return  # after the budget: trials the end of the experiment stopped
@@ -164,8 +163,7 @@ def run_tune_arm(
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from autorec.tune import tune_param_space
-    from autorec.tune._options import SearchOptions, train_options
+    from autorec.tune import SearchOptions, train_options, tune_param_space
 
     space = SearchSpace.from_yaml(args.space)
     options = train_options(
@@ -254,7 +252,7 @@ def test_metric(args: argparse.Namespace, genome: Mapping[str, Any], data: Any, 
 def _kept_test(args: argparse.Namespace, run_dir: Path, key: str) -> float | None:
     """The test metric ``autorec search`` wrote to ``best_model/`` when that is ``key`` (the
     same retraining as :func:`test_metric`); None otherwise."""
-    from autorec.tune._checkpoints import best_model_key
+    from autorec.tune import best_model_key
 
     if best_model_key(run_dir) != key:
         return None

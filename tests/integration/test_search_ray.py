@@ -413,8 +413,10 @@ def test_report_renders_in_headless_chromium(tiny: tuple[Path, Any], tmp_path: P
     images = m.group(1).split()
     assert len(images) == 2
     assert all(x.startswith("true:640x360") for x in images), images
-    for table in ("best-genome", "generations", "trials", "hall-of-fame"):
+    for table in ("best-genome", "generations", "trials", "hall-of-fame", "comparison"):
         assert f'id="{table}"' in dom.stdout
+    # the test metrics are shown beside what they must beat, with the verdict in words
+    assert "(best baseline)" in dom.stdout and 'id="verdict"' in dom.stdout
     shot = tmp_path / "shot.png"
     res = subprocess.run(
         [*flags, f"--screenshot={shot}", "--window-size=1280,2000", (rd / "report.html").as_uri()],
