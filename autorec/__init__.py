@@ -4,7 +4,10 @@ A genetic algorithm (DEAP) evolves genomes; ``codegen`` turns each into a PyTorc
 Ray Tune runs the trials; the best network is exported as a production bundle.
 """
 
+from autorec._env import TORCH_ENV, set_torch_env, torch_env
 from autorec.errors import AutorecError
 
 __version__ = "0.1.0"
-__all__ = ["AutorecError", "__version__"]
+# the environment torch must see before it is imported: benchmarks and scripts call
+# set_torch_env() first (autorec._env imports nothing heavy)
+__all__ = ["TORCH_ENV", "AutorecError", "__version__", "set_torch_env", "torch_env"]

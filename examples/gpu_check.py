@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 
@@ -244,7 +244,7 @@ def trial_trainer(
 def check_search(setup: Setup) -> Path | None:
     import ray
 
-    from autorec._env import torch_env
+    from autorec import torch_env
     from autorec.tune import SearchOptions, run_search
 
     os.environ["PYTHONPATH"] = os.pathsep.join(

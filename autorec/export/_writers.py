@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -74,20 +74,27 @@ class RecWriter(Protocol):
     ) -> None: ...
 
 
+class _Rows(NamedTuple):
+    """One batch of table rows as column arrays."""
+
+    ent: npt.NDArray[np.str_]
+    rank: npt.NDArray[np.int64]
+    item: npt.NDArray[np.str_]
+    sc: npt.NDArray[np.float64]
+
+
 def _rows(
     entity_ids: Sequence[str],
     item_ids: npt.NDArray[np.str_],
     scores: npt.NDArray[np.floating],
-) -> tuple[
-    npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.float64]
-]:
+) -> _Rows:
     """Flatten a batch into column arrays (vectorised), dropping -inf (excluded) entries."""
     b, k = item_ids.shape
     ent = np.repeat(np.asarray(entity_ids, dtype=np.str_), k)
     rank = np.tile(np.arange(1, k + 1, dtype=np.int64), b)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
     keep = np.isfinite(sc)
-    return ent[keep], rank[keep], item_ids.reshape(-1)[keep], sc[keep]
+    return _Rows(ent[keep], rank[keep], item_ids.reshape(-1)[keep], sc[keep])
 
 
 class _TableWriter:
@@ -105,17 +112,11 @@ class _TableWriter:
         item_ids: npt.NDArray[np.str_],
         scores: npt.NDArray[np.floating],
     ) -> None:
-        ent, rank, item, sc = _rows(entity_ids, item_ids, scores)
-        self._append(ent, rank, item, sc)
-        self.rows += len(ent)
+        rows = _rows(entity_ids, item_ids, scores)
+        self._append(rows)
+        self.rows += len(rows.ent)
 
-    def _append(
-        self,
-        ent: npt.NDArray[np.str_],
-        rank: npt.NDArray[np.int64],
-        item: npt.NDArray[np.str_],
-        sc: npt.NDArray[np.float64],
-    ) -> None:
+    def _append(self, rows: _Rows) -> None:
         raise NotImplementedError
 
 
@@ -146,14 +147,9 @@ class SQLiteRecWriter(_TableWriter):
         self._con = con
         return self
 
-    def _append(
-        self,
-        ent: npt.NDArray[np.str_],
-        rank: npt.NDArray[np.int64],
-        item: npt.NDArray[np.str_],
-        sc: npt.NDArray[np.float64],
-    ) -> None:
+    def _append(self, rows: _Rows) -> None:
         assert self._con is not None
+        ent, rank, item, sc = rows
         mv = self.model_version
         self._con.executemany(
             f"INSERT INTO {TABLE}__new VALUES (?, ?, ?, ?, ?)",
@@ -221,17 +217,12 @@ class ParquetRecWriter(_TableWriter):
         self._writer = pq.ParquetWriter(str(self._tmp), self._schema())
         return self
 
-    def _append(
-        self,
-        ent: npt.NDArray[np.str_],
-        rank: npt.NDArray[np.int64],
-        item: npt.NDArray[np.str_],
-        sc: npt.NDArray[np.float64],
-    ) -> None:
+    def _append(self, rows: _Rows) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         assert isinstance(self._writer, pq.ParquetWriter)
+        ent, rank, item, sc = rows
         table = pa.Table.from_arrays(
             [
                 pa.array(ent.tolist(), pa.string()),

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from autorec.errors import AutorecError
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from autorec.data.types import EventLog, IntArray
     from autorec.genome import Genome
 
-__all__ = ["Family", "Trainer"]
+__all__ = ["Family", "Trainer", "check_data_kind", "iso", "short"]
 
 #: ``train(genome, data, options, what) -> TrainResult``: export's checked training call
 #: (a failed run raises an error naming ``what``).
@@ -216,3 +218,13 @@ def iso(moment: datetime) -> str:
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return moment.date().isoformat()
     return moment.isoformat()
+
+
+def check_data_kind(family: Family, data: object, fix: str) -> None:
+    """Raise when ``family`` cannot train on ``data`` (what its ``check_data`` does)."""
+    if not family.accepts(data):
+        raise AutorecError(
+            "data",
+            f"a {family.name} genome needs {family.data_noun}, got {type(data).__name__}",
+            fix,
+        )

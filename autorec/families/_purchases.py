@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from autorec.errors import AutorecError
-from autorec.families._protocol import Trainer, iso, short
+from autorec.families._protocol import Trainer, check_data_kind, iso, short
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,7 +44,7 @@ class PurchaseFamily:
     evaluated_parts: tuple[str, ...] = ("test",)
     # whether --protocol / --train-windows / --autoencoder shape its training examples
     training_protocols = True
-    data_noun = "purchase data"
+    data_noun = "purchase histories"
     checked_dims: tuple[str, ...] = ("n_items",)
 
     def __repr__(self) -> str:
@@ -76,12 +75,7 @@ class PurchaseFamily:
         return isinstance(data, PurchaseData)
 
     def check_data(self, data: object) -> None:
-        if not self.accepts(data):
-            raise AutorecError(
-                "data",
-                f"a predictor genome needs purchase histories, got {type(data).__name__}",
-                "pass purchase data (e.g. ml-100k) or a drnn genome",
-            )
+        check_data_kind(self, data, "pass purchase data (e.g. ml-100k) or a drnn genome")
 
     def synthesize(self, rng: np.random.Generator) -> EventLog:
         from autorec.data.synthetic import synthesize_purchases

@@ -13,8 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from autorec.errors import AutorecError
-from autorec.families._protocol import Trainer, iso, short
+from autorec.families._protocol import Trainer, check_data_kind, iso, short
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,12 +58,9 @@ class SessionFamily:
         return isinstance(data, SessionData)
 
     def check_data(self, data: object) -> None:
-        if not self.accepts(data):
-            raise AutorecError(
-                "data",
-                f"a drnn genome needs session data, got {type(data).__name__}",
-                "pass page-view sessions (e.g. yoochoose) or a predictor genome",
-            )
+        check_data_kind(
+            self, data, "pass page-view sessions (e.g. yoochoose) or a predictor genome"
+        )
 
     def synthesize(self, rng: np.random.Generator) -> EventLog:
         from autorec.data.synthetic import synthesize_sessions

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autorec._env import TORCH_ENV
+from autorec import TORCH_ENV
 from autorec.data.types import CustomerExamples
 from autorec.genome import Genome
 

@@ -27,7 +27,7 @@ Prints one row per genome with the seconds per epoch and the ratios DRNN / GRU (
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 
@@ -45,7 +45,7 @@ from torch import nn
 from autorec.data import load_session_data
 from autorec.genome import Genome, SearchSpace
 from autorec.models import Dims, build_model, load_module, spec_for, write_source
-from autorec.train import _batching
+from autorec.train import batching
 from autorec.train.optim import make_optimizer, row_sparse_parameters
 from codegen import runtime as rt
 
@@ -112,7 +112,7 @@ def _step(model: nn.Module, opt: Any, batch: dict[str, torch.Tensor]) -> float:
 
 def bench(name: str, genome: Genome, data: Any, args: argparse.Namespace, cache: str) -> None:
     log, samples = data.split.train, data.train_samples
-    dims = Dims(**_batching.session_dims(log))
+    dims = Dims(**batching.session_dims(log))
     g = genome.genes
     hidden, layers = int(g["units_1"]), int(g["length"])
     torch.manual_seed(0)
@@ -132,14 +132,14 @@ def bench(name: str, genome: Genome, data: Any, args: argparse.Namespace, cache:
         )
         for key, m in models.items()
     }
-    hist = _batching.histories(log) if bool(g["fnn"]) else None
+    hist = batching.histories(log) if bool(g["fnn"]) else None
     bs = int(g["batch_size"])
     order = np.random.default_rng(0).permutation(len(samples.session))
     n_batches = -(-len(order) // bs)
     if args.max_batches:
         n_batches = min(n_batches, args.max_batches)
     batches = [
-        _batching.session_batch(genome, log, samples, order[b * bs : (b + 1) * bs], hist)
+        batching.session_batch(genome, log, samples, order[b * bs : (b + 1) * bs], hist)
         for b in range(n_batches)
     ]
     seconds = dict.fromkeys(models, 0.0)

@@ -30,7 +30,7 @@ its halves), and the top ops by self CPU time -- the profile that explains a mis
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 

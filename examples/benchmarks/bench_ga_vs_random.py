@@ -53,7 +53,7 @@ random arm to ``OUT/seed-N/random``.
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 

@@ -17,7 +17,7 @@ output layer's dense gradient a dense update of all ``items x units`` weights.
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 

@@ -21,7 +21,7 @@ each over the rounds is reported with the ratio (target >= 50x).
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 

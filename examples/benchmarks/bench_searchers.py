@@ -39,7 +39,7 @@ Everything is written to ``OUT/results.json``.
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 

@@ -12,7 +12,7 @@ models so that machine load affects both alike; the median step time is reported
 
 from __future__ import annotations
 
-from autorec._env import set_torch_env
+from autorec import set_torch_env
 
 set_torch_env()  # before torch loads: the environment of autorec's CLI and Ray workers
 
@@ -20,13 +20,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import torch
 
 from autorec.genome import Genome
-from autorec.models import Dims, build_model, load_module, spec_for, write_source
+from autorec.models import Dims, build_model
 from autorec.train.optim import make_optimizer, row_sparse_parameters
 
 
@@ -52,34 +50,17 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _one_shard(genome: Genome, dims: Dims, device: str, cache: str) -> torch.nn.Module:
-    """The sharded source (shard-aware loss) on one device: its loss, given the logits as one
-    shard, is the sparse shard-aware one."""
-    spec = replace(spec_for(genome, dims), sharded=True)
-    module = load_module(write_source(spec, Path(cache) / "one_shard.py"))
-    model: torch.nn.Module = module.Net(devices=(device,))
-    plain_loss = model.loss
-    model.loss = lambda batch, logits: plain_loss(batch, module.as_sharded(logits))  # type: ignore[method-assign]
-    return model
-
-
 def compare(
     genome: Genome, dims: Dims, devices: tuple[str, ...], steps: int, cache: str
 ) -> dict[str, float]:
-    """Median step seconds of three builds of one network: ``unsharded`` (the generated dense
-    loss on ``devices[0]``), ``one_shard`` (the sparse shard-aware loss on ``devices[0]``, to
-    separate the loss's own effect) and ``sharded`` (item layers over ``devices``)."""
+    """Median step seconds of two builds of one network: ``unsharded`` (item layers on
+    ``devices[0]``) and ``sharded`` (item layers over ``devices``). Both use the runtime's one
+    bag loss (codegen/runtime.py: a tensor is one shard), so the difference is the routing."""
     models = {}
-    variants = (("unsharded", devices[:1], False), ("one_shard", devices[:1], True),
-                ("sharded", devices, True))  # fmt: skip
-    for name, devs, aware in variants:
+    for name, devs in (("unsharded", devices[:1]), ("sharded", devices)):
         torch.manual_seed(0)
-        if aware and len(devs) == 1:
-            model = _one_shard(genome, dims, devs[0], cache)
-        else:  # the generated source shards by itself when given several devices
-            model = build_model(genome, dims, devices=devs, cache_dir=cache)
-        model = model.to(devs[0])
-        opt = make_optimizer(  # the trainer's: lazy SparseAdam for the row-sparse item tables
+        model = build_model(genome, dims, devices=devs, cache_dir=cache).to(devs[0])
+        opt = make_optimizer(  # the trainer's: the lazy row-sparse update for the item tables
             model.parameters(), "adam", learning_rate=1e-3, sparse=row_sparse_parameters(model)
         )
         models[name] = (model, opt)
@@ -91,7 +72,7 @@ def compare(
     times: dict[str, list[float]] = {name: [] for name in models}
     losses: dict[str, float] = {}
     for i, batch in enumerate(batches):
-        for name, (model, opt) in models.items():
+        for name, (model, opt) in models.items():  # alternate: load hits both alike
             _sync(devices[0])
             t0 = time.perf_counter()
             loss = model.loss(batch, model(batch))  # type: ignore[operator]
@@ -105,10 +86,8 @@ def compare(
     med = {name: statistics.median(t) for name, t in times.items()}
     return {
         "unsharded_s": med["unsharded"],
-        "one_shard_s": med["one_shard"],
         "sharded_s": med["sharded"],
         "ratio": med["sharded"] / med["unsharded"],
-        "ratio_same_loss": med["sharded"] / med["one_shard"],
         "loss_diff": abs(losses["sharded"] - losses["unsharded"]) / abs(losses["unsharded"]),
     }
 
@@ -139,30 +118,16 @@ def main() -> None:
         f"predictor, {args.items} items x {args.units} units, batch {args.batch}, Adam; "
         f"median of {args.steps} steps; torch {torch.__version__}, {threads} CPU threads"
     )
-    print(
-        "ratio = sharded / unsharded (generated dense loss); ratio_same_loss = sharded / one "
-        "shard with the same sparse shard-aware loss; |dloss| relative"
-    )
-    head = [
-        "device",
-        "k",
-        "unsharded ms",
-        "1-shard ms",
-        "sharded ms",
-        "ratio",
-        "same-loss",
-        "dloss",
-    ]
-    print("{:<44} {:>2} {:>12} {:>10} {:>10} {:>6} {:>9} {:>8}".format(*head))
+    print("ratio = sharded / unsharded (same network, same loss); |dloss| relative")
+    head = ["device", "k", "unsharded ms", "sharded ms", "ratio", "dloss"]
+    print("{:<44} {:>2} {:>12} {:>10} {:>6} {:>8}".format(*head))
     with tempfile.TemporaryDirectory() as cache:
         for label, devices in runs:
             r = compare(genome, dims, devices, args.steps, cache)
             print(
                 f"{label:<44} {len(devices):>2} {1e3 * r['unsharded_s']:>12.1f} "
-                f"{1e3 * r['one_shard_s']:>10.1f} {1e3 * r['sharded_s']:>10.1f} "
-                f"{r['ratio']:>6.2f} {r['ratio_same_loss']:>9.2f} {r['loss_diff']:>8.1e}"
+                f"{1e3 * r['sharded_s']:>10.1f} {r['ratio']:>6.2f} {r['loss_diff']:>8.1e}"
             )
-
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,8 @@ A package's public names are those its ``__init__`` re-exports in ``__all__``; a
 ``autorec.export`` may import ``autorec.export._bundle``, but ``autorec.cli`` takes
 ``autorec.export.write_bundle`` instead. ``autorec._io`` and the other private modules at the
 top of ``autorec`` belong to the whole package and may be imported by any of its packages.
+``examples/`` is held to the same rule: its benchmarks and reproductions use autorec as a
+user would, through public names only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("autorec", "codegen")
+#: Code outside the packages that uses them as a user would: public names only.
+USERS = ("examples",)
 
 
 def _module_of(path: Path) -> list[str]:
@@ -66,7 +70,7 @@ def _crossing(path: Path) -> list[str]:
 
 def cross_package_private_imports() -> list[str]:
     out: list[str] = []
-    for package in PACKAGES:
+    for package in (*PACKAGES, *USERS):
         for path in sorted((ROOT / package).rglob("*.py")):
             out.extend(_crossing(path))
     return out
