@@ -219,3 +219,22 @@ def test_report_unique_column_is_a_count_and_best_so_far_is_drawn_on_top() -> No
     assert keys[0] == "best_so_far"
     widths = {key: style.get("linewidth", 1.5) for key, style, _label in _FITNESS_LINES}
     assert widths["best_so_far"] > widths["best_fitness"]
+
+
+def test_report_hides_unused_genes_and_shows_the_loss_once() -> None:
+    """Point 9: genes the network does not use (``units_4`` at length 3, ``fnn_units`` with
+    ``fnn: no``, ``negatives`` with ``output: full``) are not listed as active, and the
+    validation loss is shown once, not as both ``loss`` and ``val_loss``."""
+    from autorec.tune._report import _metrics_once, _split_genes
+
+    genome = {"family": "drnn", "width": 2, "length": 3, "height": 0, "units_1": 16,
+              "units_2": 16, "units_3": 16, "units_4": 64, "fnn": False, "fnn_layers": 1,
+              "fnn_units": 64, "output": "full", "negatives": 128}  # fmt: skip
+    used, unused = _split_genes(genome)
+    assert {"units_4", "fnn_layers", "fnn_units", "negatives"} <= set(unused)
+    assert not {"units_4", "fnn_units", "negatives"} & set(used)
+    assert used["units_3"] == 16 and used["fnn"] is False
+    shown = _metrics_once({"metrics": {"loss": 4.5, "val_loss": 4.5, "val_top1": 0.6}})
+    assert shown == {"loss": 4.5, "val_top1": 0.6}
+    kept = _metrics_once({"metrics": {"loss": 4.5, "val_loss": 4.7}})  # different: both stay
+    assert kept == {"loss": 4.5, "val_loss": 4.7}
