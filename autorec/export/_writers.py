@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -47,31 +47,6 @@ TABLE = "recommendations"
 COLUMNS = ("entity_id", "rank", "item_id", "score", "model_version")
 _SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-class RecWriter(Protocol):
-    """Accepts batches of top-K lists; the table appears only when the context exits
-    without an error."""
-
-    rows: int
-
-    def write(
-        self,
-        entity_ids: Sequence[str],
-        item_ids: npt.NDArray[np.str_],
-        scores: npt.NDArray[np.floating],
-    ) -> None:
-        """Rows for ``entity_ids[b]``: ranks 1.. of ``item_ids[b, r]`` / ``scores[b, r]``;
-        entries whose score is -inf (nothing left to recommend) are skipped."""
-
-    def __enter__(self) -> RecWriter: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 class _Rows(NamedTuple):
@@ -97,9 +72,10 @@ def _rows(
     return _Rows(ent[keep], rank[keep], item_ids.reshape(-1)[keep], sc[keep])
 
 
-class _TableWriter:
-    """What both formats share: the batch flattening and the row count; a format writes the
-    flattened columns in :meth:`_append`."""
+class RecWriter:
+    """Accepts batches of top-K lists; the table appears only when the context exits
+    without an error. Both formats share the batch flattening and the row count; each writes
+    the flattened columns in :meth:`_append` and opens / commits in its context methods."""
 
     def __init__(self, path: Path, model_version: str) -> None:
         self.path = path
@@ -112,6 +88,8 @@ class _TableWriter:
         item_ids: npt.NDArray[np.str_],
         scores: npt.NDArray[np.floating],
     ) -> None:
+        """Rows for ``entity_ids[b]``: ranks 1.. of ``item_ids[b, r]`` / ``scores[b, r]``;
+        entries whose score is -inf (nothing left to recommend) are skipped."""
         rows = _rows(entity_ids, item_ids, scores)
         self._append(rows)
         self.rows += len(rows.ent)
@@ -120,7 +98,7 @@ class _TableWriter:
         raise NotImplementedError
 
 
-class SQLiteRecWriter(_TableWriter):
+class SQLiteRecWriter(RecWriter):
     """Writes the ``recommendations`` table of a SQLite file in one transaction."""
 
     def __init__(self, path: Path, model_version: str) -> None:
@@ -188,7 +166,7 @@ class SQLiteRecWriter(_TableWriter):
             con.close()
 
 
-class ParquetRecWriter(_TableWriter):
+class ParquetRecWriter(RecWriter):
     """Writes a Parquet file (same columns) to a temporary file, renamed on success."""
 
     def __init__(self, path: Path, model_version: str) -> None:
