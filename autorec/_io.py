@@ -51,6 +51,7 @@ __all__ = [
     "json_safe",
     "read_json",
     "replace_dir",
+    "utc_now",
     "write_json",
 ]
 
@@ -150,6 +151,13 @@ def dump_json(obj: Any, *, indent: int | None = 1, ascii: bool = True) -> str:
 def write_json(path: str | Path, obj: Any, *, ascii: bool = True) -> Path:
     """Write ``obj`` as indented strict JSON (one trailing newline) to ``path`` atomically."""
     return atomic_write_text(path, dump_json(obj, ascii=ascii) + "\n")
+
+
+def utc_now() -> str:
+    """The time a record is stamped with: UTC, ISO 8601, whole seconds."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def read_json(path: str | Path) -> Any:

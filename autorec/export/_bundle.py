@@ -30,7 +30,6 @@ new one, never a half-written one.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -48,7 +47,7 @@ import torch
 import yaml
 
 import codegen
-from autorec._io import atomic_dir, atomic_write_text, json_safe, write_json
+from autorec._io import atomic_dir, atomic_write_text, json_safe, utc_now, write_json
 from autorec.errors import AutorecError
 from autorec.export import standalone
 
@@ -188,7 +187,7 @@ def _write_files(contents: BundleContents, tmp: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": utc_now(),
         "autorec_version": _autorec_version(),
         "torch_version": torch.__version__,
         "safetensors_version": getattr(safetensors, "__version__", "unknown"),

@@ -26,7 +26,6 @@ Sources
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 import yaml
 
-from autorec._io import json_safe, read_json
+from autorec._io import json_safe, read_json, utc_now
 from autorec.data import load_family_data
 from autorec.errors import AutorecError
 from autorec.export._bundle import BundleContents, gather_state_dict, load_bundle, write_bundle
@@ -233,7 +232,7 @@ def export_bundle(
         "exported_from": str(src.resolve()),
         "how": how,
         "comparison": comparison,
-        "created": _now(),
+        "created": utc_now(),
         **dict(card_extra or {}),
     }
     contents = bundle_contents(
@@ -250,10 +249,6 @@ def export_bundle(
         "data_card": card,
         "comparison": comparison,
     }
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def bundle_contents(

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from autorec._io import import_generated, read_json
+from autorec._io import import_generated, read_json, utc_now
 from autorec.errors import AutorecError
 from autorec.genome import Genome, load_genome
 from autorec.train import _batching
@@ -110,7 +110,7 @@ def write_saved(
     dims = {k: int(v) for k, v in dict(info["dims"]).items()}
     data = dict(info.get("data") or {})
     seed = int(dict(info.get("options") or {}).get("seed", 0))
-    card = {"how": "autorec train --save (trained, not exported)", "created": _now()}
+    card = {"how": "autorec train --save (trained, not exported)", "created": utc_now()}
     contents = bundle_contents(
         genome, model, dims, metrics, dataset,
         data_path=data.get("path"), seed=seed, card_extra=card, where=f"saving to {out}",
@@ -118,12 +118,6 @@ def write_saved(
     )  # fmt: skip
     write_bundle(contents, out)
     return out
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclasses.dataclass(frozen=True)

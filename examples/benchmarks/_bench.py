@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import statistics
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ from autorec.genome import Genome
 __all__ = [
     "available_cpus",
     "bench_genome",
+    "command_line",
     "load_note",
     "machine",
     "median",
@@ -91,6 +94,13 @@ def load_note() -> str:
     if one > cores:
         return f"load {one:.1f} > {cores} cores: other processes share the CPUs, figures are noisy"
     return ""
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """The command a benchmark was run with, as the results record it (``argv`` None: this
+    process's own arguments)."""
+    args = [script, *(sys.argv[1:] if argv is None else argv)]
+    return "PYTHONPATH=. python " + " ".join(shlex.quote(a) for a in args)
 
 
 def print_machine(title: str) -> None:

@@ -62,7 +62,6 @@ import json
 import logging
 import math
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -76,7 +75,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling _bench module
 
-from _bench import load_note, machine, print_machine
+from _bench import command_line, load_note, machine, print_machine
 
 from autorec.genome import SearchSpace
 
@@ -463,13 +462,7 @@ def load_data(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "PYTHONPATH=. python " + " ".join(
-        shlex.quote(a)
-        for a in [
-            "examples/benchmarks/bench_ga_vs_random.py",
-            *(sys.argv[1:] if argv is None else argv),
-        ]
-    )
+    command = command_line("examples/benchmarks/bench_ga_vs_random.py", argv)
     print_machine("GA (elitist) vs Tune random search at equal trial-epochs")
     print(f"command: {command}")
     print(

@@ -48,7 +48,6 @@ import json
 import logging
 import math
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -62,7 +61,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
-from _bench import load_note, machine, print_machine
+from _bench import command_line, load_note, machine, print_machine
 from bench_ga_vs_random import DATASETS, Arm, Trial, _jsonable, accuracy_of, random_trial
 
 from autorec.genome import SearchSpace
@@ -470,13 +469,7 @@ def run_seed(args: argparse.Namespace, seed: int, data: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "PYTHONPATH=. python " + " ".join(
-        shlex.quote(a)
-        for a in [
-            "examples/benchmarks/bench_searchers.py",
-            *(sys.argv[1:] if argv is None else argv),
-        ]
-    )
+    command = command_line("examples/benchmarks/bench_searchers.py", argv)
     print_machine("the GA (with and without halving) vs Tune's searchers at equal trial-epochs")
     print(f"command: {command}")
     data = load_data(args)

@@ -129,5 +129,6 @@ def main() -> None:
                 f"{1e3 * r['sharded_s']:>10.1f} {r['ratio']:>6.2f} {r['loss_diff']:>8.1e}"
             )
 
+
 if __name__ == "__main__":
     main()
