@@ -26,6 +26,7 @@ __all__ = [
     "iter_customer_batches",
     "iter_sample_batches",
     "mean_se",
+    "paired_session_difference",
     "slice_examples",
     "slice_samples",
     "topk_excluding",
@@ -207,18 +208,9 @@ def evaluate_sessions(
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive integers, got {ks}")
-    k_max = ks[-1]
     n = len(samples.session)
-    parts = [
-        _check_topk(
-            ranker.topk_sessions(log, batch, k_max), len(batch.session), k_max, "topk_sessions"
-        )
-        for batch in iter_sample_batches(samples, batch_size)
-    ]
-    recs = np.concatenate(parts) if parts else np.zeros((0, k_max), dtype=np.int64)
+    recs, cum = _session_hits(ranker, log, samples, ks[-1], batch_size)
     out: dict[str, float] = {}
-    hits = hit_matrix(recs, log.buy_ptr, log.buy, row_group=samples.session)
-    cum = np.logical_or.accumulate(hits, axis=1) if n else hits
     for k in ks:
         out[f"top{k}"] = float(cum[:, k - 1].mean()) if n else 0.0
         if stderr:
@@ -226,6 +218,52 @@ def evaluate_sessions(
     out["path_compression"] = path_compression_ratio(recs[:, 0], log, samples)
     out["n_samples"] = float(n)
     return out
+
+
+def _session_hits(
+    ranker: SessionRanker, log: SessionLog, samples: SessionSamples, k: int, batch_size: int
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """The ``[n, k]`` recommendations and, per sample and cut-off j, whether its top j+1
+    holds an item the session buys."""
+    parts = [
+        _check_topk(ranker.topk_sessions(log, batch, k), len(batch.session), k, "topk_sessions")
+        for batch in iter_sample_batches(samples, batch_size)
+    ]
+    recs = np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
+    hits = hit_matrix(recs, log.buy_ptr, log.buy, row_group=samples.session)
+    cum = np.logical_or.accumulate(hits, axis=1) if len(recs) else hits
+    return recs, cum
+
+
+def paired_session_difference(
+    a: SessionRanker,
+    b: SessionRanker,
+    log: SessionLog,
+    samples: SessionSamples,
+    k: int = 1,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> dict[str, float]:
+    """Top-``k`` accuracy of ranker ``a`` minus ranker ``b`` on the same prefix samples, with
+    the standard error of that difference clustered by session (:func:`mean_se` of the
+    per-sample hit differences). Pairing removes what both rankers get right or wrong on
+    the same prefixes, so the difference's error is smaller than either accuracy's; with
+    ``se`` > 0 the difference is ``diff / se`` standard errors from zero.
+
+    Returns ``{"a", "b", "diff", "se", "n_samples", "n_sessions"}``."""
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    hit_a = _session_hits(a, log, samples, k, batch_size)[1][:, k - 1].astype(np.float64)
+    hit_b = _session_hits(b, log, samples, k, batch_size)[1][:, k - 1].astype(np.float64)
+    n = len(samples.session)
+    return {
+        "a": float(hit_a.mean()) if n else 0.0,
+        "b": float(hit_b.mean()) if n else 0.0,
+        "diff": float((hit_a - hit_b).mean()) if n else 0.0,
+        "se": mean_se(hit_a - hit_b, samples.session),
+        "n_samples": float(n),
+        "n_sessions": float(len(np.unique(samples.session))),
+    }
 
 
 def evaluate_customers(

@@ -8,8 +8,14 @@ split with the same evaluation functions the baselines use."""
 from autorec.train import _batching as batching
 from autorec.train._loop import Hyper, model_loss, train_epochs
 from autorec.train._threads import SMALL_NETWORK_PARAMS, apply_thread_policy, threads_for
+from autorec.train._trainer import (
+    Init,
+    count_params,
+    train_genome,
+    train_purchases,
+    train_sessions,
+)
 from autorec.train._trainer import _device as primary_device
-from autorec.train._trainer import count_params, train_genome, train_purchases, train_sessions
 from autorec.train._types import (
     DEFAULT_MAX_EPOCHS,
     DEFAULT_PI,
@@ -31,6 +37,7 @@ __all__ = [
     "SMALL_NETWORK_PARAMS",
     "EpochReport",
     "Hyper",
+    "Init",
     "ModelCustomerRanker",
     "ModelSessionRanker",
     "SavedModel",

@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python examples/benchmarks/bench_fitness_validity.py
         [--data ml-100k|yoochoose|PATH] [--split DATES] [--space predictor|drnn|FILE.yaml]
-        [--genomes 60] [--epochs 8] [--seed 0] [--protocol rolling|paper] [--out FILE.jsonl]
+        [--genomes 60] [--epochs 8] [--seed 0] [--protocol rolling|paper] [--origins V]
+        [--out FILE.jsonl]
 
 ``--genomes`` genomes are drawn at random from the search space (``SearchSpace.sample`` with
 ``numpy.random.default_rng(seed)``), and each is trained exactly as a search trial is
@@ -20,6 +21,10 @@ Printed, over the genomes that settled (status ok; a genome with fit 0 has no es
   the loss term ``1/(1+loss)`` alone -- the estimator is chosen by measuring;
 - the same for the fitness over the better half of the settled genomes (by fitness): how
   well it ranks the good genomes a search chooses its winner from;
+- with ``--origins V`` (purchase histories): each genome's fitness run is repeated on the
+  validation protocols shifted 2 .. V months back (rolling origins; the first is the usual
+  one month), and the mean fitness over the V origins is one more estimate (a genome unsettled
+  on any origin counts with fit 0 there, as a search would score it) -- V times the cost;
 - the noise figures that explain a low correlation: the standard error of the validation
   accuracy (binomial, at the median accuracy, on the ``n_val`` validation customers or
   samples) and of the test metric, against the spread (standard deviation) of the genomes'
@@ -85,6 +90,32 @@ def _row(index: int, result: Any, window: int) -> dict[str, Any]:
     }
 
 
+def origin_fitness(
+    genome: Any, data: Any, options: Any, origins: int, windows: int, autoencoder: bool
+) -> list[float]:
+    """The early-stopped fitness of ``genome`` on the validation protocols shifted 2 ..
+    ``origins`` months back (the trainer's validation run only, no test retrain)."""
+    import dataclasses
+
+    from autorec.data import build_protocol, shift_month_back
+    from autorec.train import train_genome
+
+    fits = []
+    dates = data.validation.dates
+    for _ in range(2, origins + 1):
+        dates = shift_month_back(dates)
+        shifted = build_protocol(
+            data.log,
+            dates,
+            train_windows=windows,
+            autoencoder=autoencoder,
+            check=False,
+        )
+        moved = dataclasses.replace(data, validation=shifted)
+        fits.append(train_genome(genome, moved, dataclasses.replace(options, test=False)).fitness)
+    return fits
+
+
 def _read(out: Path) -> list[dict[str, Any]]:
     if not out.exists():
         return []
@@ -103,14 +134,22 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if len(ok) < 3:
         return out
     test = [float(r["test"]) for r in ok]
-    for name in ("fitness", "last_fitness", "best_fitness", "val_accuracy", "loss_term"):
+    names = ["fitness", "last_fitness", "best_fitness", "val_accuracy", "loss_term"]
+    if all("origin_fitness" in r for r in ok):
+        for r in ok:
+            r["origins_fitness"] = statistics.fmean([r["fitness"], *r["origin_fitness"]])
+        names.append("origins_fitness")
+        out["origins"] = 1 + max(len(r["origin_fitness"]) for r in ok)
+    for name in names:
         rho = spearmanr([r[name] for r in ok], test).statistic
         out[f"spearman_{name}"] = None if math.isnan(rho) else round(float(rho), 4)
-    # among the better half by fitness: what choosing a search's winner needs
-    top = sorted(ok, key=lambda r: r["fitness"], reverse=True)[: max(3, len(ok) // 2)]
-    rho_top = spearmanr([r["fitness"] for r in top], [float(r["test"]) for r in top]).statistic
-    out["spearman_fitness_top_half"] = None if math.isnan(rho_top) else round(float(rho_top), 4)
-    out["top_half_fitness_spread"] = round(statistics.pstdev(r["fitness"] for r in top), 4)
+    # among the better half by an estimate: what choosing a search's winner needs
+    for name in ("fitness", "origins_fitness")[: 1 + ("origins_fitness" in names)]:
+        top = sorted(ok, key=lambda r: float(r[name]), reverse=True)[: max(3, len(ok) // 2)]
+        rho_top = spearmanr([r[name] for r in top], [float(r["test"]) for r in top]).statistic
+        out[f"spearman_{name}_top_half"] = None if math.isnan(rho_top) else round(float(rho_top), 4)
+        out[f"top_half_{name}_spread"] = round(statistics.pstdev(r[name] for r in top), 4)
+        out[f"top_half_{name}_test_median"] = round(statistics.median(r["test"] for r in top), 4)
     n_val = max(r["n_val"] for r in ok)
     n_test = max(r["n_test"] for r in ok)
     acc = statistics.median(r["val_accuracy"] for r in ok)
@@ -135,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=8, help="R of each fitness run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--protocol", default="rolling", choices=("rolling", "paper"))
+    p.add_argument(
+        "--origins", type=int, default=1, help="purchases: validation origins averaged (1..6)"
+    )
     p.add_argument("--out", default=None, help="JSON lines, one per genome (resumes)")
     args = p.parse_args(argv)
 
@@ -168,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         t0 = time.perf_counter()
         row = _row(i, train_genome(genome, data, options), options.window)
+        if args.origins > 1 and space.family == "predictor":
+            row["origin_fitness"] = origin_fitness(
+                genome, data, options, args.origins, windows, autoencoder
+            )
         rows.append(row)
         with out.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")

@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -35,6 +36,7 @@ from autorec.genome import Genome, SearchSpace
 from autorec.models import purchase_batch, session_batch, user_histories
 from autorec.train import (
     EpochReport,
+    Init,
     ModelCustomerRanker,
     ModelSessionRanker,
     TrainOptions,
@@ -67,15 +69,17 @@ root; `--quick` runs the same code on tiny synthetic sizes in seconds and writes
 The papers are the DRNN paper (Wu et al., "Personal Recommendation Using Deep Recurrent Neural
 Networks in NetEase", ICDE 2016) and the soft-split paper (Vorobev et al., "Inferring the
 Consumption of Digital Products: Predictor and Auto-Encoder Models"). Numbers are this
-project's, measured on a shared 2-core CPU machine with the sizes stated in each section (its
-load average was 20-40 during these runs, so the wall times below are 10-30 times the scripts'
-CPU time, a few minutes each); the
+project's, measured on a 2-core CPU machine with the sizes stated in each section. Sections
+dated 2026-12-01 ran while the machine was shared (load average 20-40: their wall times are
+10-30 times the scripts' CPU time); those dated 2026-12-02 08:00 UTC or later ran beside at most
+two other benchmarks, on the final code. The
 papers' numbers come from their own data (Kaola's logs, Amazon Instant Video), so only the
 *direction* of each effect can be compared, not the values. Where a direction does not hold,
 the section says what was measured about why; the sections "why the FNN branch hurts here"
 and "why depth helps here" are controlled runs that change one factor at a time. A section's
 wall time counts what that run computed: trainings and searches kept under
-`autorec_runs/reproduce/` by an earlier run of the same command are reused, not repeated.
+`autorec_runs/reproduce/` by an earlier run of the same command are reused, not repeated, and
+the header says how many were.
 
 """
 
@@ -237,9 +241,11 @@ def train(
     fixed: bool = False,
     k: int = 10,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    init: Init | None = None,
 ) -> TrainResult:
     """``train_genome`` with the early-stopped fitness (at most ``epochs``), or exactly
-    ``epochs`` epochs when ``fixed`` (the fitness then comes from the last window)."""
+    ``epochs`` epochs when ``fixed`` (the fitness then comes from the last window); ``init``
+    sees every network built (an intervention on the initial weights)."""
     opts = TrainOptions(
         max_epochs=epochs,
         seed=seed,
@@ -248,7 +254,7 @@ def train(
         pi=float("inf") if fixed else "auto",
         min_epochs=epochs if fixed else 0,
     )
-    result = train_genome(genome, data, opts, on_epoch=on_epoch)
+    result = train_genome(genome, data, opts, on_epoch=on_epoch, init=init)
     if result.status == "error":
         raise RuntimeError(f"training {genome.key} failed:\n{result.error}")
     return result
@@ -632,6 +638,7 @@ class Section:
             f"## {self.title}",
             "",
             f"Run {when} on library commit `{commit()}`, wall {wall / 60:.1f} min"
+            + _reused()
             + (" (**--quick smoke run: synthetic toy sizes, not a result**)" if quick else "")
             + ".",
             "",
@@ -640,6 +647,15 @@ class Section:
             "```",
         ]
         return "\n".join(head) + "\n\n" + "\n\n".join(self.parts) + "\n"
+
+
+def _reused() -> str:
+    """ ", reusing N results ..." when :func:`memo_json` reused kept results in this process."""
+    if not REUSED:
+        return ""
+    known = [w for w in REUSED if math.isfinite(w)]
+    took = f"; {sum(known) / 60:.1f} min when computed" if len(known) == len(REUSED) else ""
+    return f", reusing {len(REUSED)} kept result(s) of an earlier run{took}"
 
 
 def section(name: str, title: str, script: str, quick: bool) -> Section:
@@ -815,6 +831,7 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     saved = runs / f"structure-seed{args.seed}{'-quick' if quick else ''}-{tag}.json"
     saved = saved.with_name(re.sub(r"[^\w.-]", "", saved.name))
     if saved.exists():
+        REUSED.append(math.nan)  # the arms and searches, kept together by an earlier run
         return _load_structure(saved)
     synth = synthetic_sessions(args.seed, quick, n_train=STRUCTURE_TRAIN)
     long = long_sessions(synth, 6)
@@ -883,6 +900,31 @@ def structure_experiment(args: argparse.Namespace) -> Structure:
     )
     atomic_write(saved, json.dumps(_structure_json(result), indent=1))
     return result
+
+
+def history_swap(s: Structure, args: Any) -> dict[str, dict[str, float]]:
+    """The two tuned history winners, each retrained (same seeds, same R) with the history
+    state switched the other way: whether the tuned gain is the state's or the winners'
+    other genes'. Kept under ``--runs`` like the arms."""
+    quick = bool(args.quick)
+    seeds = [args.seed] if quick else [args.seed + i for i in range(ARM_SEEDS)]
+    synth = synthetic_sessions(args.seed, quick, n_train=STRUCTURE_TRAIN)
+    long = long_sessions(synth, 6)
+    out: dict[str, dict[str, float]] = {}
+    for winner_on in (False, True):
+        genome = s.arms[("history", True, winner_on)].genome
+
+        def compute(genome: Any = genome, on: bool = not winner_on) -> dict[str, float]:
+            with contextlib.nullcontext() if on else without_history():
+                runs = [
+                    train(genome, long.data, epochs=s.epochs, seed=seed, threads=args.threads)
+                    for seed in seeds
+                ]
+                return seed_mean(runs, long.data)
+
+        parts = ["history-swap", genome.key, not winner_on, long.label, s.epochs, seeds, quick]
+        out["with" if winner_on else "without"] = memo(Path(args.runs), parts, compute)
+    return out
 
 
 def _structure_json(s: Structure) -> dict[str, Any]:
@@ -1051,10 +1093,19 @@ def memo_json(runs: Path, parts: Sequence[Any], compute: Callable[[], Any]) -> A
     tag = json.dumps(list(parts), sort_keys=True, default=str)
     path = runs / "memo" / f"{hashlib.sha1(tag.encode()).hexdigest()[:16]}.json"
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))["metrics"]
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        REUSED.append(float(saved.get("wall_s", math.nan)))
+        return saved["metrics"]
+    t0 = time.monotonic()
     metrics = compute()
-    atomic_write(path, json.dumps({"parts": tag, "metrics": metrics}, indent=1))
+    record = {"parts": tag, "metrics": metrics, "wall_s": time.monotonic() - t0}
+    atomic_write(path, json.dumps(record, indent=1))
     return metrics
+
+
+#: the wall seconds, when first computed, of every result :func:`memo_json` reused in this
+#: process (nan: kept before wall times were recorded) -- stated in each section's header
+REUSED: list[float] = []
 
 
 def viewed_then_bought(sessions: Sessions) -> float:

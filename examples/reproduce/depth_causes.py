@@ -27,7 +27,7 @@ import numpy as np
 from autorec.baselines import make_baseline
 from autorec.data.types import PurchaseData
 from autorec.models import purchase_batch
-from autorec.train import ModelCustomerRanker, TrainResult
+from autorec.train import Init, ModelCustomerRanker, TrainResult
 
 UNITS = 256
 EPOCHS = 20
@@ -44,11 +44,15 @@ class Config:
     epochs: int = EPOCHS
     windows: int = c.ML100K_TRAIN_WINDOWS
     units: int = UNITS
+    #: the output layer's initial weights are multiplied by this (1: the default init)
+    out_scale: float = 1.0
 
     def text(self) -> str:
-        changed = ", ".join(f"{k} {v}" for k, v in self.genes.items())
+        changed = [f"{k} {v}" for k, v in self.genes.items()]
+        if self.out_scale != 1.0:
+            changed.append(f"initial output weights × {self.out_scale:g}")
         parts = [f"{self.units} units", f"{self.epochs} epochs", f"{self.windows} window(s)"]
-        return "; ".join(parts + ([changed] if changed else []))
+        return "; ".join(parts + changed)
 
 
 def configs(quick: bool) -> list[Config]:
@@ -65,8 +69,34 @@ def configs(quick: bool) -> list[Config]:
         Config("epochs", 1, epochs=5),
         Config("regularisation", 1, {"dropout": 0.5}),
         Config("learning rate", 1, {"learning_rate": 1e-4}),
+        # the 4-layer net starts at about a ninth of the 1-layer net's logit spread (the
+        # "initial spread" table): swap them, nothing else changed
+        Config("initialisation", 1, out_scale=SHRINK),
+        Config("initialisation", 4, out_scale=1.0 / SHRINK),
     ]
     return out
+
+
+#: the output-weight scale that moves the 1-layer net's initial logit spread to about the
+#: 4-layer net's (measured 1.17x vs 0.13x the item prior's: a ratio of 0.11)
+SHRINK = 0.1
+
+
+def scale_output(scale: float) -> Init | None:
+    """An ``init`` hook multiplying the generated network's ``out.weight`` by ``scale``."""
+    if scale == 1.0:
+        return None
+
+    def init(model: Any, *_: Any) -> None:
+        import torch
+
+        weight = dict(model.named_parameters()).get("out.weight")
+        if weight is None:
+            raise RuntimeError("the predictor network has no out.weight to scale")
+        with torch.no_grad():
+            weight.mul_(scale)
+
+    return init
 
 
 def _data(windows: int, quick: bool) -> PurchaseData:
@@ -94,7 +124,15 @@ def run(cfg: Config, data: PurchaseData, seeds: list[int], quick: bool) -> dict[
     curves = []
     for seed in seeds:
         hist: list[Any] = []
-        r = c.train(genome, data, epochs=cfg.epochs, seed=seed, fixed=True, on_epoch=hist.append)
+        r = c.train(
+            genome,
+            data,
+            epochs=cfg.epochs,
+            seed=seed,
+            fixed=True,
+            on_epoch=hist.append,
+            init=scale_output(cfg.out_scale),
+        )
         p1 = c.customer_metrics(r, data, 1)["precision@1"]
         p10 = c.customer_metrics(r, data, 10)["precision@10"]
         vals = {
@@ -334,10 +372,35 @@ def _cause(res: list[tuple[Config, dict[str, Any]]], quick: bool, spread: dict[i
             if controls and max(controls) < half and p1 and p4 and p4["p1"] > p1["p1"]
             else ""
         )
-        + ". Not isolated by an intervention here: the initialisation's scale itself (the "
-        "genome has no gene for it)"
     )
+    parts.append(_intervention(res, b1["p1"], b4["p1"]))
     return "; ".join(parts) + "."
+
+
+def _intervention(res: list[tuple[Config, dict[str, Any]]], b1: float, b4: float) -> str:
+    """What swapping the initial logit spreads did, measured against the half-gap line."""
+    i1 = _find(res, "initialisation", 1)
+    i4 = _find(res, "initialisation", 4)
+    if i1 is None or i4 is None:
+        return "the initialisation intervention was not run"
+    gap = b4 - b1
+    up = (i1["p1"] - b1) / gap if gap else 0.0
+    down = (b4 - i4["p1"]) / gap if gap else 0.0
+    text = (
+        f"intervention: 1 layer with its initial output weights × {SHRINK:g} (the 4-layer "
+        f"net's starting spread) gets test P@1 {i1['p1']:.3f} (val P@10 {i1['val_p10']:.3f}); "
+        f"4 layers with theirs × {1 / SHRINK:g} (the 1-layer net's) {i4['p1']:.3f} (val P@10 "
+        f"{i4['val_p10']:.3f}): the swap closes {100 * up:.0f} % of the depth gap from below "
+        f"and {100 * down:.0f} % from above"
+    )
+    if min(up, down) >= 0.5:
+        return text + ", so the initial scale is the cause"
+    if max(up, down) >= 0.15:
+        return text + (
+            ", so the initial scale is part of the cause, not all of it: what depth adds "
+            "beyond it is not isolated here"
+        )
+    return text + ", so the initial scale is not the cause"
 
 
 def _figure(res: list[tuple[Config, dict[str, Any]]], out: Path) -> Path:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "examples" / "benchmarks" / "bench_rolling_origin.py"
+from bench_modules import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_rolling_origin", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_rolling_origin"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_rolling_origin")
 
 
 def test_shifted_split_moves_every_date_by_calendar_months(bench: ModuleType) -> None:

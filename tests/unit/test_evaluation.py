@@ -12,6 +12,7 @@ from autorec.evaluation import (
     SessionRanker,
     evaluate_customers,
     evaluate_sessions,
+    paired_session_difference,
     slice_examples,
     topk_excluding,
 )
@@ -89,9 +90,9 @@ class FixedRanker:
         return self.topk_sessions(None, SessionSamples(examples.customers, examples.customers), k)  # type: ignore[arg-type]
 
 
-def test_evaluate_sessions_batches_and_matches_hand_values() -> None:
-    # the same sessions, samples and lists as tests/unit/test_metrics.py (worked out there):
-    # top1 = 4/6, top2 = 5/6, path compression = (2/3 + 1/4 + 1)/3 = 23/36
+def _two_sessions() -> tuple[SessionLog, SessionSamples]:
+    """Session s0 views p0..p3 and buys i0, i1, i0; s1 views p2, p3 and buys i1; every
+    prefix is a sample."""
     log = SessionLog(
         session_ids=np.array(["s0", "s1"]),
         user=i64([-1, -1]),
@@ -109,6 +110,13 @@ def test_evaluate_sessions_batches_and_matches_hand_values() -> None:
         page_item=i64([0, 1, 2, 3]),
     )
     samples = SessionSamples(session=i64([0, 0, 0, 0, 1, 1]), length=i64([1, 2, 3, 4, 1, 2]))
+    return log, samples
+
+
+def test_evaluate_sessions_batches_and_matches_hand_values() -> None:
+    # the same sessions, samples and lists as tests/unit/test_metrics.py (worked out there):
+    # top1 = 4/6, top2 = 5/6, path compression = (2/3 + 1/4 + 1)/3 = 23/36
+    log, samples = _two_sessions()
     recs = np.asarray([[1, 2], [0, 3], [2, 0], [1, 3], [0, 2], [1, 0]], dtype=np.int64)
     ranker = FixedRanker(recs)
     assert isinstance(ranker, SessionRanker)
@@ -117,6 +125,28 @@ def test_evaluate_sessions_batches_and_matches_hand_values() -> None:
     assert out == pytest.approx(
         {"top1": 4 / 6, "top2": 5 / 6, "path_compression": 23 / 36, "n_samples": 6}
     )
+
+
+def test_paired_session_difference_by_hand() -> None:
+    log, samples = _two_sessions()  # s0 buys {i0, i1}, s1 buys {i1}
+    a = FixedRanker(np.asarray([[1], [0], [2], [1], [1], [0]], dtype=np.int64))
+    b = FixedRanker(np.asarray([[2], [2], [2], [0], [1], [1]], dtype=np.int64))
+    out = paired_session_difference(a, b, log, samples, k=1, batch_size=4)
+    # hits a: 1 1 0 1 | 1 0; b: 0 0 0 1 | 1 1; differences 1 1 0 0 | 0 -1, mean 1/6.
+    # Deviations from 1/6 summed per session: s0 +4/3, s1 -4/3, so the clustered standard
+    # error is sqrt(2 * 16/9) / 6.
+    assert out == pytest.approx(
+        {
+            "a": 4 / 6,
+            "b": 3 / 6,
+            "diff": 1 / 6,
+            "se": np.sqrt(32 / 9) / 6,
+            "n_samples": 6,
+            "n_sessions": 2,
+        }
+    )
+    with pytest.raises(ValueError, match="positive"):
+        paired_session_difference(a, b, log, samples, k=0)
 
 
 def _examples() -> CustomerExamples:
