@@ -27,7 +27,6 @@ set_torch_env()  # before torch loads: the environment of autorec's CLI
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -37,11 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
 from _bench import command_line, print_machine
+from bench_ga_vs_random import DATASETS, REPO
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-DATA = Path(os.environ.get("AUTOREC_DATA", REPO.parent / "shared" / "data"))
-YOOCHOOSE = (DATA / "yoochoose-sample", "2014-06-01,2014-06-16")
 DEFAULT_GENOME = REPO / "examples" / "genomes" / "yoochoose_drnn.yaml"
 
 
@@ -63,7 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.data_path, args.split = None, None
     elif args.data == "yoochoose":
-        args.data_path, args.split = YOOCHOOSE[0], args.split or YOOCHOOSE[1]
+        path, split, _ = DATASETS["yoochoose"]
+        args.data_path, args.split = path, args.split or split
     else:
         args.data_path = Path(args.data)
     if args.data_path is not None and not Path(args.data_path).exists():

@@ -927,6 +927,16 @@ def history_swap(s: Structure, args: Any) -> dict[str, dict[str, float]]:
     return out
 
 
+def history_gains(
+    s: Structure, swap: dict[str, dict[str, float]], metric: str = "top1"
+) -> tuple[float, float]:
+    """The history state's gain in ``metric`` on each tuned winner itself (the 'without'
+    arm's winner, the 'with' arm's winner), from :func:`history_swap`'s retrainings."""
+    g_without = swap["without"][metric] - s.arms[("history", True, False)].metrics[metric]
+    g_with = s.arms[("history", True, True)].metrics[metric] - swap["with"][metric]
+    return g_without, g_with
+
+
 def _structure_json(s: Structure) -> dict[str, Any]:
     return {
         "arms": [

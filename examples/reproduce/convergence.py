@@ -120,7 +120,7 @@ def _verdict(
         a_hi, a_lo = runs[(fnn, hi)]["acc"][-1], runs[(fnn, lo)]["acc"][-1]
         two_se = auto_pi(0.5 * (a_hi + a_lo), n_val)  # two binomial standard errors
         sooner.append(settle(fnn, hi) <= settle(fnn, lo))
-        lower.append(a_lo - a_hi > two_se)
+        lower.append(not _not_lower(runs, fnn, hi, lo, n_val))
         unclear.append(abs(a_lo - a_hi) <= two_se)
         parts.append(
             f"{'with' if fnn else 'without'} FNN, rate {hi:g} vs {lo:g}: settles at epoch "

@@ -83,12 +83,7 @@ def verdict(s: c.Structure, swap: dict[str, dict[str, float]]) -> str:
         )
         for gene in ("fnn", "history")
     }
-    fixed = (
-        swap["without"]["top10"]
-        - top10[("history", True, False)]
-        + top10[("history", True, True)]
-        - swap["with"]["top10"]
-    ) / 2
+    fixed = sum(c.history_gains(s, swap, "top10")) / 2
     text = (
         f"Top-10 after tuning: {', '.join(c.fmt(v) for v in tuned10)} "
         f"({'all' if above else 'not all'} above the paper's 0.5). Top-10 gain of the structure, "

@@ -125,19 +125,12 @@ def genomes_table(s: c.Structure) -> str:
     )
 
 
-def fixed_genome_gain(s: c.Structure, swap: dict[str, dict[str, float]]) -> float:
-    """The history state's gain on the tuned winners themselves (mean of the two)."""
-    g_without = swap["without"]["top1"] - s.arms[("history", True, False)].metrics["top1"]
-    g_with = s.arms[("history", True, True)].metrics["top1"] - swap["with"]["top1"]
-    return (g_without + g_with) / 2
-
-
 def verdict(s: c.Structure, swap: dict[str, dict[str, float]]) -> str:
     _, _, fnn_u = _gain(s, "fnn", False)
     _, _, fnn_t = _gain(s, "fnn", True)
     _, _, hist_u = _gain(s, "history", False)
     _, _, hist_t = _gain(s, "history", True)
-    fixed = fixed_genome_gain(s, swap)
+    fixed = sum(c.history_gains(s, swap)) / 2
     # the paper's claim is about the state's effect once tuned; the tuned arms' gap also
     # holds whatever else their two searches picked, so the same-genome gain decides
     neutral = abs(fixed) < abs(hist_u)
@@ -202,9 +195,8 @@ def swap_cause(s: c.Structure, swap: dict[str, dict[str, float]], quick: bool) -
         return "(--quick: no cause measured on toy sizes.)"
     _, _, arm_gain = _gain(s, "history", True)
     _, _, default_gain = _gain(s, "history", False)
-    g_without = swap["without"]["top1"] - s.arms[("history", True, False)].metrics["top1"]
-    g_with = s.arms[("history", True, True)].metrics["top1"] - swap["with"]["top1"]
-    same = fixed_genome_gain(s, swap)
+    g_without, g_with = c.history_gains(s, swap)
+    same = (g_without + g_with) / 2
     text = (
         f"**The history state on fixed genomes (measured).** On one fixed genome it is worth "
         f"{g_without:+.3f} (the 'without' arm's winner) and {g_with:+.3f} (the 'with' arm's "
