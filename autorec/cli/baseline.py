@@ -62,7 +62,9 @@ def _split_text(data: Any) -> str:
     return ",".join(x.date().isoformat() for x in family_of(data).split_dates(data))
 
 
-def _load_sessions(path: Any, split: Any, seed: int, min_rating: float, timeout_s: int) -> Any:
+def _load_sessions(
+    path: Any, split: Any, seed: int, min_rating: float, timeout_s: int, validation: bool
+) -> Any:
     from autorec.data import load_session_data
 
     return load_session_data(
@@ -79,11 +81,15 @@ def _score_sessions(model: Any, sdata: Any, k: int) -> dict[str, Any]:
     return metrics
 
 
-def _load_customers(path: Any, split: Any, seed: int, min_rating: float, timeout_s: int) -> Any:
+def _load_customers(
+    path: Any, split: Any, seed: int, min_rating: float, timeout_s: int, validation: bool
+) -> Any:
     from autorec.data import load_purchase_data
 
-    # scored on the test protocol: the validation one may be empty (a short file)
-    return load_purchase_data(path, split, seed=seed, min_rating=min_rating, need_validation=False)
+    # scored on the test protocol only, the validation one may be empty (a short file)
+    return load_purchase_data(
+        path, split, seed=seed, min_rating=min_rating, need_validation=validation
+    )
 
 
 def _score_customers(model: Any, pdata: Any, k: int) -> dict[str, Any]:
@@ -98,6 +104,29 @@ def _score_customers(model: Any, pdata: Any, k: int) -> dict[str, Any]:
         f"precision@{k}_se": raw[f"precision@{k}_se"],
         f"pcc@{k}": raw[f"pcc@{k}"],
         f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
+    }
+
+
+def _score_validation(model: Any, family: Any, dataset: Any, k: int) -> dict[str, Any]:
+    """The baseline refitted on the validation part and scored there, with the family's
+    accuracy: the figure a search's fitness accuracy estimates for its networks, so the two
+    can be read side by side (a search picks its winner on this part, never on the test)."""
+    from autorec.evaluation import evaluate_customers, evaluate_sessions
+
+    if family.entity == "session":
+        # session baselines fit on the training sessions for either part: no refit
+        ks = (1, k) if k != 1 else (1,)
+        split, samples = dataset.split.valid, dataset.valid_samples
+        out = evaluate_sessions(model, split, samples, ks=ks, stderr=True)
+        out["n_samples"] = int(out["n_samples"])
+        return out
+    family.fit_baseline(model, dataset, validation=True)  # the month-shifted protocol's X/Y
+    proto = dataset.validation
+    raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
+    return {
+        "n_customers": int(raw["n_customers"]),
+        f"precision@{k}": raw[f"precision@{k}"],
+        f"precision@{k}_se": raw[f"precision@{k}_se"],
     }
 
 
@@ -121,11 +150,13 @@ def run_baseline(
     session_timeout_s: int = 1800,
     params: dict[str, Any] | None = None,
     show_progress: bool = False,
+    validation: bool = False,
 ) -> dict[str, Any]:
     """Load the data, fit baseline ``name`` and evaluate it on the test protocol.
 
     Returns the JSON-ready result: ``baseline``, ``params``, ``data`` (path, kind, split),
-    ``metrics`` and wall times.
+    ``metrics`` and wall times; with ``validation`` also ``validation_metrics``, the
+    baseline refitted and scored on the validation part (see :func:`_score_validation`).
     """
     from autorec.baselines import BASELINES, make_baseline
     from autorec.data import load_events
@@ -159,13 +190,16 @@ def run_baseline(
         )
     result: dict[str, Any] = {"baseline": name, "params": {}}
     load, held, score = _STEPS[family.entity]
-    dataset = load(data_path, split, seed, min_rating, session_timeout_s)
+    dataset = load(data_path, split, seed, min_rating, session_timeout_s, validation)
     t_load = time.perf_counter() - t0
     with progress(f"fitting {name}", enabled=show_progress):
         model.fit(dataset)
     t_fit = time.perf_counter() - t0 - t_load
     with progress(f"evaluating {name} on the test {held}", enabled=show_progress):
         metrics = score(model, dataset, k)
+    if validation:  # after the test scores: model.fit chose EASE's λ, which this keeps
+        with progress(f"evaluating {name} on the validation part", enabled=show_progress):
+            result["validation_metrics"] = _score_validation(model, family, dataset, k)
     result["data"] = {
         "path": _path(data_path),
         "source": dataset.source,
@@ -191,11 +225,14 @@ def _path(path: str | Path | None) -> str | None:
 
 def _human(result: dict[str, Any]) -> str:
     d = result["data"]
+    rows = [(key, value) for key, value in result["metrics"].items()]
+    rows += [(f"valid {key}", v) for key, v in result.get("validation_metrics", {}).items()]
+    rows.append(("wall_s", f"{result['wall_s']['total']:.2f}"))
+    width = max(18, *(len(key) + 1 for key, _ in rows))
     lines = [f"baseline {result['baseline']} on {d['source']} ({d['kind']}, split {d['split']})"]
-    for key, value in result["metrics"].items():
+    for key, value in rows:
         shown = f"{value:.6f}" if isinstance(value, float) else str(value)
-        lines.append(f"  {key:<18} {shown}")
-    lines.append(f"  {'wall_s':<18} {result['wall_s']['total']:.2f}")
+        lines.append(f"  {key:<{width}} {shown}")
     return "\n".join(lines)
 
 
@@ -232,6 +269,14 @@ def baseline(
     seed: SeedOption = 0,
     min_rating: MinRatingOption = 3.5,
     timeout: TimeoutOption = 1800,
+    validation: Annotated[
+        bool,
+        typer.Option(
+            "--validation",
+            help="Also refit it on the validation part and print those metrics: what a "
+            "search's fitness accuracy is measured on.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Fit a reference recommender and print its test metrics.
@@ -253,6 +298,7 @@ def baseline(
         session_timeout_s=timeout,
         params=params,
         show_progress=True,
+        validation=validation,
     )
     if as_json:
         emit_json(result)

@@ -61,6 +61,46 @@ def test_purchases_json_shape() -> None:
     assert m["pcc@10"] == pytest.approx(m["pcc@10_count"] / m["n_catalogue"])
 
 
+def test_purchases_validation_is_the_shifted_protocol() -> None:
+    """``--validation``: the baseline refitted on the month-shifted validation protocol and
+    scored on its customers, the part a search's fitness accuracy is measured on."""
+    from autorec.baselines import make_baseline
+    from autorec.data import load_purchase_data
+    from autorec.evaluation import evaluate_customers
+
+    code, out, _ = run("itemknn", "--kind", "purchases", "--validation", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    data = load_purchase_data(None, None)
+    expected = make_baseline("itemknn").fit_purchases(data.log, data.validation)
+    ref = evaluate_customers(expected, data.validation.test, data.validation.n_items, k=10)
+    v = doc["validation_metrics"]
+    assert set(v) == {"n_customers", "precision@10", "precision@10_se"}
+    assert v["n_customers"] == int(ref["n_customers"]) == data.validation.test.n_customers
+    assert v["precision@10"] == pytest.approx(ref["precision@10"])
+    # the test figures are still the test protocol's, from the model fitted on it
+    assert doc["metrics"]["n_customers"] == data.protocol.test.n_customers != v["n_customers"]
+    assert "validation_metrics" not in json.loads(
+        run("itemknn", "--kind", "purchases", "--json")[1]
+    )
+
+
+def test_sessions_validation_counts_the_validation_prefixes() -> None:
+    from autorec.data import load_session_data
+
+    code, out, _ = run("session-views", "--validation", "--k", "5")
+    assert code == 0, out
+    lines = dict(line.split(None, 1) for line in out.splitlines()[1:] if "valid" not in line)
+    valid = {
+        line.split()[1]: line.split()[2]
+        for line in out.splitlines()
+        if line.strip().startswith("valid ")
+    }
+    assert int(valid["n_samples"]) == len(load_session_data(None, None).valid_samples.session)
+    assert 0.0 <= float(valid["top1"]) <= float(valid["top5"]) <= 1.0
+    assert "top1" in lines and "wall_s" in lines
+
+
 def test_als_params_and_human_output() -> None:
     code, out, _ = run("als", "-p", "factors=8", "-p", "iterations=3", "--k", "3")
     assert code == 0, out
