@@ -34,7 +34,8 @@ times do (printed for information).
   search's best fitness within ``B``, divided by ``B`` (inf: never reached).
 
 ``--quick`` runs seconds on the built-in synthetic purchase data (a smoke run, no figures).
-Everything is written to ``OUT/results.json``.
+Everything is written to ``OUT/results.json``, after every seed. The same command with more
+``--seeds`` (or rerun after a stop) into the same ``--out`` keeps the seeds already there.
 """
 
 from __future__ import annotations
@@ -488,10 +489,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     start_ray(num_cpus=args.cpus, quiet=True)  # autorec's own: a loopback-only local Ray
+    kept = kept_rows(args)
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
         for seed in args.seed_list:
+            if seed in kept:
+                rows.append(kept[seed])
+                print(f"seed {seed}: kept from {args.out_dir / 'results.json'}", flush=True)
+                continue
             t0 = time.monotonic()
             row = run_seed(args, seed, data)
             rows.append(row)
@@ -518,6 +524,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"note: {note} (trial-epochs are unaffected; wall times are)")
     print(f"results: {args.out_dir / 'results.json'}")
     return 0
+
+
+#: the arguments that must match for a seed of an earlier run into ``--out`` to be kept
+SAME_RUN = (
+    "data_path",
+    "split",
+    "space",
+    "population",
+    "generations",
+    "halving_generations",
+    "epochs",
+    "protocol",
+    "arms",
+    "cpus_per_trial",
+)
+
+
+def kept_rows(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
+    """The seeds an earlier run of the same benchmark left in ``OUT/results.json`` (written
+    after every seed), so a long run stopped part-way, or extended by more ``--seeds``,
+    trains none of them again. A different budget or space there is an error, not a mix."""
+    path = args.out_dir / "results.json"
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text(encoding="utf-8"))
+    for key in SAME_RUN:
+        was, now = old.get("args", {}).get(key), str(getattr(args, key))
+        if was != now:
+            raise SystemExit(
+                f"error: {path}: field args.{key} is {was!r}, this run's is {now!r}; its seeds "
+                "are not comparable -- pass another --out, or the same arguments to extend it"
+            )
+    return {int(r["seed"]): r for r in old.get("rows", [])}
 
 
 def _write(

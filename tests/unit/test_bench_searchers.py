@@ -48,3 +48,20 @@ def test_summary_medians_and_win_counts() -> None:
     # SE of the mean of (0.1, 0.3, 0.2): sd 0.1 / sqrt(3)
     assert s["test"]["ga"]["se_mean"] == pytest.approx(0.1 / math.sqrt(3))
     assert s["fraction_to_random_best"] == {"ga": 0.5}
+
+
+def test_a_rerun_into_the_same_out_keeps_its_seeds(tmp_path: Path) -> None:
+    """``results.json`` is written after every seed; a rerun with the same arguments and more
+    ``--seeds`` keeps those rows, one with another budget is refused by field."""
+    args = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
+    assert bench_searchers.kept_rows(args) == {}  # nothing there yet
+    rows = [_row(0, {"ga": 0.3}, {"ga": 0.1}), _row(3, {"ga": 0.2}, {"ga": 0.2})]
+    args.arm_list = ["ga"]
+    bench_searchers._write(args, "cmd", {}, rows, 0.0)
+    again = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
+    kept = bench_searchers.kept_rows(again)
+    assert sorted(kept) == [0, 3] and kept[3]["arms"]["ga"]["test"] == pytest.approx(0.2)
+    other = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
+    other.epochs = 7
+    with pytest.raises(SystemExit, match=r"results\.json: field args\.epochs is '3'.*'7'"):
+        bench_searchers.kept_rows(other)
