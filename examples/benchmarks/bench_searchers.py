@@ -556,7 +556,19 @@ def kept_rows(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
                 f"error: {path}: field args.{key} is {was!r}, this run's is {now!r}; its seeds "
                 "are not comparable -- pass another --out, or the same arguments to extend it"
             )
-    return {int(r["seed"]): r for r in old.get("rows", [])}
+    return {int(r["seed"]): _from_json(r) for r in old.get("rows", [])}
+
+
+def _from_json(x: Any) -> Any:
+    """The inverse of ``_jsonable`` for the rows: its ``"inf"`` (a GA that never reached
+    random search's best) is a float again, so medians over kept and new seeds compare."""
+    if x == "inf":
+        return math.inf
+    if isinstance(x, dict):
+        return {k: _from_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_from_json(v) for v in x]
+    return x
 
 
 def _write(

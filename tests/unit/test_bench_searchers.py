@@ -55,12 +55,20 @@ def test_a_rerun_into_the_same_out_keeps_its_seeds(tmp_path: Path) -> None:
     ``--seeds`` keeps those rows, one with another budget is refused by field."""
     args = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
     assert bench_searchers.kept_rows(args) == {}  # nothing there yet
-    rows = [_row(0, {"ga": 0.3}, {"ga": 0.1}), _row(3, {"ga": 0.2}, {"ga": 0.2})]
-    args.arm_list = ["ga"]
+    rows = [
+        _row(0, {"ga": 0.3, "random": 0.2}, {"ga": 0.1, "random": 0.1}),
+        _row(3, {"ga": 0.2, "random": 0.2}, {"ga": 0.2, "random": 0.3}),
+    ]
+    args.arm_list = ["ga", "random"]
     bench_searchers._write(args, "cmd", {}, rows, 0.0)
     again = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
     kept = bench_searchers.kept_rows(again)
     assert sorted(kept) == [0, 3] and kept[3]["arms"]["ga"]["test"] == pytest.approx(0.2)
+    # the JSON's "inf" is a float again: the kept rows summarise like fresh ones
+    assert kept[0]["arms"]["random"]["fraction_to_random_best"] == math.inf
+    assert bench_searchers.summarise(list(kept.values()), ["ga", "random"]) == (
+        bench_searchers.summarise(rows, ["ga", "random"])
+    )
     other = bench_searchers.parse_args(["--quick", "--out", str(tmp_path)])
     other.epochs = 7
     with pytest.raises(SystemExit, match=r"results\.json: field args\.epochs is '3'.*'7'"):
