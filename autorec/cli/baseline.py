@@ -72,11 +72,16 @@ def _load_sessions(
     )
 
 
-def _score_sessions(model: Any, sdata: Any, k: int) -> dict[str, Any]:
+def _score_sessions(model: Any, sdata: Any, k: int, part: str = "test") -> dict[str, Any]:
     from autorec.evaluation import evaluate_sessions
 
     ks = (1, k) if k != 1 else (1,)
-    metrics = evaluate_sessions(model, sdata.split.test, sdata.test_samples, ks=ks, stderr=True)
+    log, samples = (
+        (sdata.split.valid, sdata.valid_samples)
+        if part == "valid"
+        else (sdata.split.test, sdata.test_samples)
+    )
+    metrics = evaluate_sessions(model, log, samples, ks=ks, stderr=True)
     metrics["n_samples"] = int(metrics["n_samples"])
     return metrics
 
@@ -92,10 +97,10 @@ def _load_customers(
     )
 
 
-def _score_customers(model: Any, pdata: Any, k: int) -> dict[str, Any]:
+def _score_customers(model: Any, pdata: Any, k: int, part: str = "test") -> dict[str, Any]:
     from autorec.evaluation import evaluate_customers
 
-    proto = pdata.protocol
+    proto = pdata.validation if part == "valid" else pdata.protocol
     raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
     return {
         "n_customers": int(raw["n_customers"]),
@@ -104,29 +109,6 @@ def _score_customers(model: Any, pdata: Any, k: int) -> dict[str, Any]:
         f"precision@{k}_se": raw[f"precision@{k}_se"],
         f"pcc@{k}": raw[f"pcc@{k}"],
         f"pcc@{k}_count": int(raw[f"pcc@{k}_count"]),
-    }
-
-
-def _score_validation(model: Any, family: Any, dataset: Any, k: int) -> dict[str, Any]:
-    """The baseline refitted on the validation part and scored there, with the family's
-    accuracy: the figure a search's fitness accuracy estimates for its networks, so the two
-    can be read side by side (a search picks its winner on this part, never on the test)."""
-    from autorec.evaluation import evaluate_customers, evaluate_sessions
-
-    if family.entity == "session":
-        # session baselines fit on the training sessions for either part: no refit
-        ks = (1, k) if k != 1 else (1,)
-        split, samples = dataset.split.valid, dataset.valid_samples
-        out = evaluate_sessions(model, split, samples, ks=ks, stderr=True)
-        out["n_samples"] = int(out["n_samples"])
-        return out
-    family.fit_baseline(model, dataset, validation=True)  # the month-shifted protocol's X/Y
-    proto = dataset.validation
-    raw = evaluate_customers(model, proto.test, proto.n_items, k=k, stderr=True)
-    return {
-        "n_customers": int(raw["n_customers"]),
-        f"precision@{k}": raw[f"precision@{k}"],
-        f"precision@{k}_se": raw[f"precision@{k}_se"],
     }
 
 
@@ -156,7 +138,8 @@ def run_baseline(
 
     Returns the JSON-ready result: ``baseline``, ``params``, ``data`` (path, kind, split),
     ``metrics`` and wall times; with ``validation`` also ``validation_metrics``, the
-    baseline refitted and scored on the validation part (see :func:`_score_validation`).
+    baseline refitted on the validation part (the family's ``fit_baseline(validation=True)``)
+    and scored there with the same metrics.
     """
     from autorec.baselines import BASELINES, make_baseline
     from autorec.data import load_events
@@ -197,9 +180,12 @@ def run_baseline(
     t_fit = time.perf_counter() - t0 - t_load
     with progress(f"evaluating {name} on the test {held}", enabled=show_progress):
         metrics = score(model, dataset, k)
-    if validation:  # after the test scores: model.fit chose EASE's λ, which this keeps
+    if validation:  # after the test scores: model.fit chose EASE's λ, which the refit keeps
+        # the figure a search's fitness accuracy estimates for its networks, fitted as they
+        # are for it (purchases: the month-shifted protocol's X/Y), so the two read side by side
         with progress(f"evaluating {name} on the validation part", enabled=show_progress):
-            result["validation_metrics"] = _score_validation(model, family, dataset, k)
+            family.fit_baseline(model, dataset, validation=True)
+            result["validation_metrics"] = score(model, dataset, k, "valid")
     result["data"] = {
         "path": _path(data_path),
         "source": dataset.source,

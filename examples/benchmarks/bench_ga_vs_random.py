@@ -398,6 +398,18 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def from_jsonable(x: Any) -> Any:
+    """The inverse of ``_jsonable`` for numbers: its ``"inf"`` is a float again, so rows read
+    back from a results file summarise like fresh ones."""
+    if x == "inf":
+        return math.inf
+    if isinstance(x, dict):
+        return {k: from_jsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_jsonable(v) for v in x]
+    return x
+
+
 # --------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------

@@ -63,7 +63,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
 from _bench import command_line, load_note, machine, print_machine
-from bench_ga_vs_random import DATASETS, Arm, Trial, _jsonable, accuracy_of, random_trial
+from bench_ga_vs_random import (
+    DATASETS,
+    Arm,
+    Trial,
+    _jsonable,
+    accuracy_of,
+    from_jsonable,
+    random_trial,
+)
 
 from autorec.genome import SearchSpace
 
@@ -483,13 +491,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     before = machine()
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    kept = kept_rows(args)  # before Ray starts: a mismatched --out fails at once
     import ray
 
     from autorec.tune import start_ray
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     start_ray(num_cpus=args.cpus, quiet=True)  # autorec's own: a loopback-only local Ray
-    kept = kept_rows(args)
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
@@ -556,19 +564,7 @@ def kept_rows(args: argparse.Namespace) -> dict[int, dict[str, Any]]:
                 f"error: {path}: field args.{key} is {was!r}, this run's is {now!r}; its seeds "
                 "are not comparable -- pass another --out, or the same arguments to extend it"
             )
-    return {int(r["seed"]): _from_json(r) for r in old.get("rows", [])}
-
-
-def _from_json(x: Any) -> Any:
-    """The inverse of ``_jsonable`` for the rows: its ``"inf"`` (a GA that never reached
-    random search's best) is a float again, so medians over kept and new seeds compare."""
-    if x == "inf":
-        return math.inf
-    if isinstance(x, dict):
-        return {k: _from_json(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_from_json(v) for v in x]
-    return x
+    return {int(r["seed"]): from_jsonable(r) for r in old.get("rows", [])}
 
 
 def _write(
