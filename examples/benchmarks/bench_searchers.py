@@ -31,7 +31,9 @@ times do (printed for information).
   best genome, retrained once on the real protocol (``TrainOptions(test=True)``, the run's
   seed), as ``autorec search`` scores its best genome;
 - ``fraction`` = the trial-epochs a GA arm spent when its best-so-far first reached random
-  search's best fitness within ``B``, divided by ``B`` (inf: never reached).
+  search's best fitness within ``B``, divided by ``B`` (inf: never reached);
+- beside it, what the GA's generation 0 (itself a random draw) spent and reached, and the
+  fraction's chance under a null model with no selection (:func:`before_breeding`).
 
 ``--quick`` runs seconds on the built-in synthetic purchase data (a smoke run, no figures).
 Everything is written to ``OUT/results.json``, after every seed. The same command with more
@@ -329,9 +331,89 @@ def summarise(rows: Sequence[dict[str, Any]], arms: Sequence[str]) -> dict[str, 
         for a in arms
         if a.startswith("ga")
     }
+    out["before_breeding"] = breeding_summary(rows, arms)
     out["spent"] = {a: _median([r["arms"][a]["spent"] for r in rows]) for a in arms}
     out["trials"] = {a: _median([r["arms"][a]["trials"] for r in rows]) for a in arms}
     return out
+
+
+#: the budget fraction the issue asks a GA arm to reach random search's best fitness within
+FRACTION_TARGET = 0.25
+
+
+def before_breeding(row: Mapping[str, Any], arm: str) -> dict[str, Any]:
+    """What a GA arm's first generation alone does on one seed, against a null model.
+
+    Generation 0 of the GA is itself a random draw from the space, as random search's trials
+    are. If every trial were an exchangeable draw from one distribution (no selection at all),
+    the chance that the best of the GA's first ``n`` trials (those it finishes within
+    ``FRACTION_TARGET * B``) is at least the best of random search's ``N`` trials is
+    ``n / (n + N)`` (ties aside). A budget fraction <= ``FRACTION_TARGET`` that this chance
+    explains is luck of the first draw, not selection; selection can only act from
+    generation 1 on, which starts after ``gen0_share`` of the budget.
+    """
+    budget = int(row["budget"])
+    ga, rs = (Arm([Trial(**t) for t in row["trials"][a]]) for a in (arm, "random"))
+    spent, early = 0, 0
+    for t in ga.trials:  # the trials whose cumulative spend, their own epochs included, is in time
+        spent += t.epochs
+        if spent > FRACTION_TARGET * budget:
+            break
+        early += 1
+    n_random = len(rs.within(budget))
+    gen0 = Arm([t for t in ga.trials if t.generation == 0])
+    return {
+        "gen0_share": gen0.spent / budget,
+        "gen0_reached": bool(gen0.trials) and gen0.best() >= rs.best(budget) - 1e-12,
+        "chance_unbred": early / (early + n_random) if early + n_random else math.nan,
+    }
+
+
+def chance_of_median(chances: Sequence[float]) -> float:
+    """The chance that more than half of independent seeds, seed ``i`` succeeding with
+    ``chances[i]``, succeed (a Poisson-binomial tail): what a median budget fraction
+    <= ``FRACTION_TARGET`` needs."""
+    dist = [1.0]  # dist[k]: chance of k successes so far
+    for p in chances:
+        dist = [
+            (dist[k] if k < len(dist) else 0.0) * (1 - p) + (dist[k - 1] * p if k else 0.0)
+            for k in range(len(dist) + 1)
+        ]
+    return sum(dist[len(chances) // 2 + 1 :])
+
+
+def breeding_summary(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> dict[str, Any]:
+    """Per GA arm, :func:`before_breeding` over the seeds: medians, counts and the chance of
+    a median fraction <= ``FRACTION_TARGET`` with no selection. Empty where the rows lack the
+    trials of random search."""
+    if not rows or not all("random" in r.get("trials", {}) for r in rows):
+        return {}
+    out: dict[str, Any] = {}
+    for a in (a for a in arms if a.startswith("ga")):
+        checks = [before_breeding(r, a) for r in rows]
+        chances = [c["chance_unbred"] for c in checks]
+        out[a] = {
+            "gen0_share": _median([c["gen0_share"] for c in checks]),
+            "gen0_reached": sum(c["gen0_reached"] for c in checks),
+            "hits": sum(r["arms"][a]["fraction_to_random_best"] <= FRACTION_TARGET for r in rows),
+            "chance_unbred": chances,
+            "expected_hits": sum(chances),
+            "chance_of_median": chance_of_median(chances),
+        }
+    return out
+
+
+def print_breeding(summary: Mapping[str, Any], n_seeds: int) -> None:
+    """Whether the GA had bred anything before the target fraction of its budget."""
+    for a, b in summary.get("before_breeding", {}).items():
+        print(
+            f"{a}: generation 0 (a random draw) spent a median {_f(b['gen0_share'], 2)} of the "
+            f"budget and alone reached random search's best on {b['gen0_reached']}/{n_seeds} "
+            f"seeds; fraction <= {FRACTION_TARGET} on {b['hits']}/{n_seeds} seeds, against "
+            f"{b['expected_hits']:.1f} expected with no selection at all (chance per seed "
+            f"{', '.join(_f(c, 2) for c in b['chance_unbred'])}; chance of a median <= "
+            f"{FRACTION_TARGET}: {_f(b['chance_of_median'], 3)})"
+        )
 
 
 def _f(x: float, nd: int = 4) -> str:
@@ -368,6 +450,7 @@ def print_tables(rows: Sequence[dict[str, Any]], summary: Mapping[str, Any], arg
             f"{a}: budget fraction to reach random search's best fitness: {per}; "
             f"median {_f(frac, 2)}"
         )
+    print_breeding(summary, len(rows))
     print(
         "(SE: standard error of the mean over seeds; wins: seeds where the arm is best, "
         "ties counted for each tied arm)"

@@ -73,3 +73,38 @@ def test_a_rerun_into_the_same_out_keeps_its_seeds(tmp_path: Path) -> None:
     other.epochs = 7
     with pytest.raises(SystemExit, match=r"results\.json: field args\.epochs is '3'.*'7'"):
         bench_searchers.kept_rows(other)
+
+
+def _trial(epochs: int, fitness: float, generation: int = 0) -> dict[str, Any]:
+    return {
+        "key": f"{epochs}-{fitness}",
+        "epochs": epochs,
+        "fitness": fitness,
+        "status": "ok",
+        "accuracy": 0.0,
+        "generation": generation,
+    }
+
+
+def test_before_breeding_against_the_null_model() -> None:
+    """Worked by hand: B = 12, so 0.25 B = 3 epochs holds the GA's first trial only (n = 1);
+    random search's 3 trials all lie within B (N = 3): chance n / (n + N) = 0.25. Generation
+    0 spent 6 of 12 epochs and its best (0.9) is above random's best (0.85)."""
+    row = _row(0, {"ga": 0.95, "random": 0.85}, {"ga": 0.1, "random": 0.1})
+    row["budget"] = 12
+    row["trials"] = {
+        "ga": [_trial(3, 0.5), _trial(3, 0.9), _trial(3, 0.6, 1), _trial(3, 0.95, 1)],
+        "random": [_trial(4, 0.7), _trial(4, 0.8), _trial(4, 0.85), _trial(4, 0.99)],
+    }
+    check = bench_searchers.before_breeding(row, "ga")
+    assert check == {"gen0_share": 0.5, "gen0_reached": True, "chance_unbred": 0.25}
+    summary = bench_searchers.summarise([row], ["ga", "random"])["before_breeding"]["ga"]
+    assert summary["hits"] == 0 and summary["expected_hits"] == pytest.approx(0.25)
+
+
+def test_chance_of_a_median_is_a_poisson_binomial_tail() -> None:
+    # more than half of 3 seeds at 1/2 each: P(2) + P(3) = 3/8 + 1/8
+    assert bench_searchers.chance_of_median([0.5, 0.5, 0.5]) == pytest.approx(0.5)
+    # more than half of 2 seeds means both: 0.25 * 0.25
+    assert bench_searchers.chance_of_median([0.25, 0.25]) == pytest.approx(0.0625)
+    assert bench_searchers.chance_of_median([1.0, 0.0, 1.0]) == pytest.approx(1.0)
