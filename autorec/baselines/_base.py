@@ -241,6 +241,12 @@ class Baseline(ABC):
             parts.append(self._rank(scores, np.zeros(0, np.int64), np.zeros(b, np.int64), k))
         return np.concatenate(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
+    def customer_scores(self, examples: CustomerExamples) -> np.ndarray:
+        """Dense ``[n_customers, n_catalogue]`` float64 scores in catalogue order (higher is
+        better; what :meth:`topk_customers` ranks), for blending with another ranker."""
+        self._require("purchases")
+        return self._score_customers(examples)
+
     def topk_customers(self, examples: CustomerExamples, k: int) -> IntArray:
         """Top ``k`` catalogue indices per customer, their XY inputs excluded."""
         n_items, _ = self._require("purchases")

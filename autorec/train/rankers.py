@@ -130,6 +130,17 @@ class ModelCustomerRanker(_ModelRanker):
 
     batcher: CustomerBatcher
 
+    def scores(self, examples: CustomerExamples, rows: IntArray) -> torch.Tensor:
+        """Item logits ``[len(rows), n_items]`` of the customers ``rows``, in eval mode and
+        without gradients (gathered on the first device when the network is sharded)."""
+        was = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                return _gathered(self.model(_to(self.batcher(examples, rows), self.device)))
+        finally:
+            self.model.train(was)
+
     def topk_customers(self, examples: CustomerExamples, k: int) -> IntArray:
         def topk_batch(rows: IntArray) -> torch.Tensor:
             batch = _to(self.batcher(examples, rows), self.device)

@@ -170,7 +170,7 @@ class Arm:
 # --------------------------------------------------------------------------------------
 def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
     """The GA through the product's search driver; trials read back from its run dir."""
-    from autorec.tune import RunDir, SearchOptions, run_search
+    from autorec.tune import RunDir, SearchOptions, resume_search, run_search
 
     options = SearchOptions(
         space=args.space,
@@ -191,7 +191,11 @@ def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
         baselines=getattr(args, "baselines", None),
     )
     started = time.monotonic()
-    run_search(options, quiet=True, data=data)
+    if (out / "config.yaml").is_file():  # a kept run (a stopped or extended benchmark)
+        _check_kept(out, options)
+        resume_search(out, quiet=True, data=data)  # replays finished trials, retrains none
+    else:
+        run_search(options, quiet=True, data=data)
     wall = time.monotonic() - started
     records = RunDir(out).read_records()  # in the order the trials finished
     trials = [
@@ -206,6 +210,24 @@ def run_ga(args: argparse.Namespace, seed: int, data: Any, out: Path) -> Arm:
         for r in records
     ]
     return Arm(trials, wall)
+
+
+#: the options a kept GA run dir must share with this run to be resumed as this arm
+_KEPT = ("space", "data", "split", "population", "generations", "epochs", "seed", "fidelity")
+
+
+def _check_kept(out: Path, options: Any) -> None:
+    """Refuse a kept run dir that another budget, data or seed made (naming the field)."""
+    from autorec.tune import load_options
+
+    _, kept = load_options(out)
+    for name in _KEPT:
+        was, now = getattr(kept, name), getattr(options, name)
+        if was != now:
+            raise SystemExit(
+                f"error: {out / 'config.yaml'}: field {name} is {was!r}, this run's is {now!r}; "
+                "pass another --out, or the same arguments to continue it"
+            )
 
 
 def random_trial(

@@ -233,13 +233,8 @@ def _pi(text: str) -> float | str:
     return "auto" if text == "auto" else float(text)
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--genome", action="append", default=None, help="genome YAML (repeatable)")
-    p.add_argument("--data", default=str(ML100K))
-    p.add_argument("--split", default=ML100K_SPLIT)
-    p.add_argument("--origins", type=int, default=4)
-    p.add_argument("--baselines", default="popularity,itemknn,ease")
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    """The training, metric and output flags this benchmark shares with ``bench_blend.py``."""
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--window", type=int, default=20)
     p.add_argument("--pi", type=_pi, default=1.0, help="π: a number or auto")
@@ -250,6 +245,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--quick", action="store_true", help="synthetic data, tiny genome, 2 origins")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--genome", action="append", default=None, help="genome YAML (repeatable)")
+    p.add_argument("--data", default=str(ML100K))
+    p.add_argument("--split", default=ML100K_SPLIT)
+    p.add_argument("--origins", type=int, default=4)
+    p.add_argument("--baselines", default="popularity,itemknn,ease")
+    add_training_args(p)
     args = p.parse_args(argv)
     if args.quick:
         args.data, args.split, args.origins = None, "2023-06-01,2023-09-01,2023-10-01,2023-11-01", 2

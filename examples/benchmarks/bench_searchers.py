@@ -37,7 +37,9 @@ times do (printed for information).
 
 ``--quick`` runs seconds on the built-in synthetic purchase data (a smoke run, no figures).
 Everything is written to ``OUT/results.json``, after every seed. The same command with more
-``--seeds`` (or rerun after a stop) into the same ``--out`` keeps the seeds already there.
+``--seeds`` (or rerun after a stop) into the same ``--out`` keeps the seeds already there. A
+GA run dir kept under ``OUT/seed-N/`` (copied from an earlier run to add arms to its seeds) is
+resumed, which retrains none of its trials; one of another budget, data or seed is refused.
 """
 
 from __future__ import annotations

@@ -241,6 +241,20 @@ def test_itemknn_customers_by_hand() -> None:
     assert np.all(np.diag(sim) == 0)
 
 
+def test_itemknn_customer_scores_by_hand() -> None:
+    # the dense scores topk_customers ranks, inputs included (cosines as above):
+    # u0 inputs {0,1}: item0 s10, item1 s01, item2 s02 + s12, item3 0
+    # u2 inputs {2,3}: item0 s20, item1 s21, item2 s32, item3 s23
+    log, proto = purchase_data()
+    with pytest.raises(RuntimeError, match="not fitted for purchases"):
+        ItemKNN().customer_scores(proto.test)
+    model = ItemKNN().fit_purchases(log, proto)
+    s01, s02, s12, s23 = 2 / np.sqrt(6), 0.5, 1 / np.sqrt(6), 1 / np.sqrt(2)
+    assert model.customer_scores(proto.test) == pytest.approx(
+        np.array([[s01, s01, s02 + s12, 0.0], [s02, s12, s23, s23]])
+    )
+
+
 def test_als_customers_excludes_inputs_and_is_deterministic() -> None:
     log, proto = purchase_data()
     a = ALS(factors=3, iterations=4).fit_purchases(log, proto).topk_customers(proto.test, 2)

@@ -108,3 +108,17 @@ def test_chance_of_a_median_is_a_poisson_binomial_tail() -> None:
     # more than half of 2 seeds means both: 0.25 * 0.25
     assert bench_searchers.chance_of_median([0.25, 0.25]) == pytest.approx(0.0625)
     assert bench_searchers.chance_of_median([1.0, 0.0, 1.0]) == pytest.approx(1.0)
+
+
+def test_a_kept_ga_run_of_another_budget_is_refused_by_field(tmp_path: Path) -> None:
+    import dataclasses
+
+    import bench_ga_vs_random
+
+    from autorec.tune import RunDir, SearchOptions
+
+    kept = SearchOptions(population=4, generations=2, epochs=6, seed=7, run_dir=str(tmp_path))
+    RunDir(tmp_path).write_config(dataclasses.asdict(kept))
+    bench_ga_vs_random._check_kept(tmp_path, dataclasses.replace(kept))  # the same: resumed
+    with pytest.raises(SystemExit, match=r"field population is 4, this run's is 6"):
+        bench_ga_vs_random._check_kept(tmp_path, dataclasses.replace(kept, population=6))
