@@ -23,8 +23,9 @@ On every origin (the split moved back ``m`` months, as ``bench_rolling_origin.py
   ``w``), then applied on test. ``w = 1`` (no choosing) is reported beside it.
 
 Printed: test precision@K per origin of the network, each peer and each blend, and the
-paired per-customer difference of every blend against the best peer *of each window* (the
-peer chosen on test, which favours the peers), pooled over origins with its standard error.
+paired per-customer difference of the network and every blend against each peer and against
+the best peer *of each window* (the peer chosen on test, which favours the peers), pooled
+over origins with its standard error.
 
 ``--quick``: synthetic data, a tiny genome, one epoch, itemknn, 2 origins (seconds).
 Rows are appended to ``--out`` as they finish and read back first (an interrupted run
@@ -215,24 +216,31 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def paired(rows: list[dict[str, Any]], peers: list[str]) -> list[str]:
-    """Each ranker against the best peer of each origin (chosen on test), per customer."""
+    """Each ranker against each peer, then against the best peer of each origin (chosen on
+    test, which favours the peers), per customer pooled over the origins."""
     good = [r for r in rows if "error" not in r]
     if not good:
         return []
+    best = [max(peers, key=lambda p: np.mean(r["values"][p])) for r in good]
     lines = []
     for name in (n for n in good[0]["values"] if n not in peers):
-        diffs, wins = [], 0
-        for r in good:
-            best = max(peers, key=lambda p: np.mean(r["values"][p]))
-            d = np.asarray(r["values"][name]) - np.asarray(r["values"][best])
-            diffs.append(d)
-            wins += int(d.mean() > 0)
-        pooled = np.concatenate(diffs)
-        lines.append(
-            f"  {name} - best peer: {pooled.mean():+.4f} ± {_se(pooled):.4f} over "
-            f"{pooled.size} customers; wins {wins}/{len(good)} origins"
-        )
+        lines += [_pooled(good, name, peer, [peer] * len(good)) for peer in peers]
+        lines.append(_pooled(good, name, "best peer", best))
     return lines
+
+
+def _pooled(good: list[dict[str, Any]], name: str, label: str, against: list[str]) -> str:
+    """``name`` minus the peer ``against[i]`` on origin ``i``, pooled per customer."""
+    diffs = [
+        np.asarray(r["values"][name]) - np.asarray(r["values"][p])
+        for r, p in zip(good, against, strict=True)
+    ]
+    wins = sum(int(d.mean() > 0) for d in diffs)
+    pooled = np.concatenate(diffs)
+    return (
+        f"  {name} - {label}: {pooled.mean():+.4f} ± {_se(pooled):.4f} over "
+        f"{pooled.size} customers; wins {wins}/{len(good)} origins"
+    )
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -262,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args)
     print(f"test precision@{args.k} by window (mean ± standard error over its customers)")
     print("\n".join(table(rows)))
-    print("against the best peer of each window (paired per customer):")
+    print("against each peer and the best peer of each window (paired per customer):")
     print("\n".join(paired(rows, args.peers)))
     print(f"wall {time.perf_counter() - start:.0f} s")
     return 0 if all("error" not in r for r in rows) else 1

@@ -83,8 +83,13 @@ def test_paired_against_each_origins_best_peer(bench: ModuleType) -> None:
     ]
     # origin 0: net - ease = [0.1, -0.1]; origin 1: net - knn = [-0.1, -0.1]
     # pooled mean -0.05 over 4 customers; sample std 0.1 -> se 0.05; wins 0/2 (0 is not > 0)
-    (line,) = bench.paired(rows, ["ease", "knn"])
-    assert line == "  net - best peer: -0.0500 ± 0.0500 over 4 customers; wins 0/2 origins"
+    # against ease alone: [0.1, -0.1, 0, 0] -> mean 0, sample std 0.0816 -> se 0.0408; wins 0/2
+    # against knn alone: [0.2, 0, -0.1, -0.1] -> mean 0, std 0.1414 -> se 0.0707; wins 1/2
+    assert bench.paired(rows, ["ease", "knn"]) == [
+        "  net - ease: +0.0000 ± 0.0408 over 4 customers; wins 0/2 origins",
+        "  net - knn: +0.0000 ± 0.0707 over 4 customers; wins 1/2 origins",
+        "  net - best peer: -0.0500 ± 0.0500 over 4 customers; wins 0/2 origins",
+    ]
 
 
 def test_quick_run(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
